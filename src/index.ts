@@ -1,0 +1,2 @@
+/** Tessera's library entry: each room's door. Rooms add themselves here as they land. */
+export * as util from './util/index.js';

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './atomic.js';
+export * from './version.js';

@@ -1,0 +1,27 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { runCli } from '../src/cli/main.js';
+
+/** Run `tessera ARGV` in this process; returns exit code and what it printed. */
+export async function cli(argv: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d) => (stdout += d));
+  err.on('data', (d) => (stderr += d));
+  const code = await runCli(argv, { stdout: out, stderr: err, stdin: Readable.from([stdin]) });
+  return { code, stdout, stderr };
+}
+
+/** A fresh temporary directory, removed when the process exits. */
+export function tempDir(prefix = 'tessera-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Which Debian python has a module, for tests against astropy/SEP/healpy (skip with a reason if absent). */
+export const PYTHON = '/usr/bin/python3';
