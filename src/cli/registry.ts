@@ -1,10 +1,16 @@
+import { readdirSync } from 'node:fs';
 import type { CommandSpec } from './args.js';
 
 /**
- * Every room of the command line, loaded lazily so that `tessera fits info` does not pay for
- * loading the database drivers. Each module exports `commands: CommandSpec[]`.
- * To add a room: one line here, one file beside this one.
+ * Every room of the command line is one module in ./commands/, named for the command's first
+ * word (`commands/fits.ts` holds `fits info`, `fits header`, ...), exporting
+ * `commands: CommandSpec[]`. Rooms are found by listing the folder and loaded lazily, so
+ * `tessera fits info` never loads the database drivers, and adding a room touches no shared file.
  */
-export const rooms: Record<string, () => Promise<{ commands: CommandSpec[] }>> = {
-  version: () => import('./version.js'),
-};
+const dir = new URL('./commands/', import.meta.url);
+
+export const rooms: Record<string, () => Promise<{ commands: CommandSpec[] }>> = Object.fromEntries(
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => [f.slice(0, -3), () => import(new URL(f, dir).href) as Promise<{ commands: CommandSpec[] }>]),
+);

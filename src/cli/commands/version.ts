@@ -1,5 +1,5 @@
-import type { CommandSpec } from './args.js';
-import { TESSERA_VERSION } from '../util/version.js';
+import type { CommandSpec } from '../args.js';
+import { TESSERA_VERSION } from '../../util/version.js';
 
 export const commands: CommandSpec[] = [
   {
