@@ -1,0 +1,262 @@
+/**
+ * A PSFEx-like PSF model: a pixel basis (a grid of `size × size` samples with step `sampling`
+ * image pixels, centred on the star) whose every sample is a polynomial in the image position.
+ *
+ *   P(u, v; x, y) = Σ_j Σ_k c[k][j] · T_k(X, Y) · L3((u − a_j)/s) · L3((v − b_j)/s)
+ *
+ * where (u, v) is the offset in image pixels of a pixel centre from the star centre, (a_j, b_j)
+ * the offset of basis sample j, s = `sampling`, L3 the Lanczos-3 kernel, and T_k the monomials
+ * XᵃYᵇ (a + b ≤ degree, PSFEx order: 1, X, X², …, Y, XY, …) of X = (x − polZero[0]) / polScale[0],
+ * Y = (y − polZero[1]) / polScale[1]. The model describes the pixel-integrated PSF: evaluated
+ * at pixel centres it gives the fraction of the flux falling in each pixel.
+ *
+ * Positions (x, y) in this module are 0-based pixel coordinates (first pixel centre = 0, 0).
+ */
+import { TesseraError } from '../util/errors.js';
+
+/** Lanczos-3 kernel. */
+export function lanczos3(x: number): number {
+  if (x === 0) return 1;
+  const ax = x < 0 ? -x : x;
+  if (ax >= 3) return 0;
+  const px = Math.PI * x;
+  return (3 * Math.sin(px) * Math.sin(px / 3)) / (px * px);
+}
+
+/** Number of polynomial terms of a 2-D polynomial of total degree d. */
+export function nPolyTerms(degree: number): number {
+  return ((degree + 1) * (degree + 2)) / 2;
+}
+
+/** Monomials T_k(X, Y) in PSFEx order into out (length nPolyTerms(degree)). */
+export function polyTerms(X: number, Y: number, degree: number, out: Float64Array): Float64Array {
+  let k = 0;
+  let yp = 1;
+  for (let b = 0; b <= degree; b++) {
+    let xp = yp;
+    for (let a = 0; a + b <= degree; a++) {
+      out[k++] = xp;
+      xp *= X;
+    }
+    yp *= Y;
+  }
+  return out;
+}
+
+export interface PsfModelInit {
+  /** Basis samples per side (odd). */
+  size: number;
+  /** Basis sample step in image pixels (PSF_SAMP); < 1 means oversampled. */
+  sampling: number;
+  degree: number;
+  polZero: [number, number];
+  polScale: [number, number];
+  /** coeffs[k * size*size + j]: polynomial term k of basis sample j. */
+  coeffs: Float64Array;
+  /** FWHM in pixels measured when fitting (average over the field), for headers. */
+  fwhmPix?: number;
+}
+
+/** Moments-based shape of a PSF stamp. */
+export interface PsfShape {
+  fwhmPix: number;
+  /** 1 − b/a from Gaussian-weighted second moments. */
+  ellipticity: number;
+  /** Position angle of the major axis, degrees counter-clockwise from +x. */
+  thetaDeg: number;
+}
+
+export class PsfModel {
+  readonly size: number;
+  readonly sampling: number;
+  readonly degree: number;
+  readonly polZero: [number, number];
+  readonly polScale: [number, number];
+  readonly coeffs: Float64Array;
+  readonly nTerms: number;
+  /** Field-average FWHM in pixels (from fitting, or measured at the field centre). */
+  readonly fwhmPix: number;
+  private readonly terms: Float64Array;
+  private readonly local: Float64Array;
+
+  constructor(init: PsfModelInit) {
+    if (init.size % 2 !== 1) throw new TesseraError(`PSF basis size must be odd, got ${init.size}`);
+    this.size = init.size;
+    this.sampling = init.sampling;
+    this.degree = init.degree;
+    this.polZero = init.polZero;
+    this.polScale = init.polScale;
+    this.nTerms = nPolyTerms(init.degree);
+    if (init.coeffs.length !== this.nTerms * init.size * init.size) {
+      throw new TesseraError(`PSF coefficients: expected ${this.nTerms * init.size * init.size} values, got ${init.coeffs.length}`);
+    }
+    this.coeffs = init.coeffs;
+    this.terms = new Float64Array(this.nTerms);
+    this.local = new Float64Array(init.size * init.size);
+    this.fwhmPix = init.fwhmPix ?? this.shapeAt(this.polZero[0], this.polZero[1]).fwhmPix;
+  }
+
+  /** Stamp half-width in image pixels covered by the basis. */
+  get radiusPix(): number {
+    return ((this.size - 1) / 2) * this.sampling;
+  }
+
+  /** The basis grid (size × size samples) at position (x, y), 0-based. Returned buffer is reused. */
+  basisAt(x: number, y: number, out: Float64Array = this.local): Float64Array {
+    const X = (x - this.polZero[0]) / this.polScale[0];
+    const Y = (y - this.polZero[1]) / this.polScale[1];
+    polyTerms(X, Y, this.degree, this.terms);
+    const n = this.size * this.size;
+    out.fill(0, 0, n);
+    for (let k = 0; k < this.nTerms; k++) {
+      const t = this.terms[k]!;
+      const off = k * n;
+      for (let j = 0; j < n; j++) out[j]! += t * this.coeffs[off + j]!;
+    }
+    return out;
+  }
+
+  /**
+   * Render the PSF at image position (x, y) (0-based) onto a `size × size` pixel stamp whose
+   * centre pixel (index (size−1)/2) contains (round(x), round(y)); i.e. the star sits at
+   * sub-pixel offset (x − round(x), y − round(y)) from the stamp centre. Normalised to sum 1.
+   */
+  stampAt(x: number, y: number, size: number, out?: Float32Array): Float32Array {
+    const stamp = out ?? new Float32Array(size * size);
+    const half = (size - 1) / 2;
+    const dx = x - Math.round(x);
+    const dy = y - Math.round(y);
+    this.renderOffset(this.basisAt(x, y), size, size, half + dx, half + dy, 1, stamp);
+    let s = 0;
+    for (let i = 0; i < stamp.length; i++) s += stamp[i]!;
+    if (s > 0) for (let i = 0; i < stamp.length; i++) stamp[i]! /= s;
+    return stamp;
+  }
+
+  /**
+   * Render a basis grid onto a w × h grid with step `step` (image pixels), the PSF centre at
+   * grid coordinates (cx, cy) (in grid units of `step`). Not normalised.
+   */
+  renderOffset(basis: Float64Array, w: number, h: number, cx: number, cy: number, step: number, out: Float32Array | Float64Array): void {
+    const n = this.size;
+    const c = (n - 1) / 2;
+    const s = this.sampling;
+    // For each output column, weights over basis columns.
+    const wx = new Float64Array(w * n);
+    const wy = new Float64Array(h * n);
+    for (let i = 0; i < w; i++) {
+      const u = (i - cx) * step / s + c; // position in basis units
+      const j0 = Math.max(0, Math.ceil(u - 3)), j1 = Math.min(n - 1, Math.floor(u + 3));
+      for (let j = j0; j <= j1; j++) wx[i * n + j] = lanczos3(u - j);
+    }
+    for (let i = 0; i < h; i++) {
+      const v = (i - cy) * step / s + c;
+      const j0 = Math.max(0, Math.ceil(v - 3)), j1 = Math.min(n - 1, Math.floor(v + 3));
+      for (let j = j0; j <= j1; j++) wy[i * n + j] = lanczos3(v - j);
+    }
+    // Separable: first along x for each basis row → tmp[basisRow][outCol]
+    const tmp = new Float64Array(n * w);
+    for (let by = 0; by < n; by++) {
+      for (let i = 0; i < w; i++) {
+        let acc = 0;
+        const wo = i * n;
+        const bo = by * n;
+        for (let bx = 0; bx < n; bx++) {
+          const wv = wx[wo + bx]!;
+          if (wv !== 0) acc += wv * basis[bo + bx]!;
+        }
+        tmp[by * w + i] = acc;
+      }
+    }
+    for (let yy = 0; yy < h; yy++) {
+      const wo = yy * n;
+      for (let i = 0; i < w; i++) {
+        let acc = 0;
+        for (let by = 0; by < n; by++) {
+          const wv = wy[wo + by]!;
+          if (wv !== 0) acc += wv * tmp[by * w + i]!;
+        }
+        // Values per image pixel: a basis sample is a per-pixel value at pixel scale.
+        out[yy * w + i] = acc;
+      }
+    }
+  }
+
+  /** FWHM (pixels) and ellipticity of the model at (x, y), from a 4×-oversampled rendering. */
+  shapeAt(x: number, y: number): PsfShape {
+    const over = 4;
+    const r = this.radiusPix;
+    const m = Math.floor(2 * r * over) | 1;
+    const half = (m - 1) / 2;
+    const img = new Float64Array(m * m);
+    this.renderOffset(this.basisAt(x, y), m, m, half, half, 1 / over, img);
+    return stampShape(img, m, 1 / over);
+  }
+
+  /** FWHM and ellipticity maps on an nx × ny grid of positions spanning width × height. */
+  shapeMap(width: number, height: number, nx = 5, ny = 9): { x: Float64Array; y: Float64Array; fwhmPix: Float64Array; ellipticity: Float64Array } {
+    const n = nx * ny;
+    const xs = new Float64Array(n), ys = new Float64Array(n), fw = new Float64Array(n), el = new Float64Array(n);
+    for (let j = 0; j < ny; j++) {
+      for (let i = 0; i < nx; i++) {
+        const k = j * nx + i;
+        xs[k] = ((i + 0.5) / nx) * width - 0.5;
+        ys[k] = ((j + 0.5) / ny) * height - 0.5;
+        const s = this.shapeAt(xs[k]!, ys[k]!);
+        fw[k] = s.fwhmPix;
+        el[k] = s.ellipticity;
+      }
+    }
+    return { x: xs, y: ys, fwhmPix: fw, ellipticity: el };
+  }
+}
+
+/**
+ * FWHM and ellipticity of a centred stamp (m × m samples, `step` pixels per sample).
+ * FWHM from the area above half the peak (2·sqrt(A/π)); ellipticity from second moments
+ * weighted by a circular Gaussian of σ = FWHM/2.355 (iterated once).
+ */
+export function stampShape(img: Float64Array | Float32Array, m: number, step: number): PsfShape {
+  let peak = -Infinity;
+  for (let i = 0; i < img.length; i++) if (img[i]! > peak) peak = img[i]!;
+  let count = 0;
+  for (let i = 0; i < img.length; i++) if (img[i]! >= 0.5 * peak) count++;
+  const area = count * step * step;
+  const fwhmPix = 2 * Math.sqrt(area / Math.PI);
+  const half = (m - 1) / 2;
+  // centroid
+  let sw = 0, sx = 0, sy = 0;
+  const sig = fwhmPix / 2.3548;
+  const inv2s2 = 1 / (2 * sig * sig);
+  for (let j = 0; j < m; j++) {
+    const dy = (j - half) * step;
+    for (let i = 0; i < m; i++) {
+      const dx = (i - half) * step;
+      const w = img[j * m + i]! * Math.exp(-(dx * dx + dy * dy) * inv2s2);
+      sw += w; sx += w * dx; sy += w * dy;
+    }
+  }
+  const cx = sx / sw, cy = sy / sw;
+  let xx = 0, yy = 0, xy = 0;
+  sw = 0;
+  for (let j = 0; j < m; j++) {
+    const dy = (j - half) * step - cy;
+    for (let i = 0; i < m; i++) {
+      const dx = (i - half) * step - cx;
+      const w = img[j * m + i]! * Math.exp(-(dx * dx + dy * dy) * inv2s2);
+      sw += w; xx += w * dx * dx; yy += w * dy * dy; xy += w * dx * dy;
+    }
+  }
+  xx /= sw; yy /= sw; xy /= sw;
+  const tr = xx + yy;
+  const det = Math.sqrt(Math.max(0, ((xx - yy) / 2) ** 2 + xy * xy));
+  const l1 = tr / 2 + det, l2 = Math.max(1e-12, tr / 2 - det);
+  // Weighted moments of an elliptical Gaussian are biased towards round; correct with the
+  // Gaussian-weight deconvolution: 1/σ_true² = 1/σ_meas² − 1/σ_w².
+  const ws2 = sig * sig;
+  const a2 = 1 / Math.max(1e-12, 1 / l1 - 1 / ws2);
+  const b2 = 1 / Math.max(1e-12, 1 / l2 - 1 / ws2);
+  const ellipticity = 1 - Math.sqrt(Math.min(a2, b2) / Math.max(a2, b2));
+  const thetaDeg = (0.5 * Math.atan2(2 * xy, xx - yy) * 180) / Math.PI;
+  return { fwhmPix, ellipticity, thetaDeg };
+}
