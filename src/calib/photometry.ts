@@ -1,0 +1,125 @@
+/**
+ * Photometric calibration maths: clipped means, zero points from matched stars, aperture
+ * corrections, exposure-level outlier flags and 5σ PSF depth.
+ *
+ * Magnitude convention: mag = ZP − 2.5·log10(counts), with counts the TOTAL instrumental flux
+ * (PSF flux × aperture correction), so MAGZERO applies to any total flux in counts.
+ */
+import { TesseraError } from '../util/errors.js';
+
+export interface ClippedStats {
+  mean: number;
+  /** Standard error of the mean (σ/√N). */
+  err: number;
+  std: number;
+  median: number;
+  n: number;
+  /** true for values kept after clipping. */
+  kept: boolean[];
+}
+
+/** κσ-clipped mean around the median (default 3σ, 3 iterations, as BLISS). */
+export function clippedMean(values: ArrayLike<number>, nsigma = 3, iterations = 3): ClippedStats {
+  const n = values.length;
+  const kept = new Array<boolean>(n);
+  for (let i = 0; i < n; i++) kept[i] = Number.isFinite(values[i]!);
+  let mean = NaN, std = NaN, median = NaN, m = 0;
+  for (let it = 0; it <= iterations; it++) {
+    const v: number[] = [];
+    for (let i = 0; i < n; i++) if (kept[i]) v.push(values[i]!);
+    m = v.length;
+    if (m === 0) break;
+    v.sort((a, b) => a - b);
+    median = m % 2 ? v[(m - 1) / 2]! : 0.5 * (v[m / 2 - 1]! + v[m / 2]!);
+    mean = v.reduce((a, b) => a + b, 0) / m;
+    std = m > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (m - 1)) : 0;
+    if (it === iterations || !(std > 0)) break;
+    let changed = false;
+    for (let i = 0; i < n; i++) {
+      if (!kept[i]) continue;
+      if (Math.abs(values[i]! - median) > nsigma * std) { kept[i] = false; changed = true; }
+    }
+    if (!changed) break;
+  }
+  return { mean, err: m > 0 ? std / Math.sqrt(m) : NaN, std, median, n: m, kept };
+}
+
+export interface ZeroPointResult {
+  zp: number;
+  zpErr: number;
+  /** rms of Δm about the mean. */
+  rms: number;
+  nStars: number;
+  /** Per input star: used in the final mean. */
+  used: boolean[];
+  /** Per input star: Δm = refMag + 2.5 log10(flux). */
+  delta: Float64Array;
+}
+
+/**
+ * Zero point from matched stars: Δm = refMag + 2.5·log10(flux), clipped mean (3σ, 3 iterations),
+ * error σ/√N. Stars with non-positive flux, S/N < snMin or refMag outside [magMin, magMax] are
+ * ignored. Needs at least `minStars` (default 3) after clipping.
+ */
+export function zeroPoint(
+  flux: ArrayLike<number>, fluxErr: ArrayLike<number>, refMag: ArrayLike<number>,
+  opts: { snMin?: number; magMin?: number; magMax?: number; minStars?: number; nsigma?: number; what?: string } = {},
+): ZeroPointResult {
+  const n = flux.length;
+  const snMin = opts.snMin ?? 10, magMin = opts.magMin ?? -Infinity, magMax = opts.magMax ?? Infinity;
+  const delta = new Float64Array(n).fill(NaN);
+  for (let i = 0; i < n; i++) {
+    const f = flux[i]!, e = fluxErr[i]!, m = refMag[i]!;
+    if (!(f > 0) || !Number.isFinite(m) || m < magMin || m > magMax) continue;
+    if (e > 0 && f / e < snMin) continue;
+    delta[i] = m + 2.5 * Math.log10(f);
+  }
+  const st = clippedMean(delta, opts.nsigma ?? 3, 3);
+  const minStars = opts.minStars ?? 3;
+  if (st.n < minStars) {
+    throw new TesseraError(`${opts.what ?? 'zero point'}: only ${st.n} usable matched star(s), need at least ${minStars}`);
+  }
+  return { zp: st.mean, zpErr: st.err, rms: st.std, nStars: st.n, used: st.kept, delta };
+}
+
+/**
+ * Aperture correction: the clipped mean ratio of large-aperture flux to PSF flux for bright,
+ * clean stars (the PSF being normalised within its stamp). Returns the multiplicative factor
+ * and its error; 1 with NaN error when fewer than 3 stars qualify.
+ */
+export function apertureCorrection(psfFlux: ArrayLike<number>, apFlux: ArrayLike<number>, apFluxErr: ArrayLike<number>, snMin = 50): { factor: number; err: number; n: number } {
+  const r: number[] = [];
+  for (let i = 0; i < psfFlux.length; i++) {
+    const p = psfFlux[i]!, a = apFlux[i]!, e = apFluxErr[i]!;
+    if (!(p > 0) || !(a > 0) || !(a / e >= snMin)) continue;
+    r.push(a / p);
+  }
+  if (r.length < 3) return { factor: 1, err: NaN, n: r.length };
+  const st = clippedMean(r, 3, 5);
+  return { factor: st.mean, err: st.err, n: st.n };
+}
+
+export interface CcdZp {
+  ccd: string;
+  zp: number;
+}
+
+/**
+ * Exposure zero point (median of CCD zero points) and outlier CCDs (|ZP − median| > maxDev,
+ * default 0.15 mag); the exposure is flagged when ≥ 20% of its CCDs are outliers (BLISS rules).
+ */
+export function exposureZeroPoint(ccds: readonly CcdZp[], maxDev = 0.15): { zp: number; outliers: string[]; exposureFlagged: boolean } {
+  const v = ccds.map((c) => c.zp).filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return { zp: NaN, outliers: [], exposureFlagged: true };
+  const m = v.length % 2 ? v[(v.length - 1) / 2]! : 0.5 * (v[v.length / 2 - 1]! + v[v.length / 2]!);
+  const outliers = ccds.filter((c) => Number.isFinite(c.zp) && Math.abs(c.zp - m) > maxDev).map((c) => c.ccd);
+  return { zp: m, outliers, exposureFlagged: outliers.length >= 0.2 * v.length };
+}
+
+/**
+ * 5σ point-source depth (AB mag): the flux whose PSF-weighted S/N is 5 against sky noise σ per
+ * pixel is 5·σ·√NEA counts (NEA = 1/ΣP²), so depth = ZP − 2.5·log10(5·σ·√NEA).
+ */
+export function psfDepth(zp: number, skySigma: number, neaPix: number): number {
+  return zp - 2.5 * Math.log10(5 * skySigma * Math.sqrt(neaPix));
+}

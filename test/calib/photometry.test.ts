@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { clippedMean, zeroPoint, apertureCorrection, exposureZeroPoint, psfDepth } from '../../src/calib/photometry.js';
+import { rng } from '../psf/synth.js';
+
+test('clipped mean rejects outliers and gives σ/√N', () => {
+  const r = rng(5);
+  const v = Array.from({ length: 400 }, () => 1 + 0.02 * r.gauss());
+  for (let i = 0; i < 20; i++) v.push(3 + r.uniform());
+  const st = clippedMean(v);
+  assert.ok(Math.abs(st.mean - 1) < 0.004, `mean ${st.mean}`);
+  assert.ok(st.n >= 380 && st.n <= 400, `n ${st.n}`);
+  assert.ok(Math.abs(st.err - 0.02 / 20) < 3e-4, `err ${st.err}`);
+});
+
+test('zero point from simulated stars within 0.01 mag, with outliers and a G-only style offset', () => {
+  const r = rng(8);
+  const zpTrue = 31.234;
+  const n = 150;
+  const flux: number[] = [], err: number[] = [], mag: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = 16 + 5 * r.uniform();
+    const f = 10 ** (-0.4 * (m - zpTrue));
+    const e = Math.sqrt(f / 4 + 25 * 100);
+    flux.push(f + e * r.gauss()); err.push(e); mag.push(m + 0.02 * r.gauss());
+  }
+  for (let i = 0; i < 10; i++) mag[i] = mag[i]! + 1.5; // variables / mismatches
+  const z = zeroPoint(flux, err, mag);
+  assert.ok(Math.abs(z.zp - zpTrue) < 0.01, `zp ${z.zp}`);
+  assert.ok(z.zpErr > 0 && z.zpErr < 0.01);
+  assert.ok(z.nStars >= 130 && z.nStars <= 140, `n ${z.nStars}`);
+  assert.throws(() => zeroPoint(flux.slice(0, 2), err.slice(0, 2), mag.slice(0, 2), { what: 'CCD N4 zero point' }), /CCD N4 zero point: only 2 usable matched star/);
+});
+
+test('aperture correction, exposure outliers and depth', () => {
+  const ac = apertureCorrection([100, 200, 300, 400, 500], [103, 206, 309, 412, 515], [1, 1, 1, 1, 1]);
+  assert.ok(Math.abs(ac.factor - 1.03) < 1e-9);
+  const ex = exposureZeroPoint([{ ccd: 'N1', zp: 31.0 }, { ccd: 'N2', zp: 31.02 }, { ccd: 'N3', zp: 30.8 }, { ccd: 'N4', zp: 31.01 }, { ccd: 'N5', zp: 30.99 }, { ccd: 'N6', zp: 31.0 }]);
+  assert.deepEqual(ex.outliers, ['N3']);
+  assert.equal(ex.exposureFlagged, false);
+  // depth: sky σ = 10, NEA = 4π σ_psf² for a Gaussian; 5σ flux = 5·10·√NEA
+  const nea = 4 * Math.PI * 1.7 ** 2;
+  assert.ok(Math.abs(psfDepth(30, 10, nea) - (30 - 2.5 * Math.log10(50 * Math.sqrt(nea)))) < 1e-12);
+});
