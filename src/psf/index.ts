@@ -7,3 +7,5 @@ export { selectPsfStars } from './select.js';
 export type { PsfCandidates, PsfSelectOptions, PsfSelection } from './select.js';
 export { psfPhotometry, noiseEquivalentArea } from './phot.js';
 export type { PsfPhotResult } from './phot.js';
+export { psfToHdu, psfFromHdu } from './io.js';
+export type { PsfHdu, PsfHduCard, KeywordSource } from './io.js';

@@ -55,6 +55,11 @@ export interface PsfModelInit {
   coeffs: Float64Array;
   /** FWHM in pixels measured when fitting (average over the field), for headers. */
   fwhmPix?: number;
+  /**
+   * Fraction of the total flux of a point source that falls inside the basis grid (1/aperture
+   * correction); stamps are scaled by it so that amplitude fits return total fluxes. Default 1.
+   */
+  fluxFraction?: number;
 }
 
 /** Moments-based shape of a PSF stamp. */
@@ -76,6 +81,9 @@ export class PsfModel {
   readonly nTerms: number;
   /** Field-average FWHM in pixels (from fitting, or measured at the field centre). */
   readonly fwhmPix: number;
+  /** Fraction of the total flux inside the basis grid (see PsfModelInit.fluxFraction). */
+  fluxFraction: number;
+  private fwhmGrid: { nx: number; ny: number; w: number; h: number; v: Float64Array } | undefined;
   private readonly terms: Float64Array;
   private readonly local: Float64Array;
 
@@ -93,7 +101,28 @@ export class PsfModel {
     this.coeffs = init.coeffs;
     this.terms = new Float64Array(this.nTerms);
     this.local = new Float64Array(init.size * init.size);
+    this.fluxFraction = init.fluxFraction ?? 1;
     this.fwhmPix = init.fwhmPix ?? this.shapeAt(this.polZero[0], this.polZero[1]).fwhmPix;
+  }
+
+  /**
+   * FWHM in pixels at (x, y) (0-based), bilinearly interpolated in a 5 × 9 map computed once
+   * (cheap enough to call per source). A degree-0 model returns the constant FWHM.
+   */
+  fwhmPixAt(x: number, y: number): number {
+    if (this.degree === 0) return this.fwhmPix;
+    if (!this.fwhmGrid) {
+      const w = 2 * (this.polZero[0] + 0.5), h = 2 * (this.polZero[1] + 0.5);
+      const m = this.shapeMap(w, h, 5, 9);
+      this.fwhmGrid = { nx: 5, ny: 9, w, h, v: m.fwhmPix };
+    }
+    const g = this.fwhmGrid;
+    const fx = Math.min(g.nx - 1, Math.max(0, ((x + 0.5) / g.w) * g.nx - 0.5));
+    const fy = Math.min(g.ny - 1, Math.max(0, ((y + 0.5) / g.h) * g.ny - 0.5));
+    const i0 = Math.min(g.nx - 2, Math.floor(fx)), j0 = Math.min(g.ny - 2, Math.floor(fy));
+    const tx = fx - i0, ty = fy - j0;
+    const v = g.v, nx = g.nx;
+    return (1 - ty) * ((1 - tx) * v[j0 * nx + i0]! + tx * v[j0 * nx + i0 + 1]!) + ty * ((1 - tx) * v[(j0 + 1) * nx + i0]! + tx * v[(j0 + 1) * nx + i0 + 1]!);
   }
 
   /** Stamp half-width in image pixels covered by the basis. */
@@ -119,17 +148,27 @@ export class PsfModel {
   /**
    * Render the PSF at image position (x, y) (0-based) onto a `size × size` pixel stamp whose
    * centre pixel (index (size−1)/2) contains (round(x), round(y)); i.e. the star sits at
-   * sub-pixel offset (x − round(x), y − round(y)) from the stamp centre. Normalised to sum 1.
+   * sub-pixel offset (x − round(x), y − round(y)) from the stamp centre (the PsfLike convention
+   * of src/detect/psf-like.ts). Values are fractions of the total flux: the whole basis grid sums
+   * to `fluxFraction` (1 unless an aperture correction was attached); a smaller stamp sums to less.
    */
   stampAt(x: number, y: number, size: number, out?: Float32Array): Float32Array {
+    if (size % 2 !== 1) throw new RangeError(`PSF stamp size ${size} must be odd`);
     const stamp = out ?? new Float32Array(size * size);
     const half = (size - 1) / 2;
     const dx = x - Math.round(x);
     const dy = y - Math.round(y);
     this.renderOffset(this.basisAt(x, y), size, size, half + dx, half + dy, 1, stamp);
-    let s = 0;
-    for (let i = 0; i < stamp.length; i++) s += stamp[i]!;
-    if (s > 0) for (let i = 0; i < stamp.length; i++) stamp[i]! /= s;
+    // Outside the basis grid the model is zero (Lanczos ringing beyond it is cut).
+    const r = this.radiusPix;
+    const f = this.fluxFraction;
+    for (let v = 0; v < size; v++) {
+      const oy = Math.abs(v - half - dy) > r + 0.5;
+      for (let u = 0; u < size; u++) {
+        const o = v * size + u;
+        stamp[o] = oy || Math.abs(u - half - dx) > r + 0.5 ? 0 : stamp[o]! * f;
+      }
+    }
     return stamp;
   }
 

@@ -96,3 +96,24 @@ test('PSF: few stars lower the degree (noted), too few is a clear error', () => 
   assert.ok(res.model instanceof PsfModel);
   assert.ok(Math.abs(res.model.fwhmPix - 4) / 4 < 0.05);
 });
+
+test('PSF: HDU round trip (PSFEx-like keywords) reproduces stamps', async () => {
+  const { psfToHdu, psfFromHdu } = await import('../../src/psf/index.js');
+  const w = 600, h = 900;
+  const sf = makeStarField({ w, h, n: 80, seed: 21 });
+  const stars = Array.from(sf.x, (x, i) => ({ x, y: sf.y[i]!, flux: sf.flux[i]! }));
+  const res = fitPsf({ data: sf.img, width: w, height: h, noiseVariance: 100, gain: 4 }, stars, { fwhmPix: 4 });
+  res.model.fluxFraction = 0.97;
+  const hdu = psfToHdu(res.model);
+  const rec: Record<string, unknown> = {};
+  for (const c of hdu.cards) rec[c.key] = c.value;
+  assert.equal(rec['POLDEG'], res.degree);
+  assert.equal(rec['POLZERO1'], (w - 1) / 2 + 1);
+  const back = psfFromHdu(rec, hdu.data, hdu.shape);
+  const a = res.model.stampAt(123.4, 456.7, 21), b = back.stampAt(123.4, 456.7, 21);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  assert.ok(d < 1e-6, `max stamp difference ${d}`);
+  assert.throws(() => psfFromHdu({ ...rec, POLDEG: 3 }, hdu.data, hdu.shape), /NAXIS3 = \d+ does not match POLDEG = 3/);
+  assert.throws(() => psfFromHdu({ ...rec, PSF_SAMP: undefined }, hdu.data, hdu.shape), /keyword PSF_SAMP is missing/);
+});
