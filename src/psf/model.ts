@@ -64,7 +64,13 @@ export interface PsfModelInit {
 
 /** Moments-based shape of a PSF stamp. */
 export interface PsfShape {
+  /** FWHM of the model as it is: the pixel-integrated PSF. */
   fwhmPix: number;
+  /**
+   * FWHM before pixel integration (the seeing): √(FWHM² − 8·ln2/12), removing the pixel box's
+   * variance of 1/12 px² per axis (exact for a Gaussian, within ~0.5% for Moffat cores ≥ 3 px).
+   */
+  fwhmOpticalPix: number;
   /** 1 − b/a from Gaussian-weighted second moments. */
   ellipticity: number;
   /** Position angle of the major axis, degrees counter-clockwise from +x. */
@@ -297,5 +303,6 @@ export function stampShape(img: Float64Array | Float32Array, m: number, step: nu
   const b2 = 1 / Math.max(1e-12, 1 / l2 - 1 / ws2);
   const ellipticity = 1 - Math.sqrt(Math.min(a2, b2) / Math.max(a2, b2));
   const thetaDeg = (0.5 * Math.atan2(2 * xy, xx - yy) * 180) / Math.PI;
-  return { fwhmPix, ellipticity, thetaDeg };
+  const fwhmOpticalPix = Math.sqrt(Math.max(0, fwhmPix * fwhmPix - (8 * Math.LN2) / 12));
+  return { fwhmPix, fwhmOpticalPix, ellipticity, thetaDeg };
 }
