@@ -6,6 +6,7 @@
  * (PSF flux × aperture correction), so MAGZERO applies to any total flux in counts.
  */
 import { TesseraError } from '../util/errors.js';
+import { gaiaToBand, type ColorMode } from './colorterms.js';
 
 export interface ClippedStats {
   mean: number;
@@ -122,4 +123,40 @@ export function exposureZeroPoint(ccds: readonly CcdZp[], maxDev = 0.15): { zp: 
  */
 export function psfDepth(zp: number, skySigma: number, neaPix: number): number {
   return zp - 2.5 * Math.log10(5 * skySigma * Math.sqrt(neaPix));
+}
+
+
+export interface CcdZpInput {
+  /** Instrumental PSF fluxes (counts) of the matched stars and their errors. */
+  psfFlux: ArrayLike<number>;
+  psfFluxErr: ArrayLike<number>;
+  /** Gaia G, BP, RP of the matched reference stars (same order). */
+  gaiaG: ArrayLike<number>;
+  gaiaBp: ArrayLike<number>;
+  gaiaRp: ArrayLike<number>;
+  band: string;
+  /** 'colorterm' (Legacy Surveys polynomials, default) or 'G' (BLISS-like G only). */
+  mode?: ColorMode;
+  /** Multiplicative aperture correction turning PSF fluxes into total fluxes (default 1). */
+  apCorr?: number;
+  /** Usable Gaia G range (default 15.5–20.5: brighter stars saturate in DECam exposures). */
+  gMin?: number;
+  gMax?: number;
+  what?: string;
+}
+
+/** Zero point of one CCD from matched Gaia stars: mag = ZP − 2.5·log10(total counts). */
+export function ccdZeroPoint(inp: CcdZpInput): ZeroPointResult & { refMag: Float64Array } {
+  const refMag = gaiaToBand(inp.band, inp.gaiaG, inp.gaiaBp, inp.gaiaRp, inp.mode ?? 'colorterm');
+  const gMin = inp.gMin ?? 15.5, gMax = inp.gMax ?? 20.5;
+  const n = refMag.length;
+  const ap = inp.apCorr ?? 1;
+  const f = new Float64Array(n), e = new Float64Array(n), m = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = inp.gaiaG[i]!;
+    m[i] = g >= gMin && g <= gMax ? refMag[i]! : NaN;
+    f[i] = inp.psfFlux[i]! * ap;
+    e[i] = inp.psfFluxErr[i]! * ap;
+  }
+  return { ...zeroPoint(f, e, m, { what: inp.what ?? 'zero point' }), refMag };
 }

@@ -42,3 +42,22 @@ test('aperture correction, exposure outliers and depth', () => {
   const nea = 4 * Math.PI * 1.7 ** 2;
   assert.ok(Math.abs(psfDepth(30, 10, nea) - (30 - 2.5 * Math.log10(50 * Math.sqrt(nea)))) < 1e-12);
 });
+
+test('CCD zero point from Gaia G/BP/RP through the colour terms, and G-only mode', async () => {
+  const { ccdZeroPoint } = await import('../../src/calib/photometry.js');
+  const { gaiaColorCorrection } = await import('../../src/calib/colorterms.js');
+  const r = rng(12);
+  const zpTrue = 30.5, n = 80;
+  const G: number[] = [], BP: number[] = [], RP: number[] = [], f: number[] = [], e: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const g = 16 + 4 * r.uniform(), c = 0.4 + 2 * r.uniform();
+    G.push(g); BP.push(g + 0.4 * c); RP.push(g - 0.6 * c);
+    const m = g + gaiaColorCorrection('r', c);
+    const flux = 10 ** (-0.4 * (m - zpTrue)) / 1.04; // PSF flux misses 4% (aperture correction)
+    f.push(flux * (1 + 0.005 * r.gauss())); e.push(flux * 0.005);
+  }
+  const z = ccdZeroPoint({ psfFlux: f, psfFluxErr: e, gaiaG: G, gaiaBp: BP, gaiaRp: RP, band: 'r', apCorr: 1.04 });
+  assert.ok(Math.abs(z.zp - zpTrue) < 0.003, `zp ${z.zp}`);
+  const zg = ccdZeroPoint({ psfFlux: f, psfFluxErr: e, gaiaG: G, gaiaBp: BP, gaiaRp: RP, band: 'r', apCorr: 1.04, mode: 'G' });
+  assert.ok(Math.abs(zg.zp - zpTrue) > 0.02, 'G-only differs from the colour-term ZP by the mean colour term');
+});
