@@ -4,3 +4,4 @@ export { HeaderText, formatCard, formatFitsNumber, type HeaderLike, type HeaderS
 export { PROJECTIONS, Projection, type ProjectionCode } from './projection.js';
 export { Sip, Tpv, TPV_TERMS, type SipCoefficients } from './distortion.js';
 export { celestialPole, type CelestialPole } from './celestial.js';
+export { fitWcs, fitSipInverse, minStarsFor, type FitPairs, type FitOptions, type FitResult, type FitModel } from './fit.js';
