@@ -186,43 +186,53 @@ export class PsfModel {
     const n = this.size;
     const c = (n - 1) / 2;
     const s = this.sampling;
-    // For each output column, weights over basis columns.
-    const wx = new Float64Array(w * n);
-    const wy = new Float64Array(h * n);
+    // For each output column/row: the first basis index and 6 Lanczos taps (zero outside).
+    const jx = new Int32Array(w), jy = new Int32Array(h);
+    const wx = new Float64Array(w * 6), wy = new Float64Array(h * 6);
     for (let i = 0; i < w; i++) {
       const u = (i - cx) * step / s + c; // position in basis units
-      const j0 = Math.max(0, Math.ceil(u - 3)), j1 = Math.min(n - 1, Math.floor(u + 3));
-      for (let j = j0; j <= j1; j++) wx[i * n + j] = lanczos3(u - j);
+      const j0 = Math.floor(u) - 2;
+      jx[i] = j0;
+      for (let t = 0; t < 6; t++) {
+        const j = j0 + t;
+        wx[i * 6 + t] = j >= 0 && j < n ? lanczos3(u - j) : 0;
+      }
     }
     for (let i = 0; i < h; i++) {
       const v = (i - cy) * step / s + c;
-      const j0 = Math.max(0, Math.ceil(v - 3)), j1 = Math.min(n - 1, Math.floor(v + 3));
-      for (let j = j0; j <= j1; j++) wy[i * n + j] = lanczos3(v - j);
+      const j0 = Math.floor(v) - 2;
+      jy[i] = j0;
+      for (let t = 0; t < 6; t++) {
+        const j = j0 + t;
+        wy[i * 6 + t] = j >= 0 && j < n ? lanczos3(v - j) : 0;
+      }
     }
     // Separable: first along x for each basis row → tmp[basisRow][outCol]
     const tmp = new Float64Array(n * w);
     for (let by = 0; by < n; by++) {
+      const bo = by * n;
       for (let i = 0; i < w; i++) {
         let acc = 0;
-        const wo = i * n;
-        const bo = by * n;
-        for (let bx = 0; bx < n; bx++) {
-          const wv = wx[wo + bx]!;
-          if (wv !== 0) acc += wv * basis[bo + bx]!;
+        const j0 = jx[i]!, wo = i * 6;
+        for (let t = 0; t < 6; t++) {
+          const j = j0 + t;
+          if (j >= 0 && j < n) acc += wx[wo + t]! * basis[bo + j]!;
         }
         tmp[by * w + i] = acc;
       }
     }
     for (let yy = 0; yy < h; yy++) {
-      const wo = yy * n;
-      for (let i = 0; i < w; i++) {
-        let acc = 0;
-        for (let by = 0; by < n; by++) {
-          const wv = wy[wo + by]!;
-          if (wv !== 0) acc += wv * tmp[by * w + i]!;
-        }
+      const j0 = jy[yy]!, wo = yy * 6;
+      const ro = yy * w;
+      for (let i = 0; i < w; i++) out[ro + i] = 0;
+      for (let t = 0; t < 6; t++) {
+        const by = j0 + t;
+        if (by < 0 || by >= n) continue;
+        const wv = wy[wo + t]!;
+        if (wv === 0) continue;
+        const to = by * w;
         // Values per image pixel: a basis sample is a per-pixel value at pixel scale.
-        out[yy * w + i] = acc;
+        for (let i = 0; i < w; i++) out[ro + i]! += wv * tmp[to + i]!;
       }
     }
   }
