@@ -11,6 +11,7 @@ import { BLOCK, Header } from './header.js';
 import { alignedBytes, bytesPerPixel, decodePixels, type PixelArray, type Scaling } from './pixels.js';
 import { FileSource, MemorySource, type ByteSource } from './source.js';
 import { decodeTable, type FitsTable } from './table.js';
+import { onesSum, verifySums, type ChecksumResult } from './checksum.js';
 
 /** The tile-compression layer (./compress), loaded when present. */
 interface CompressApi {
@@ -233,6 +234,23 @@ export class FitsReader {
       throw new TesseraError(`${h.header.where}: HDU is an image, not a table`);
     }
     return decodeTable(h.header, this.readRawData(h.index), h.type === 'table');
+  }
+
+  /** The header of an HDU as stored (with its padding). */
+  headerBytes(sel: number | string): Uint8Array {
+    const h = this.hdu(sel);
+    return this.src.read(h.headerOffset, h.dataOffset - h.headerOffset);
+  }
+
+  /** Verify CHECKSUM/DATASUM of an HDU (reads its data in 16 MB pieces; missing final padding counts as zeros). */
+  checksums(sel: number | string): ChecksumResult {
+    const h = this.hdu(sel);
+    const total = padded(h.dataBytes);
+    const avail = Math.min(total, this.src.size - h.dataOffset);
+    let sum = 0;
+    const piece = 16 * 1024 * 1024;
+    for (let o = 0; o < avail; o += piece) sum = onesSum(this.src.read(h.dataOffset + o, Math.min(piece, avail - o)), sum);
+    return verifySums(h.header, this.headerBytes(h.index), sum);
   }
 
   close(): void {

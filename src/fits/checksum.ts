@@ -1,0 +1,110 @@
+/**
+ * CHECKSUM / DATASUM (FITS standard, appendix J; Seaman, Pence & Rots): the 32-bit ones'
+ * complement sum of the big-endian 32-bit words of the data unit (DATASUM, as an unsigned
+ * decimal string) and of the whole HDU, which the CHECKSUM card (the complement of the sum,
+ * encoded as 16 ASCII characters) brings to −0 (all ones).
+ */
+import { Header } from './header.js';
+
+/** Ones' complement 32-bit sum of big-endian words of `bytes` (length a multiple of 4), added to `sum`. */
+export function onesSum(bytes: Uint8Array, sum = 0): number {
+  let hi = Math.floor(sum / 65536);
+  let lo = sum % 65536;
+  const n = bytes.length - (bytes.length % 4);
+  // Doubles hold the partial sums exactly (16-bit terms, < 2^37 of them), so fold only at the end.
+  for (let i = 0; i < n; i += 4) {
+    hi += (bytes[i]! << 8) | bytes[i + 1]!;
+    lo += (bytes[i + 2]! << 8) | bytes[i + 3]!;
+  }
+  if (n < bytes.length) {
+    // A partial last word is padded with zeros.
+    const b = [0, 0, 0, 0];
+    for (let k = n; k < bytes.length; k++) b[k - n] = bytes[k]!;
+    hi += (b[0]! << 8) | b[1]!;
+    lo += (b[2]! << 8) | b[3]!;
+  }
+  let hicarry = Math.floor(hi / 65536);
+  let locarry = Math.floor(lo / 65536);
+  while (hicarry || locarry) {
+    hi = (hi % 65536) + locarry;
+    lo = (lo % 65536) + hicarry;
+    hicarry = Math.floor(hi / 65536);
+    locarry = Math.floor(lo / 65536);
+  }
+  return hi * 65536 + lo;
+}
+
+/** Ones' complement addition of two 32-bit sums. */
+export function addSums(a: number, b: number): number {
+  let s = a + b;
+  while (s > 0xffffffff) s = (s % 4294967296) + Math.floor(s / 4294967296);
+  return s;
+}
+
+const EXCLUDE = new Set([0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60]);
+
+/** Encode a 32-bit value as the 16 characters of a CHECKSUM card (complement: encode ~value). */
+export function encodeChecksum(sum: number, complement = true): string {
+  const value = complement ? 0xffffffff - sum : sum;
+  const asc: number[] = new Array(16).fill(0);
+  for (let i = 0; i < 4; i++) {
+    const byte = Math.floor(value / 2 ** ((3 - i) * 8)) & 0xff;
+    const quotient = Math.floor(byte / 4) + 0x30;
+    const remainder = byte % 4;
+    const ch = [quotient + remainder, quotient, quotient, quotient];
+    for (let check = true; check;) {
+      check = false;
+      for (let j = 0; j < 4; j += 2) {
+        if (EXCLUDE.has(ch[j]!) || EXCLUDE.has(ch[j + 1]!)) {
+          ch[j]!++;
+          ch[j + 1]!--;
+          check = true;
+        }
+      }
+    }
+    for (let j = 0; j < 4; j++) asc[4 * j + i] = ch[j]!;
+  }
+  // Rotate right by one character.
+  let s = '';
+  for (let i = 0; i < 16; i++) s += String.fromCharCode(asc[(i + 15) % 16]!);
+  return s;
+}
+
+/** Set DATASUM and CHECKSUM in a header for the given data unit (padded bytes, or the chunks of it). */
+export function setChecksums(header: Header, data: Uint8Array | readonly Uint8Array[]): void {
+  let datasum = 0;
+  for (const chunk of data instanceof Uint8Array ? [data] : data) datasum = onesSum(chunk, datasum);
+  if (!header.has('CHECKSUM')) header.set('CHECKSUM', '0000000000000000', 'HDU checksum');
+  if (!header.has('DATASUM')) header.set('DATASUM', '0', 'data unit checksum');
+  header.set('DATASUM', String(datasum));
+  header.set('CHECKSUM', '0000000000000000');
+  const sum = addSums(onesSum(header.toBytes()), datasum);
+  header.set('CHECKSUM', encodeChecksum(sum));
+}
+
+export type SumStatus = 'ok' | 'bad' | 'absent';
+
+export interface ChecksumResult {
+  datasum: SumStatus;
+  checksum: SumStatus;
+  /** The computed data sum (decimal as in DATASUM). */
+  computedDatasum: string;
+}
+
+/**
+ * Verify an HDU: headerBytes are the header as stored (with padding), dataSum the ones' sum of
+ * its data unit including padding.
+ */
+export function verifySums(header: Header, headerBytes: Uint8Array, dataSum: number): ChecksumResult {
+  const res: ChecksumResult = { datasum: 'absent', checksum: 'absent', computedDatasum: String(dataSum) };
+  const ds = header.get('DATASUM');
+  if (ds !== undefined && ds !== null) {
+    const declared = typeof ds === 'string' ? Number(ds.trim()) : Number(ds);
+    res.datasum = declared === dataSum ? 'ok' : 'bad';
+  }
+  if (header.get('CHECKSUM') !== undefined) {
+    const total = addSums(onesSum(headerBytes), dataSum);
+    res.checksum = total === 0xffffffff || total === 0 ? 'ok' : 'bad';
+  }
+  return res;
+}

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FitsReader } from '../../src/fits/reader.js';
+import { encodeFits, writeFits, type ColumnInput } from '../../src/fits/writer.js';
+import { Header } from '../../src/fits/header.js';
+import type { PixelArray } from '../../src/fits/pixels.js';
+import { tempDir } from '../helpers.js';
+import { bytesOf, imagesFits } from './truth.js';
+
+function roundTrip(hdus: Parameters<typeof encodeFits>[0], opts?: { checksum?: boolean }): FitsReader {
+  const bytes = Buffer.concat(encodeFits(hdus, opts));
+  assert.equal(bytes.length % 2880, 0, 'file is a multiple of 2880 bytes');
+  return FitsReader.fromBytes(bytes, 'mem.fits');
+}
+
+test('images of every type round-trip exactly, with their types (unsigned via BZERO)', () => {
+  const n = 6 * 4;
+  const arrays: PixelArray[] = [
+    Uint8Array.from({ length: n }, (_, i) => i * 10),
+    Int8Array.from({ length: n }, (_, i) => i * 10 - 128),
+    Int16Array.from({ length: n }, (_, i) => i * 2000 - 32768),
+    Uint16Array.from({ length: n }, (_, i) => i * 2800),
+    Int32Array.from({ length: n }, (_, i) => (i - 12) * 178956970),
+    Uint32Array.from({ length: n }, (_, i) => i * 178956970),
+    BigInt64Array.from({ length: n }, (_, i) => BigInt(i - 12) * 768614336404564650n),
+    BigUint64Array.from({ length: n }, (_, i) => BigInt(i) * 768614336404564650n),
+    Float32Array.from({ length: n }, (_, i) => (i === 3 ? NaN : Math.sin(i) * 1e5)),
+    Float64Array.from({ length: n }, (_, i) => (i === 3 ? -Infinity : Math.cos(i) * 1e-300)),
+  ];
+  const f = roundTrip(arrays.map((data, i) => ({ kind: 'image', data, shape: [6, 4], extname: `A${i}` })));
+  assert.equal(f.hdus.length, arrays.length);
+  arrays.forEach((a, i) => {
+    const img = f.readImage(i);
+    assert.equal(img.data.constructor, a.constructor, a.constructor.name);
+    assert.ok(bytesOf(img.data).equals(bytesOf(a)), `${a.constructor.name} bit for bit`);
+    assert.deepEqual(img.shape, [6, 4]);
+  });
+  assert.equal(f.hdu('A3').header.get('BZERO'), 32768);
+});
+
+test('the first HDU is the primary image; a table first gets an empty primary; EXTNAMEs kept', () => {
+  const f = roundTrip([
+    { kind: 'bintable', extname: 'CAT', nrows: 2, columns: [{ name: 'x', data: new Float64Array([1, 2]) }] },
+    { kind: 'image', extname: 'SCI', data: new Float32Array(12), shape: [3, 2, 2] },
+  ]);
+  assert.deepEqual(f.hdus.map((h) => [h.type, h.extname ?? null]), [['image', null], ['bintable', 'CAT'], ['image', 'SCI']]);
+  assert.equal(f.hdus[0]!.header.get('SIMPLE'), true);
+  assert.equal(f.hdus[0]!.header.get('EXTEND'), true);
+  assert.deepEqual(f.readImage('SCI').shape, [3, 2, 2]);
+});
+
+test("user headers are kept except structural keywords, which the writer sets itself", () => {
+  const h = new Header();
+  h.set('BITPIX', 16);
+  h.set('NAXIS1', 999);
+  h.set('BSCALE', 3);
+  h.set('OBJECT', 'M 31', 'target');
+  h.set('LONGSTR', 'x'.repeat(200));
+  h.set('ESO DET CHIP NAME', 'CCD-42');
+  h.add({ key: 'HISTORY', comment: 'made by a test' });
+  const f = roundTrip([{ kind: 'image', header: h, data: new Float32Array([1, 2, 3]), shape: [3] }]);
+  const r = f.hdus[0]!.header;
+  assert.equal(r.get('BITPIX'), -32);
+  assert.equal(r.get('NAXIS1'), 3);
+  assert.equal(r.has('BSCALE'), false);
+  assert.equal(r.get('OBJECT'), 'M 31');
+  assert.equal(r.get('LONGSTR'), 'x'.repeat(200));
+  assert.equal(r.get('HIERARCH ESO DET CHIP NAME'), 'CCD-42');
+  assert.deepEqual(r.getAll('HISTORY'), ['made by a test']);
+  assert.deepEqual([...f.readImage(0).data], [1, 2, 3]);
+});
+
+test('binary tables: every inferred and explicit TFORM round-trips, VLA P and Q, TDIM, TNULL', () => {
+  const nrows = 3;
+  const columns: ColumnInput[] = [
+    { name: 'b', data: new Uint8Array([0, 128, 255]) },
+    { name: 'sb', data: new Int8Array([-128, 0, 127]) },
+    { name: 'i', data: new Int16Array([-5, 0, 5]), unit: 'adu' },
+    { name: 'u', data: new Uint16Array([0, 40000, 65535]) },
+    { name: 'j', data: new Int32Array([-7, 0, 7]), tnull: -7 },
+    { name: 'uj', data: new Uint32Array([0, 3e9, 4294967295]) },
+    { name: 'k', data: new BigInt64Array([-(2n ** 62n), 0n, 2n ** 62n]) },
+    { name: 'uk', data: new BigUint64Array([0n, 2n ** 63n, 2n ** 64n - 1n]) },
+    { name: 'e', data: new Float32Array([1.5, NaN, -0]) },
+    { name: 'd2', data: new Float64Array([1, 2, 3, 4, 5, 6]), dim: [2] },
+    { name: 'mat', data: new Float32Array(18).map((_, i) => i), dim: [3, 2] },
+    { name: 'asE', data: new Float64Array([0.1, 0.2, 0.3]), tform: 'E' },
+    { name: 'c', data: new Float32Array([1, -1, 2, -2, 3, -3]), tform: 'C' },
+    { name: 'm', data: new Float64Array([1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6]), tform: '2M' },
+    { name: 'l', data: [true, false, true] },
+    { name: 'l2', data: [true, false, false, true, true, true] },
+    { name: 'x', data: [true, false, true, true, false, false, false, false, true, true, false, false, true, false, true, true, true, true, true, true, true, true, false, false, false, false, false, false, true, true], tform: '10X' },
+    { name: 's', data: ['alpha', '', 'a b c'] },
+    { name: 's2', data: ['ab', 'c', 'def', 'g', '', 'hi'], dim: [3, 2] },
+    { name: 'vj', data: [new Int32Array([1, 2, 3]), new Int32Array([]), new Int32Array([4])] },
+    { name: 'vd', data: [new Float64Array([0.5]), new Float64Array([1, 2]), new Float64Array([])], tform: 'QD' },
+    { name: 'vs', data: ['short', 'a longer string', ''], tform: 'PA' },
+    { name: 'vl', data: [[true], [false, true], []], tform: 'PL' },
+  ];
+  const f = roundTrip([{ kind: 'bintable', extname: 'T', nrows, columns }]);
+  const t = f.readTable('T');
+  assert.equal(t.nrows, nrows);
+  for (const c of columns) {
+    const got = t.column(c.name);
+    if (c.name === 'asE') {
+      assert.deepEqual([...got.data as Float32Array], [...new Float32Array([0.1, 0.2, 0.3])]);
+      continue;
+    }
+    if (c.name.startsWith('v')) {
+      const rows = got.data as unknown[];
+      (c.data as unknown[]).forEach((v, r) => {
+        if (typeof v === 'string' || Array.isArray(v)) assert.deepEqual(rows[r], v, `${c.name} row ${r}`);
+        else assert.ok(bytesOf(rows[r] as PixelArray).equals(bytesOf(v as PixelArray)), `${c.name} row ${r}`);
+      });
+      continue;
+    }
+    if (Array.isArray(c.data)) assert.deepEqual(got.data, c.data, c.name);
+    else {
+      assert.equal(got.data.constructor, c.data.constructor, c.name);
+      assert.ok(bytesOf(got.data as PixelArray).equals(bytesOf(c.data as PixelArray)), c.name);
+    }
+  }
+  assert.equal(t.column('vd').vla, 'Q');
+  assert.equal(t.column('vj').vla, 'P');
+  assert.deepEqual(t.column('mat').dim, [3, 2]);
+  assert.equal(t.column('mat').repeat, 6);
+  assert.equal(t.column('i').unit, 'adu');
+  assert.deepEqual([...t.column('j').nulls!], [1, 0, 0]);
+  assert.equal(t.column('x').repeat, 10);
+});
+
+test('writer errors name the HDU and column', () => {
+  assert.throws(() => encodeFits([{ kind: 'image', data: new Float32Array(5), shape: [2, 2] }]), /HDU 0: data has 5 values but shape \[2,2\] needs 4/);
+  assert.throws(() => encodeFits([{ kind: 'bintable', nrows: 2, columns: [{ name: 'a', data: new Float32Array(3) }] }]), /HDU 1 column a: 3 values do not fill 2 rows/);
+  assert.throws(() => encodeFits([{ kind: 'bintable', nrows: 1, columns: [{ name: 'a', data: new Float32Array(1), tform: 'Z' }] }]), /unknown TFORM 'Z'/);
+});
+
+test('writeFits is atomic and a re-read of images.fits written back is identical data', () => {
+  const dir = tempDir();
+  const src = FitsReader.open(imagesFits());
+  const out = join(dir, 'copy.fits');
+  writeFits(out, src.hdus.slice(1).map((h) => {
+    const img = src.readImage(h.index);
+    return { kind: 'image' as const, header: h.header, data: img.data, shape: img.shape, extname: h.extname };
+  }));
+  assert.equal(statSync(out).size % 2880, 0);
+  const back = FitsReader.open(out);
+  for (const h of src.hdus.slice(1)) {
+    const a = src.readImage(h.index).data;
+    const b = back.readImage(h.extname!).data;
+    assert.equal(a.constructor, b.constructor, h.extname);
+    assert.ok(bytesOf(a).equals(bytesOf(b)), h.extname);
+  }
+  assert.ok(readFileSync(out).subarray(0, 9).toString() === 'SIMPLE  =');
+  src.close();
+  back.close();
+});
