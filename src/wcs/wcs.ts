@@ -221,7 +221,7 @@ export class Wcs {
     ra %= 360;
     if (ra < 0) ra += 360;
     if (ra >= 360) ra -= 360;
-    out[i] = ra;
+    out[i] = ra + 0; // no negative zero
     out2[i] = Math.atan2(sd, Math.sqrt(num * num + den * den)) * R2D;
   }
 
