@@ -1,0 +1,407 @@
+/**
+ * HCOMPRESS_1 decoding (R. White's H-transform coder, as in the FITS tiled image convention).
+ *
+ * Stream: magic 0xDD 0x99; nx (rows, slow axis) and ny (row length) as 32-bit big-endian;
+ * scale; the sum of all pixels (64-bit); the number of bit planes of the three coefficient
+ * quadrants; then each quadrant's bit planes, quadtree-coded (Huffman-coded 4-bit nodes) or
+ * written directly; a 0 nybble; then one sign bit per non-zero coefficient, byte aligned.
+ * Decoding multiplies by `scale` and inverts the H-transform (optionally smoothing, which
+ * adjusts the coefficients within ±scale/2 to remove blockiness of lossy tiles).
+ *
+ * Arithmetic is done in doubles so that 32-bit images (whose coefficients need more than 32
+ * bits) decode exactly; shifts and masks are written as the floor divisions they stand for.
+ */
+import { CodecError } from './types.js';
+
+class BitIn {
+  private buf = 0;
+  private bits = 0;
+  pos: number;
+  constructor(private readonly src: Uint8Array, start: number) {
+    this.pos = start;
+  }
+  private byte(): number {
+    if (this.pos >= this.src.length) throw new CodecError('HCOMPRESS: compressed stream ends early');
+    return this.src[this.pos++]!;
+  }
+  reset(): void {
+    this.bits = 0;
+  }
+  bit(): number {
+    if (this.bits === 0) {
+      this.buf = this.byte();
+      this.bits = 8;
+    }
+    this.bits--;
+    return (this.buf >> this.bits) & 1;
+  }
+  nbits(n: number): number {
+    if (this.bits < n) {
+      this.buf = ((this.buf << 8) | this.byte()) & 0xffff;
+      this.bits += 8;
+    }
+    this.bits -= n;
+    return (this.buf >> this.bits) & ((1 << n) - 1);
+  }
+  huffman(): number {
+    let c = this.nbits(3);
+    if (c < 4) return 1 << c;
+    c = this.bit() | (c << 1);
+    switch (c) {
+      case 8: return 3;
+      case 9: return 5;
+      case 10: return 10;
+      case 11: return 12;
+      case 12: return 15;
+    }
+    c = this.bit() | (c << 1);
+    switch (c) {
+      case 26: return 6;
+      case 27: return 7;
+      case 28: return 9;
+      case 29: return 11;
+      case 30: return 13;
+    }
+    c = this.bit() | (c << 1);
+    return c === 62 ? 0 : 14;
+  }
+}
+
+function log2up(n: number): number {
+  if (n <= 1) return 0;
+  let l = Math.trunc(Math.log(n) / Math.log(2) + 0.5);
+  if (n > 2 ** l) l++;
+  return l;
+}
+
+/** Expand 4-bit codes a[(nx+1)/2 × (ny+1)/2] into bit plane `bit` of b (row length n, from off). */
+function bitins(a: Uint8Array, nx: number, ny: number, b: Float64Array, off: number, n: number, bit: number): void {
+  const pv = 2 ** bit;
+  let k = 0;
+  let i = 0;
+  for (; i < nx - 1; i += 2) {
+    let s00 = off + n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      const v = a[k++]!;
+      if (v & 8) b[s00] += pv;
+      if (v & 4) b[s00 + 1] += pv;
+      if (v & 2) b[s00 + n] += pv;
+      if (v & 1) b[s00 + n + 1] += pv;
+      s00 += 2;
+    }
+    if (j < ny) {
+      const v = a[k++]!;
+      if (v & 8) b[s00] += pv;
+      if (v & 2) b[s00 + n] += pv;
+    }
+  }
+  if (i < nx) {
+    let s00 = off + n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      const v = a[k++]!;
+      if (v & 8) b[s00] += pv;
+      if (v & 4) b[s00 + 1] += pv;
+      s00 += 2;
+    }
+    if (j < ny) {
+      const v = a[k++]!;
+      if (v & 8) b[s00] += pv;
+    }
+  }
+}
+
+/** Copy 4-bit codes a[(nx+1)/2 × (ny+1)/2] to b[nx × ny] (row length n), one bit per cell; a and b may alias. */
+function qcopy(a: Uint8Array, nx: number, ny: number, b: Uint8Array, n: number): void {
+  const nx2 = (nx + 1) >> 1;
+  const ny2 = (ny + 1) >> 1;
+  let k = ny2 * (nx2 - 1) + ny2 - 1;
+  for (let i = nx2 - 1; i >= 0; i--) {
+    let s00 = 2 * (n * i + ny2 - 1);
+    for (let j = ny2 - 1; j >= 0; j--) {
+      b[s00] = a[k--]!;
+      s00 -= 2;
+    }
+  }
+  let i = 0;
+  for (; i < nx - 1; i += 2) {
+    let s00 = n * i;
+    let s10 = s00 + n;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      const v = b[s00]!;
+      b[s10 + 1] = v & 1;
+      b[s10] = (v >> 1) & 1;
+      b[s00 + 1] = (v >> 2) & 1;
+      b[s00] = (v >> 3) & 1;
+      s00 += 2;
+      s10 += 2;
+    }
+    if (j < ny) {
+      const v = b[s00]!;
+      b[s10] = (v >> 1) & 1;
+      b[s00] = (v >> 3) & 1;
+    }
+  }
+  if (i < nx) {
+    let s00 = n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      const v = b[s00]!;
+      b[s00 + 1] = (v >> 2) & 1;
+      b[s00] = (v >> 3) & 1;
+      s00 += 2;
+    }
+    if (j < ny) b[s00] = (b[s00]! >> 3) & 1;
+  }
+}
+
+function qtreeDecode(inp: BitIn, a: Float64Array, off: number, n: number, nqx: number, nqy: number, nbitplanes: number): void {
+  const log2n = log2up(Math.max(nqx, nqy));
+  const nqx2 = (nqx + 1) >> 1;
+  const nqy2 = (nqy + 1) >> 1;
+  // scratch must hold the largest expanded level (nqx2 × nqy2 codes, expanded in place)
+  const scratch = new Uint8Array(Math.max(1, nqx2 * nqy2) + 4);
+  for (let bit = nbitplanes - 1; bit >= 0; bit--) {
+    const b = inp.nbits(4);
+    if (b === 0) {
+      const cnt = nqx2 * nqy2;
+      for (let i = 0; i < cnt; i++) scratch[i] = inp.nbits(4);
+      bitins(scratch, nqx, nqy, a, off, n, bit);
+    } else if (b !== 0xf) {
+      throw new CodecError(`HCOMPRESS: bad bit-plane format code ${b}`);
+    } else {
+      scratch[0] = inp.huffman();
+      let nx = 1;
+      let ny = 1;
+      let nfx = nqx;
+      let nfy = nqy;
+      let c = 2 ** log2n;
+      for (let k = 1; k < log2n; k++) {
+        c /= 2;
+        nx *= 2;
+        ny *= 2;
+        if (nfx <= c) nx -= 1; else nfx -= c;
+        if (nfy <= c) ny -= 1; else nfy -= c;
+        qcopy(scratch, nx, ny, scratch, ny);
+        for (let i = nx * ny - 1; i >= 0; i--) if (scratch[i]) scratch[i] = inp.huffman();
+      }
+      bitins(scratch, nqx, nqy, a, off, n, bit);
+    }
+  }
+}
+
+function unshuffle(a: Float64Array, off: number, n: number, n2: number, tmp: Float64Array): void {
+  const nhalf = (n + 1) >> 1;
+  for (let i = nhalf, t = 0; i < n; i++, t++) tmp[t] = a[off + n2 * i]!;
+  for (let i = nhalf - 1; i >= 0; i--) a[off + 2 * n2 * i] = a[off + n2 * i]!;
+  for (let i = 1, t = 0; i < n; i += 2, t++) a[off + n2 * i] = tmp[t]!;
+}
+
+const imin = Math.min;
+const imax = Math.max;
+
+function hsmooth(a: Float64Array, nxtop: number, nytop: number, ny: number, scale: number): void {
+  const smax = Math.floor(scale / 2);
+  if (smax <= 0) return;
+  const ny2 = ny * 2;
+  for (let i = 2; i < nxtop - 2; i += 2) {
+    let s00 = ny * i;
+    let s10 = s00 + ny;
+    for (let j = 0; j < nytop; j += 2) {
+      const hm = a[s00 - ny2]!, h0 = a[s00]!, hp = a[s00 + ny2]!;
+      let diff = hp - hm;
+      const dmax = imax(imin(hp - h0, h0 - hm), 0) * 4;
+      const dmin = imin(imax(hp - h0, h0 - hm), 0) * 4;
+      if (dmin < dmax) {
+        diff = imax(imin(diff, dmax), dmin);
+        let s = Math.trunc((diff - a[s10]! * 8) / 8);
+        s = imax(imin(s, smax), -smax);
+        a[s10] = a[s10]! + s;
+      }
+      s00 += 2;
+      s10 += 2;
+    }
+  }
+  for (let i = 0; i < nxtop; i += 2) {
+    let s00 = ny * i + 2;
+    for (let j = 2; j < nytop - 2; j += 2) {
+      const hm = a[s00 - 2]!, h0 = a[s00]!, hp = a[s00 + 2]!;
+      let diff = hp - hm;
+      const dmax = imax(imin(hp - h0, h0 - hm), 0) * 4;
+      const dmin = imin(imax(hp - h0, h0 - hm), 0) * 4;
+      if (dmin < dmax) {
+        diff = imax(imin(diff, dmax), dmin);
+        let s = Math.trunc((diff - a[s00 + 1]! * 8) / 8);
+        s = imax(imin(s, smax), -smax);
+        a[s00 + 1] = a[s00 + 1]! + s;
+      }
+      s00 += 2;
+    }
+  }
+  for (let i = 2; i < nxtop - 2; i += 2) {
+    let s00 = ny * i + 2;
+    let s10 = s00 + ny;
+    for (let j = 2; j < nytop - 2; j += 2) {
+      const hmm = a[s00 - ny2 - 2]!, hpm = a[s00 + ny2 - 2]!, hmp = a[s00 - ny2 + 2]!, hpp = a[s00 + ny2 + 2]!;
+      const h0 = a[s00]!;
+      let diff = hpp + hmm - hmp - hpm;
+      const hx2 = a[s10]! * 2;
+      const hy2 = a[s00 + 1]! * 2;
+      let m1 = imin(imax(hpp - h0, 0) - hx2 - hy2, imax(h0 - hpm, 0) + hx2 - hy2);
+      let m2 = imin(imax(h0 - hmp, 0) - hx2 + hy2, imax(hmm - h0, 0) + hx2 + hy2);
+      const dmax = imin(m1, m2) * 16;
+      m1 = imax(imin(hpp - h0, 0) - hx2 - hy2, imin(h0 - hpm, 0) + hx2 - hy2);
+      m2 = imax(imin(h0 - hmp, 0) - hx2 + hy2, imin(hmm - h0, 0) + hx2 + hy2);
+      const dmin = imax(m1, m2) * 16;
+      if (dmin < dmax) {
+        diff = imax(imin(diff, dmax), dmin);
+        let s = Math.trunc((diff - a[s10 + 1]! * 64) / 64);
+        s = imax(imin(s, smax), -smax);
+        a[s10 + 1] = a[s10 + 1]! + s;
+      }
+      s00 += 2;
+      s10 += 2;
+    }
+  }
+}
+
+/** x rounded as (x + rnd) & -bit (two's complement), for doubles. */
+function roundTo(x: number, prnd: number, nrnd: number, bit: number): number {
+  return Math.floor((x + (x >= 0 ? prnd : nrnd)) / bit) * bit;
+}
+/** x & bit for a power of two `bit`. */
+function bitAnd(x: number, bit: number): number {
+  const q = Math.floor(x / bit);
+  return (q - 2 * Math.floor(q / 2)) * bit;
+}
+
+function hinv(a: Float64Array, nx: number, ny: number, smooth: boolean, scale: number): void {
+  const nmax = Math.max(nx, ny);
+  const log2n = log2up(nmax);
+  if (log2n === 0) return;
+  const tmp = new Float64Array((nmax + 1) >> 1);
+  let shift = 2; // divisor 2^shift → 2 (1 bit), 4 on the last pass
+  let bit0 = 2 ** (log2n - 1);
+  let bit1 = bit0 * 2;
+  let bit2 = bit0 * 4;
+  let prnd0 = bit0 / 2;
+  let prnd1 = bit1 / 2;
+  const prnd2 = bit2 / 2;
+  let nrnd0 = prnd0 - 1;
+  let nrnd1 = prnd1 - 1;
+  const nrnd2 = prnd2 - 1;
+  a[0] = roundTo(a[0]!, prnd2, nrnd2, bit2);
+  let nxtop = 1;
+  let nytop = 1;
+  let nxf = nx;
+  let nyf = ny;
+  let c = 2 ** log2n;
+  for (let k = log2n - 1; k >= 0; k--) {
+    c /= 2;
+    nxtop *= 2;
+    nytop *= 2;
+    if (nxf <= c) nxtop -= 1; else nxf -= c;
+    if (nyf <= c) nytop -= 1; else nyf -= c;
+    if (k === 0) {
+      nrnd0 = 0;
+      shift = 4;
+    }
+    for (let i = 0; i < nxtop; i++) unshuffle(a, ny * i, nytop, 1, tmp);
+    for (let j = 0; j < nytop; j++) unshuffle(a, j, nxtop, ny, tmp);
+    if (smooth) hsmooth(a, nxtop, nytop, ny, scale);
+    const oddx = nxtop % 2;
+    const oddy = nytop % 2;
+    let i = 0;
+    for (; i < nxtop - oddx; i += 2) {
+      let s00 = ny * i;
+      let s10 = s00 + ny;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        let h0 = a[s00]!;
+        let hx = a[s10]!;
+        let hy = a[s00 + 1]!;
+        let hc = a[s10 + 1]!;
+        hx = roundTo(hx, prnd1, nrnd1, bit1);
+        hy = roundTo(hy, prnd1, nrnd1, bit1);
+        hc = roundTo(hc, prnd0, nrnd0, bit0);
+        const lowbit0 = bitAnd(hc, bit0);
+        hx = hx >= 0 ? hx - lowbit0 : hx + lowbit0;
+        hy = hy >= 0 ? hy - lowbit0 : hy + lowbit0;
+        const lowbit1 = (bitAnd(hc, bit1) ^ bitAnd(hx, bit1) ^ bitAnd(hy, bit1)) ? bit1 : 0;
+        h0 = h0 >= 0 ? h0 + lowbit0 - lowbit1 : h0 + (lowbit0 === 0 ? lowbit1 : lowbit0 - lowbit1);
+        a[s10 + 1] = Math.floor((h0 + hx + hy + hc) / shift);
+        a[s10] = Math.floor((h0 + hx - hy - hc) / shift);
+        a[s00 + 1] = Math.floor((h0 - hx + hy - hc) / shift);
+        a[s00] = Math.floor((h0 - hx - hy + hc) / shift);
+        s00 += 2;
+        s10 += 2;
+      }
+      if (oddy) {
+        let h0 = a[s00]!;
+        let hx = a[s10]!;
+        hx = roundTo(hx, prnd1, nrnd1, bit1);
+        const lowbit1 = bitAnd(hx, bit1);
+        h0 = h0 >= 0 ? h0 - lowbit1 : h0 + lowbit1;
+        a[s10] = Math.floor((h0 + hx) / shift);
+        a[s00] = Math.floor((h0 - hx) / shift);
+      }
+    }
+    if (oddx) {
+      let s00 = ny * i;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        let h0 = a[s00]!;
+        let hy = a[s00 + 1]!;
+        hy = roundTo(hy, prnd1, nrnd1, bit1);
+        const lowbit1 = bitAnd(hy, bit1);
+        h0 = h0 >= 0 ? h0 - lowbit1 : h0 + lowbit1;
+        a[s00 + 1] = Math.floor((h0 + hy) / shift);
+        a[s00] = Math.floor((h0 - hy) / shift);
+        s00 += 2;
+      }
+      if (oddy) a[s00] = Math.floor(a[s00]! / shift);
+    }
+    bit2 = bit1;
+    bit1 = bit0;
+    bit0 = bit0 / 2;
+    prnd1 = prnd0;
+    prnd0 = Math.floor(prnd0 / 2);
+    nrnd1 = nrnd0;
+    nrnd0 = prnd0 - 1;
+  }
+}
+
+/**
+ * Decode one HCOMPRESS_1 tile of `nrows` rows of `rowLength` pixels into out[0..n) (as doubles
+ * holding integers). The sizes in the stream must match the tile.
+ */
+export function hcompressDecode(src: Uint8Array, smooth: boolean, rowLength: number, nrows: number, out: Float64Array): void {
+  if (src.length < 2 + 12 + 8 + 3) throw new CodecError(`HCOMPRESS: stream of ${src.length} bytes is too short`);
+  if (src[0] !== 0xdd || src[1] !== 0x99) throw new CodecError('HCOMPRESS: bad magic number');
+  const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
+  const nx = dv.getInt32(2, false);
+  const ny = dv.getInt32(6, false);
+  const scale = dv.getInt32(10, false);
+  const sumall = Number(dv.getBigInt64(14, false));
+  const nb = [src[22]!, src[23]!, src[24]!];
+  if (nx !== nrows || ny !== rowLength) {
+    throw new CodecError(`HCOMPRESS: stream is for ${ny}×${nx} pixels, the tile is ${rowLength}×${nrows}`);
+  }
+  if (nb.some((b) => b > 64)) throw new CodecError(`HCOMPRESS: bad number of bit planes ${nb.join(', ')}`);
+  const nel = nx * ny;
+  const a = out.subarray(0, nel);
+  a.fill(0);
+  const inp = new BitIn(src, 25);
+  const nx2 = (nx + 1) >> 1;
+  const ny2 = (ny + 1) >> 1;
+  qtreeDecode(inp, a, 0, ny, nx2, ny2, nb[0]!);
+  qtreeDecode(inp, a, ny2, ny, nx2, ny >> 1, nb[1]!);
+  qtreeDecode(inp, a, ny * nx2, ny, nx >> 1, ny2, nb[1]!);
+  qtreeDecode(inp, a, ny * nx2 + ny2, ny, nx >> 1, ny >> 1, nb[2]!);
+  if (inp.nbits(4) !== 0) throw new CodecError('HCOMPRESS: bad bit plane values (no end code)');
+  inp.reset();
+  for (let i = 0; i < nel; i++) if (a[i] !== 0 && inp.bit()) a[i] = -a[i]!;
+  a[0] = sumall;
+  if (scale > 1) for (let i = 0; i < nel; i++) a[i] = a[i]! * scale;
+  hinv(a, nx, ny, smooth, scale);
+}

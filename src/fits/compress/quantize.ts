@@ -1,0 +1,294 @@
+/**
+ * Floating-point quantization of tiles (FITS standard §10.2): noise estimate, subtractive
+ * dithering with the standard random sequence, and the exact inverse used by cfitsio/astropy.
+ */
+
+export const N_RANDOM = 10000;
+/** Quantized value that marks a null (NaN) pixel. */
+export const NULL_VALUE = -2147483647;
+/** SUBTRACTIVE_DITHER_2: quantized value that marks an exact 0.0. */
+export const ZERO_VALUE = -2147483646;
+const N_RESERVED_VALUES = 10;
+
+let randoms: Float64Array | undefined;
+
+/**
+ * The 10000 dither offsets in [0,1): Park–Miller (a = 16807, m = 2^31 − 1, seed 1), each stored
+ * as a 32-bit float as the standard and cfitsio do. The 10000th seed must be 1043618065.
+ */
+export function ditherRandoms(): Float64Array {
+  if (randoms) return randoms;
+  const r = new Float64Array(N_RANDOM);
+  const a = 16807;
+  const m = 2147483647;
+  let seed = 1;
+  for (let i = 0; i < N_RANDOM; i++) {
+    const temp = a * seed;
+    seed = temp - m * Math.trunc(temp / m);
+    r[i] = Math.fround(seed / m);
+  }
+  if (seed !== 1043618065) throw new Error('dither random sequence is wrong (internal error)');
+  randoms = r;
+  return r;
+}
+
+/** Start index into the random table for the tile whose dither row is `row` (1-based: tile0 + ZDITHER0). */
+function firstRandom(row: number, r: Float64Array): { iseed: number; next: number } {
+  const iseed = (((row - 1) % N_RANDOM) + N_RANDOM) % N_RANDOM;
+  return { iseed, next: Math.trunc(r[iseed]! * 500) };
+}
+
+export type DitherCode = 0 | 1 | 2; // 0 none, 1 SUBTRACTIVE_DITHER_1, 2 SUBTRACTIVE_DITHER_2
+
+/**
+ * Dequantize one tile as cfitsio does (double arithmetic, one rounding to the output type).
+ * `row` = tile0 + ZDITHER0 (1-based dither row); `blank` is ZBLANK or undefined when nulls are not
+ * checked. `out` receives `n` values starting at 0.
+ */
+export function dequantize(
+  input: Int32Array,
+  n: number,
+  scale: number,
+  zero: number,
+  dither: DitherCode,
+  row: number,
+  blank: number | undefined,
+  out: Float32Array | Float64Array,
+): void {
+  const check = blank !== undefined;
+  const bl = blank ?? 0;
+  if (dither === 0) {
+    for (let i = 0; i < n; i++) {
+      const v = input[i]!;
+      out[i] = check && v === bl ? NaN : v * scale + zero;
+    }
+    return;
+  }
+  const r = ditherRandoms();
+  let { iseed, next } = firstRandom(row, r);
+  const d2 = dither === 2;
+  for (let i = 0; i < n; i++) {
+    const v = input[i]!;
+    if (check && v === bl) out[i] = NaN;
+    else if (d2 && v === ZERO_VALUE) out[i] = 0;
+    else out[i] = (v - r[next]! + 0.5) * scale + zero;
+    if (++next === N_RANDOM) {
+      if (++iseed === N_RANDOM) iseed = 0;
+      next = Math.trunc(r[iseed]! * 500);
+    }
+  }
+}
+
+/** Scratch buffers reused across tiles by the noise estimator. */
+class Scratch {
+  d2 = new Float32Array(0);
+  d3 = new Float32Array(0);
+  d5 = new Float32Array(0);
+  good = new Float64Array(0);
+  rows2 = new Float64Array(0);
+  rows3 = new Float64Array(0);
+  rows5 = new Float64Array(0);
+  ensure(nx: number, ny: number): void {
+    if (this.d2.length < nx) {
+      this.d2 = new Float32Array(nx);
+      this.d3 = new Float32Array(nx);
+      this.d5 = new Float32Array(nx);
+      this.good = new Float64Array(nx);
+    }
+    if (this.rows2.length < ny) {
+      this.rows2 = new Float64Array(ny);
+      this.rows3 = new Float64Array(ny);
+      this.rows5 = new Float64Array(ny);
+    }
+  }
+}
+const scratch = new Scratch();
+
+/** k-th smallest of a[0..n) (partially reorders a). Hoare selection, bounded. */
+function select(a: Float32Array | Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // median of three as pivot
+    let x = a[lo]!, y = a[mid]!, z = a[hi]!;
+    if (x > y) { const t = x; x = y; y = t; }
+    if (y > z) { y = z; }
+    if (x > y) { y = x; }
+    const pivot = y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!; a[i] = a[j]!; a[j] = t;
+        i++; j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+export interface TileStats {
+  ngood: number;
+  min: number;
+  max: number;
+  /** Noise from the median absolute 2nd, 3rd and 5th order differences along rows (0 when unknown). */
+  noise2: number;
+  noise3: number;
+  noise5: number;
+}
+
+/**
+ * Background noise of a tile of nx × ny pixels (NaN = null) from the median absolute differences
+ * of 2nd, 3rd and 5th order along each row, the median over rows (Stoehr et al., ST-ECF Newsletter
+ * 42, as cfitsio), and the min/max of the good pixels.
+ */
+export function tileStats(data: Float32Array | Float64Array, nx: number, ny: number): TileStats {
+  let n = nx * ny;
+  if (nx < 9) { nx = n; ny = 1; }
+  const s = scratch;
+  s.ensure(nx, ny);
+  let min = Infinity;
+  let max = -Infinity;
+  let ngood = 0;
+  let nrows = 0;
+  let nrows2 = 0;
+  const { d2, d3, d5, good, rows2, rows3, rows5 } = s;
+  for (let y = 0; y < ny; y++) {
+    const base = y * nx;
+    let g = 0;
+    for (let x = 0; x < nx; x++) {
+      const v = data[base + x]!;
+      if (v === v) {
+        good[g++] = v;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    }
+    ngood += g;
+    if (g < 9) continue;
+    let nv = 0;
+    let nv2 = 0;
+    for (let k = 8; k < g; k++) {
+      const v1 = good[k - 8]!, v3 = good[k - 6]!, v4 = good[k - 5]!, v5 = good[k - 4]!;
+      const v6 = good[k - 3]!, v7 = good[k - 2]!, v9 = good[k]!;
+      if (!(v5 === v6 && v6 === v7)) d2[nv2++] = Math.abs(v5 - v7);
+      if (!(v3 === v4 && v4 === v5 && v5 === v6 && v6 === v7)) {
+        d3[nv] = Math.abs(2 * v5 - v3 - v7);
+        d5[nv] = Math.abs(6 * v5 - 4 * v3 - 4 * v7 + v1 + v9);
+        nv++;
+      }
+    }
+    if (nv === 0) continue;
+    if (nv2 > 0) rows2[nrows2++] = select(d2, nv2, (nv2 - 1) >> 1);
+    rows3[nrows] = select(d3, nv, (nv - 1) >> 1);
+    rows5[nrows] = select(d5, nv, (nv - 1) >> 1);
+    nrows++;
+  }
+  const med = (a: Float64Array, m: number): number => {
+    if (m === 0) return 0;
+    if (m === 1) return a[0]!;
+    const lo = select(a, m, (m - 1) >> 1);
+    const hi = select(a, m, m >> 1);
+    return (lo + hi) / 2;
+  };
+  return {
+    ngood,
+    min,
+    max,
+    noise2: 1.0483579 * med(rows2, nrows2),
+    noise3: 0.6052697 * med(rows3, nrows),
+    noise5: 0.1772048 * med(rows5, nrows),
+  };
+}
+
+export interface Quantized {
+  scale: number;
+  zero: number;
+  /** True when some pixels were null (coded NULL_VALUE; ZBLANK must be written). */
+  anyNull: boolean;
+}
+
+/**
+ * Quantize a tile of floats (NaN = null) into `out`. qlevel > 0: step = noise/qlevel;
+ * qlevel < 0: step = |qlevel|. Returns undefined when the tile cannot be quantized (constant
+ * tile, no noise, or a range beyond 32-bit integers); the caller then stores it losslessly.
+ * `row` = tile0 + ZDITHER0 (used only when dithering).
+ */
+export function quantize(
+  data: Float32Array | Float64Array,
+  nx: number,
+  ny: number,
+  qlevel: number,
+  dither: DitherCode,
+  row: number,
+  out: Int32Array,
+): Quantized | undefined {
+  const n = nx * ny;
+  if (n <= 1) return undefined;
+  const st = tileStats(data, nx, ny);
+  let min = st.min;
+  let max = st.max;
+  let delta: number;
+  if (qlevel >= 0) {
+    let stdev: number;
+    if (st.ngood === 0) {
+      min = 0; max = 1; stdev = 1;
+    } else {
+      stdev = st.noise3;
+      if (st.noise2 !== 0 && st.noise2 < stdev) stdev = st.noise2;
+      if (st.noise5 !== 0 && st.noise5 < stdev) stdev = st.noise5;
+    }
+    delta = stdev / (qlevel === 0 ? 4 : qlevel);
+    if (delta === 0) return undefined;
+  } else {
+    delta = -qlevel;
+    if (st.ngood === 0) { min = 0; max = 1; }
+  }
+  if (!Number.isFinite(min) || !Number.isFinite(max) || !Number.isFinite(delta)) return undefined;
+  if ((max - min) / delta > 2 * 2147483647 - N_RESERVED_VALUES) return undefined;
+
+  let zero: number;
+  const anyNull = st.ngood !== n;
+  if (anyNull || dither === 2) {
+    zero = min - delta * (NULL_VALUE + N_RESERVED_VALUES);
+  } else if ((max - min) / delta < 2147483647 - N_RESERVED_VALUES) {
+    zero = Math.trunc(min / delta + 0.5) * delta;
+  } else {
+    zero = (min + max) / 2;
+  }
+
+  if (dither !== 0) {
+    const r = ditherRandoms();
+    let { iseed, next } = firstRandom(row, r);
+    const d2 = dither === 2;
+    for (let i = 0; i < n; i++) {
+      const v = data[i]!;
+      if (v !== v) out[i] = NULL_VALUE;
+      else if (d2 && v === 0) out[i] = ZERO_VALUE;
+      else {
+        const x = (v - zero) / delta + r[next]! - 0.5;
+        out[i] = x >= 0 ? (x + 0.5) | 0 : -((0.5 - x) | 0);
+      }
+      if (++next === N_RANDOM) {
+        if (++iseed === N_RANDOM) iseed = 0;
+        next = Math.trunc(r[iseed]! * 500);
+      }
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = data[i]!;
+      if (v !== v) out[i] = NULL_VALUE;
+      else {
+        const x = (v - zero) / delta;
+        out[i] = x >= 0 ? (x + 0.5) | 0 : -((0.5 - x) | 0);
+      }
+    }
+  }
+  return { scale: delta, zero, anyNull };
+}

@@ -1,0 +1,220 @@
+/**
+ * Rice coding of integer pixels (RICE_1 of the FITS tiled image convention, Pence/White/Seaman;
+ * FITS standard §10.4.1).
+ *
+ * Stream layout: the first pixel as a raw big-endian value of `bytepix` bytes, then for each block
+ * of `blocksize` pixels an `fsbits`-bit code (fs + 1; 0 = all differences zero; fsmax + 1 = raw
+ * differences of 8·bytepix bits), then for every pixel of the block the zig-zag mapped difference
+ * from the previous pixel: the high part (d >> fs) in unary (that many 0 bits then a 1), then the
+ * low fs bits. Differences are taken modulo 2^(8·bytepix), so any input decodes exactly.
+ */
+import { CodecError } from './types.js';
+
+const FSBITS = [0, 3, 4, 0, 5] as const;
+const FSMAX = [0, 6, 14, 0, 25] as const;
+
+function params(bytepix: number): { fsbits: number; fsmax: number; bbits: number } {
+  if (bytepix !== 1 && bytepix !== 2 && bytepix !== 4) throw new CodecError(`Rice: BYTEPIX must be 1, 2 or 4, got ${bytepix}`);
+  return { fsbits: FSBITS[bytepix]!, fsmax: FSMAX[bytepix]!, bbits: 8 * bytepix };
+}
+
+/**
+ * Decode a Rice stream of `npix` pixels into `out[0..npix)`.
+ * Values: bytepix 4 → signed 32-bit, 2 → signed 16-bit, 1 → unsigned 8-bit.
+ * Throws CodecError when the stream ends early or is malformed; every loop is bounded by the input.
+ */
+export function riceDecode(src: Uint8Array, npix: number, bytepix: number, blocksize: number, out: Int32Array): void {
+  const { fsbits, fsmax, bbits } = params(bytepix);
+  if (!(blocksize > 0)) throw new CodecError(`Rice: block size must be positive, got ${blocksize}`);
+  if (npix <= 0) return;
+  const len = src.length;
+  if (len < bytepix + 1) throw new CodecError(`Rice: compressed stream of ${len} bytes is too short`);
+  let last = 0;
+  for (let k = 0; k < bytepix; k++) last = (last << 8) | src[k]!;
+  if (bytepix === 2) last = (last << 16) >> 16;
+  const shift = bytepix === 2 ? 16 : 0; // sign-wrap for 16-bit values
+  const mask8 = bytepix === 1;
+  let c = bytepix;
+  let b = src[c++]!;
+  let nbits = 8;
+  let i = 0;
+  const fsmask = (1 << fsbits) - 1;
+  while (i < npix) {
+    nbits -= fsbits;
+    while (nbits < 0) {
+      b = (b << 8) | (c < len ? src[c]! : 0);
+      c++;
+      nbits += 8;
+    }
+    const fs = ((b >>> nbits) & fsmask) - 1;
+    b &= (1 << nbits) - 1;
+    let imax = i + blocksize;
+    if (imax > npix) imax = npix;
+    if (fs < 0) {
+      for (; i < imax; i++) out[i] = last;
+    } else if (fs === fsmax) {
+      for (; i < imax; i++) {
+        let diff: number;
+        if (bbits === 32) {
+          // two 16-bit halves; b holds < 8 bits, so each read fits in 24 bits
+          while (nbits < 16) { b = (b << 8) | (c < len ? src[c]! : 0); c++; nbits += 8; }
+          nbits -= 16;
+          const hi = b >>> nbits;
+          b &= (1 << nbits) - 1;
+          while (nbits < 16) { b = (b << 8) | (c < len ? src[c]! : 0); c++; nbits += 8; }
+          nbits -= 16;
+          const lo = b >>> nbits;
+          b &= (1 << nbits) - 1;
+          diff = (hi << 16) | lo;
+        } else {
+          while (nbits < bbits) { b = (b << 8) | (c < len ? src[c]! : 0); c++; nbits += 8; }
+          nbits -= bbits;
+          diff = b >>> nbits;
+          b &= (1 << nbits) - 1;
+        }
+        diff = diff & 1 ? ~(diff >>> 1) : diff >>> 1;
+        last = mask8 ? (last + diff) & 255 : shift ? ((last + diff) << 16) >> 16 : (last + diff) | 0;
+        out[i] = last;
+      }
+    } else if (fs > fsmax) {
+      throw new CodecError(`Rice: invalid split code ${fs + 1} at pixel ${i}`);
+    } else {
+      for (; i < imax; i++) {
+        while (b === 0) {
+          if (c >= len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+          nbits += 8;
+          b = src[c++]!;
+        }
+        const nzero = nbits - (32 - Math.clz32(b));
+        nbits -= nzero + 1;
+        b ^= 1 << nbits;
+        nbits -= fs;
+        while (nbits < 0) {
+          b = (b << 8) | (c < len ? src[c]! : 0);
+          c++;
+          nbits += 8;
+        }
+        let diff = (nzero << fs) | (b >>> nbits);
+        b &= (1 << nbits) - 1;
+        diff = diff & 1 ? ~(diff >>> 1) : diff >>> 1;
+        last = mask8 ? (last + diff) & 255 : shift ? ((last + diff) << 16) >> 16 : (last + diff) | 0;
+        out[i] = last;
+      }
+    }
+    if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+  }
+}
+
+/**
+ * Rice-encode `npix` integer pixels (any integer typed array; values are taken modulo
+ * 2^(8·bytepix)). Returns the compressed bytes (a fresh array).
+ */
+export function riceEncode(
+  pix: Int32Array | Int16Array | Uint8Array | Uint16Array,
+  npix: number,
+  bytepix: number,
+  blocksize = 32,
+): Uint8Array {
+  const { fsbits, fsmax, bbits } = params(bytepix);
+  if (!(blocksize > 0)) throw new CodecError(`Rice: block size must be positive, got ${blocksize}`);
+  const nblocks = Math.ceil(npix / blocksize);
+  // worst case per pixel is bbits + 4 bits (see the bound on the unary part), plus block codes
+  const out = new Uint8Array(Math.ceil((npix * (bbits + 4) + nblocks * fsbits) / 8) + bytepix + 16);
+  let p = 0;
+  let acc = 0; // pending bits (fewer than 8) in the low bits
+  let nacc = 0;
+  const diff = new Uint32Array(blocksize);
+  const wrapMask = bytepix === 4 ? 0 : (1 << bbits) - 1;
+
+  let last = pix[0]! | 0;
+  if (bytepix === 4) {
+    out[p++] = (last >>> 24) & 255; out[p++] = (last >>> 16) & 255; out[p++] = (last >>> 8) & 255; out[p++] = last & 255;
+  } else if (bytepix === 2) {
+    out[p++] = (last >>> 8) & 255; out[p++] = last & 255;
+  } else {
+    out[p++] = last & 255;
+  }
+
+  for (let i = 0; i < npix; i += blocksize) {
+    const n = npix - i < blocksize ? npix - i : blocksize;
+    let sum = 0;
+    if (bytepix === 4) {
+      for (let j = 0; j < n; j++) {
+        const next = pix[i + j]! | 0;
+        const d = (next - last) | 0;
+        const m = ((d << 1) ^ (d >> 31)) >>> 0;
+        diff[j] = m;
+        sum += m;
+        last = next;
+      }
+    } else {
+      const sh = 32 - bbits;
+      for (let j = 0; j < n; j++) {
+        const next = pix[i + j]! | 0;
+        const d = ((next - last) << sh) >> sh; // wrapped signed difference
+        const m = ((d << 1) ^ (d >> 31)) & wrapMask;
+        diff[j] = m;
+        sum += m;
+        last = next;
+      }
+    }
+    let dpsum = (sum - Math.floor(n / 2) - 1) / n;
+    if (dpsum < 0) dpsum = 0;
+    // not truncated to the pixel width (unlike cfitsio's short/byte coders): keeps the bound above
+    let psum = Math.floor(Math.floor(dpsum) / 2);
+    let fs = 0;
+    while (psum > 0) { fs++; psum = Math.floor(psum / 2); }
+
+    if (fs >= fsmax) {
+      // raw differences
+      acc = (acc << fsbits) | (fsmax + 1); nacc += fsbits;
+      while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
+      acc &= (1 << nacc) - 1;
+      for (let j = 0; j < n; j++) {
+        const m = diff[j]!;
+        if (bbits === 32) {
+          acc = (acc << 16) | (m >>> 16); nacc += 16;
+          while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
+          acc &= (1 << nacc) - 1;
+          acc = (acc << 16) | (m & 0xffff); nacc += 16;
+        } else {
+          acc = (acc << bbits) | m; nacc += bbits;
+        }
+        while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
+        acc &= (1 << nacc) - 1;
+      }
+    } else if (fs === 0 && sum === 0) {
+      acc = acc << fsbits; nacc += fsbits;
+      while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
+      acc &= (1 << nacc) - 1;
+    } else {
+      acc = (acc << fsbits) | (fs + 1); nacc += fsbits;
+      while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
+      acc &= (1 << nacc) - 1;
+      const lowMask = fs === 0 ? 0 : (1 << fs) - 1;
+      const one = 1 << fs;
+      for (let j = 0; j < n; j++) {
+        const m = diff[j]!;
+        let top = m >>> fs;
+        // `top` zero bits
+        if (nacc + top >= 8) {
+          out[p++] = (acc << (8 - nacc)) & 255;
+          top -= 8 - nacc;
+          while (top >= 8) { out[p++] = 0; top -= 8; }
+          acc = 0;
+          nacc = top;
+        } else {
+          acc <<= top;
+          nacc += top;
+        }
+        // the terminating 1 bit and the fs low bits (at most 25 bits, nacc < 8: fits in 32)
+        acc = (acc << (fs + 1)) | one | (m & lowMask);
+        nacc += fs + 1;
+        while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
+        acc &= (1 << nacc) - 1;
+      }
+    }
+  }
+  if (nacc > 0) out[p++] = (acc << (8 - nacc)) & 255;
+  return out.slice(0, p);
+}

@@ -1,0 +1,345 @@
+/**
+ * Compression of an image into the tiled-image BINTABLE (FITS standard §10), with fpack's
+ * defaults: RICE_1, row tiles, floats quantized to noise/4 with SUBTRACTIVE_DITHER_1.
+ */
+import { TesseraError } from '../../util/errors.js';
+import { Header, type Card } from '../header.js';
+import type { CompressOptions, CompressionType, PixelArray } from './types.js';
+import { riceEncode } from './rice.js';
+import { gzipEncode } from './gzip.js';
+import { quantize, NULL_VALUE, type DitherCode } from './quantize.js';
+import { copyTile, tileBox, tileGrid } from './tiles.js';
+
+/** Keywords of the image header that the table header replaces or renames. */
+const IMAGE_STRUCTURE = /^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|PCOUNT|GCOUNT|EXTEND|CHECKSUM|DATASUM|END)$/;
+
+function bigEndian(values: ArrayLike<number>, n: number, width: number, float: boolean): Uint8Array {
+  const out = new Uint8Array(n * width);
+  const v = new DataView(out.buffer);
+  if (float) {
+    if (width === 4) for (let i = 0; i < n; i++) v.setFloat32(4 * i, values[i]!, false);
+    else for (let i = 0; i < n; i++) v.setFloat64(8 * i, values[i]!, false);
+  } else if (width === 1) {
+    for (let i = 0; i < n; i++) out[i] = values[i]! & 255;
+  } else if (width === 2) {
+    for (let i = 0; i < n; i++) v.setInt16(2 * i, values[i]!, false);
+  } else if (width === 4) {
+    for (let i = 0; i < n; i++) v.setInt32(4 * i, values[i]!, false);
+  } else {
+    for (let i = 0; i < n; i++) v.setBigInt64(8 * i, BigInt(values[i]!), false);
+  }
+  return out;
+}
+
+/** A ZDITHER0 from the clock, as cfitsio does (1..10000). */
+function clockSeed(): number {
+  const t = Math.floor(Date.now() / 1000) + Math.floor(process.cpuUsage().user / 10000);
+  return (t % 10000) + 1;
+}
+
+function typeName(t: string): CompressionType {
+  return t as CompressionType;
+}
+
+/**
+ * Compress an image. `shape` is in FITS order [NAXIS1, NAXIS2, ...]; `data` holds physical pixel
+ * values as the reader returns them (unsigned via BZERO, scaled integers as floats). Returns the
+ * complete BINTABLE header and the data unit bytes (table then heap, without FITS padding).
+ */
+export function compressImage(
+  imageHeader: Header,
+  data: PixelArray,
+  shape: number[],
+  opts: CompressOptions,
+  where: string,
+): { header: Header; bytes: Uint8Array } {
+  const ih = imageHeader;
+  const bitpix = ih.integer('BITPIX');
+  if (![8, 16, 32, 64, -32, -64].includes(bitpix)) throw new TesseraError(`${where}: BITPIX = ${bitpix} is not valid`);
+  const nd = shape.length;
+  if (nd < 1) throw new TesseraError(`${where}: cannot compress an image without axes`);
+  const npix = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== npix) throw new TesseraError(`${where}: ${data.length} pixels given for an image of ${shape.join('×')}`);
+  const isFloat = bitpix < 0;
+  const type = typeName(opts.type ?? 'RICE_1');
+  const lossless = isFloat && (opts.lossless === true || type === 'NOCOMPRESS');
+  const qlevel = opts.quantizeLevel ?? 4;
+  if (isFloat && !lossless && qlevel === 0) throw new TesseraError(`${where}: quantize level 0 is not allowed; use lossless compression instead`);
+  const ditherName = opts.dither ?? 'SUBTRACTIVE_DITHER_1';
+  const dither: DitherCode = ditherName === 'NO_DITHER' ? 0 : ditherName === 'SUBTRACTIVE_DITHER_2' ? 2 : 1;
+  const seed = opts.ditherSeed ?? clockSeed();
+  if (!Number.isInteger(seed) || seed < 1 || seed > 10000) throw new TesseraError(`${where}: dither seed must be an integer 1..10000, got ${seed}`);
+  if (type === 'PLIO_1') throw new TesseraError(`${where}: writing PLIO_1 is not supported (read only); use RICE_1 or GZIP for masks`);
+  if (lossless && (type === 'RICE_1' || type === 'HCOMPRESS_1')) {
+    throw new TesseraError(`${where}: lossless compression of floating-point pixels needs GZIP_1, GZIP_2 or NOCOMPRESS, not ${type}`);
+  }
+  if (bitpix === 64 && (type === 'RICE_1' || type === 'HCOMPRESS_1')) {
+    throw new TesseraError(`${where}: ${type} cannot hold 64-bit integers; use GZIP_1 or GZIP_2`);
+  }
+
+  // tile shape
+  let tile = opts.tile ? opts.tile.slice() : shape.map((n, i) => (i === 0 ? n : 1));
+  if (type === 'HCOMPRESS_1' && !opts.tile) {
+    // fpack: 16 rows (or the whole image when smaller)
+    tile = shape.map((n, i) => (i === 0 ? n : i === 1 ? Math.min(n, 16) : 1));
+  }
+  while (tile.length < nd) tile.push(1);
+  if (tile.length > nd) throw new TesseraError(`${where}: tile has ${tile.length} axes but the image has ${nd}`);
+  tile = tile.map((t, i) => Math.min(t, shape[i]!));
+  for (let i = 0; i < nd; i++) {
+    if (!Number.isInteger(tile[i]) || tile[i]! < 1) throw new TesseraError(`${where}: tile size ${tile[i]} on axis ${i + 1} is not a positive integer`);
+  }
+  if (type === 'HCOMPRESS_1') {
+    if (nd < 2 || tile.slice(2).some((t) => t !== 1)) throw new TesseraError(`${where}: HCOMPRESS_1 needs 2-D tiles`);
+    if (tile[0]! < 4 || tile[1]! < 4) throw new TesseraError(`${where}: HCOMPRESS_1 tiles must be at least 4×4 pixels, got ${tile[0]}×${tile[1]}`);
+    // the last tile of an axis must not be too small either
+    for (let i = 0; i < 2; i++) {
+      const rest = shape[i]! % tile[i]!;
+      if (rest !== 0 && rest < 4) throw new TesseraError(`${where}: HCOMPRESS_1: the image size ${shape[i]} leaves a last tile of ${rest} pixels on axis ${i + 1}; choose a tile size that leaves at least 4`);
+    }
+  }
+  const grid = tileGrid(shape, tile);
+
+  // integer scaling of the stored values
+  const bscale = ih.optionalNumber('BSCALE') ?? 1;
+  const bzero = ih.optionalNumber('BZERO') ?? 0;
+  const blankKey = ih.optionalNumber('BLANK');
+  const intData = data instanceof Int8Array || data instanceof Int16Array || data instanceof Int32Array || data instanceof Uint8Array || data instanceof Uint16Array || data instanceof Uint32Array;
+  const bigData = data instanceof BigInt64Array || data instanceof BigUint64Array;
+
+  const maxLen = grid.maxTileLength;
+  const tileVals = isFloat ? (bitpix === -32 ? new Float32Array(maxLen) : new Float64Array(maxLen)) : new Float64Array(maxLen);
+  const ints = new Int32Array(maxLen);
+  const start = new Array<number>(nd).fill(0);
+  const extent = new Array<number>(nd).fill(0);
+  const origin = new Array<number>(nd).fill(0);
+  const rowTiles = tile[0]! === shape[0]! && tile.slice(1).every((t) => t === 1);
+  const hscale = opts.hcompressScale ?? 0;
+
+  const comp: Uint8Array[] = [];
+  const gz: (Uint8Array | null)[] = [];
+  const zscale = new Float64Array(grid.ntiles);
+  const zzero = new Float64Array(grid.ntiles);
+  let anyGzipFallback = false;
+  let anyNull = false;
+  const intWidth = bitpix === 8 ? 1 : bitpix === 16 ? 2 : bitpix === 32 ? 4 : 8;
+  const fltWidth = bitpix === -32 ? 4 : 8;
+  const bytepix = isFloat ? 4 : intWidth;
+
+  for (let t = 0; t < grid.ntiles; t++) {
+    const len = tileBox(grid, t, start, extent);
+    // gather the tile's values
+    let vals: Float32Array | Float64Array;
+    if (rowTiles && !bigData) {
+      const off = t * shape[0]!;
+      if (isFloat && (data instanceof Float32Array || data instanceof Float64Array) && (bitpix === -32) === (data instanceof Float32Array)) {
+        vals = data.subarray(off, off + len);
+      } else {
+        vals = tileVals.subarray(0, len);
+        const src = data as Exclude<PixelArray, BigInt64Array | BigUint64Array>;
+        for (let i = 0; i < len; i++) vals[i] = src[off + i]!;
+      }
+    } else {
+      vals = tileVals.subarray(0, len);
+      if (bigData) {
+        const tmp = new Array<bigint>(len);
+        copyTile(false, tmp as unknown as { [i: number]: bigint; length: number }, data, start, extent, shape, origin);
+        for (let i = 0; i < len; i++) vals[i] = Number(tmp[i]!);
+      } else {
+        copyTile(false, vals, data, start, extent, shape, origin);
+      }
+    }
+
+    if (isFloat) {
+      let q: ReturnType<typeof quantize> | undefined;
+      if (!lossless) {
+        q = quantize(vals, extent[0]!, len / extent[0]!, qlevel, dither, t + seed, ints);
+      }
+      if (q) {
+        zscale[t] = q.scale;
+        zzero[t] = q.zero;
+        if (q.anyNull) anyNull = true;
+        comp.push(encodeInts(type, ints, len, 4, 32, extent, hscale, where, t));
+        gz.push(null);
+      } else if (lossless) {
+        const be = bigEndian(vals, len, fltWidth, true);
+        comp.push(type === 'NOCOMPRESS' ? be : gzipEncode(be, fltWidth, type === 'GZIP_2'));
+        gz.push(null);
+      } else {
+        // not quantizable (constant tile, or range too large): lossless gzip fallback
+        comp.push(new Uint8Array(0));
+        gz.push(gzipEncode(bigEndian(vals, len, fltWidth, true), fltWidth, false));
+        anyGzipFallback = true;
+      }
+    } else {
+      // integers: stored values
+      const raw = ints;
+      if (intWidth === 8) {
+        comp.push(type === 'NOCOMPRESS' ? bigEndian(vals, len, 8, false) : gzipEncode(bigEndian(vals, len, 8, false), 8, type === 'GZIP_2'));
+        gz.push(null);
+        continue;
+      }
+      if (intData && bscale === 1) {
+        for (let i = 0; i < len; i++) raw[i] = vals[i]! - bzero;
+      } else {
+        for (let i = 0; i < len; i++) {
+          const v = vals[i]!;
+          if (v !== v) {
+            if (blankKey === undefined) throw new TesseraError(`${where}: NaN pixels in an integer image need a BLANK keyword`);
+            raw[i] = blankKey;
+          } else {
+            raw[i] = Math.round((v - bzero) / bscale);
+          }
+        }
+      }
+      comp.push(encodeInts(type, raw, len, intWidth, bitpix, extent, hscale, where, t));
+      gz.push(null);
+    }
+  }
+
+  // ---- assemble table and heap
+  const quantCols = isFloat && !lossless;
+  const nocomp = type === 'NOCOMPRESS';
+  let heapLen = 0;
+  for (const c of comp) heapLen += c.length;
+  for (const g of gz) if (g) heapLen += g.length;
+  const useQ = heapLen >= 2 ** 31;
+  const descW = useQ ? 16 : 8;
+  const cols: { name: string; form: string; width: number }[] = [];
+  let maxComp = 0;
+  for (const c of comp) maxComp = Math.max(maxComp, c.length);
+  let maxGz = 0;
+  for (const g of gz) if (g) maxGz = Math.max(maxGz, g.length);
+  const D = useQ ? 'Q' : 'P';
+  const compElem = nocomp ? (isFloat ? (fltWidth === 4 ? 'E' : 'D') : intWidth === 1 ? 'B' : intWidth === 2 ? 'I' : intWidth === 4 ? 'J' : 'K') : 'B';
+  const compElemW = nocomp ? (isFloat ? fltWidth : intWidth) : 1;
+  cols.push({ name: 'COMPRESSED_DATA', form: `1${D}B(${nocomp ? 0 : maxComp})`, width: descW });
+  if (nocomp) cols.push({ name: 'UNCOMPRESSED_DATA', form: `1${D}${compElem}(${maxComp / compElemW})`, width: descW });
+  if (anyGzipFallback) cols.push({ name: 'GZIP_COMPRESSED_DATA', form: `1${D}B(${maxGz})`, width: descW });
+  if (quantCols) {
+    cols.push({ name: 'ZSCALE', form: '1D', width: 8 });
+    cols.push({ name: 'ZZERO', form: '1D', width: 8 });
+  }
+  const rowLen = cols.reduce((a, c) => a + c.width, 0);
+  const tableLen = rowLen * grid.ntiles;
+  const bytes = new Uint8Array(tableLen + heapLen);
+  const dv = new DataView(bytes.buffer);
+  let heapPos = 0;
+  const putDesc = (p: number, count: number, off: number): void => {
+    if (useQ) { dv.setBigInt64(p, BigInt(count), false); dv.setBigInt64(p + 8, BigInt(off), false); }
+    else { dv.setInt32(p, count, false); dv.setInt32(p + 4, off, false); }
+  };
+  for (let t = 0; t < grid.ntiles; t++) {
+    let p = t * rowLen;
+    const c = comp[t]!;
+    if (nocomp) {
+      putDesc(p, 0, 0);
+      p += descW;
+    }
+    putDesc(p, c.length / compElemW, c.length ? heapPos : 0);
+    bytes.set(c, tableLen + heapPos);
+    heapPos += c.length;
+    p += descW;
+    if (anyGzipFallback) {
+      const g = gz[t];
+      if (g) {
+        putDesc(p, g.length, heapPos);
+        bytes.set(g, tableLen + heapPos);
+        heapPos += g.length;
+      } else {
+        putDesc(p, 0, 0);
+      }
+      p += descW;
+    }
+    if (quantCols) {
+      dv.setFloat64(p, zscale[t]!, false);
+      dv.setFloat64(p + 8, zzero[t]!, false);
+    }
+  }
+
+  // ---- header
+  const cards: Card[] = [];
+  const primary = ih.has('SIMPLE');
+  cards.push({ key: 'XTENSION', value: 'BINTABLE', comment: 'binary table extension' });
+  cards.push({ key: 'BITPIX', value: 8, comment: '8-bit bytes' });
+  cards.push({ key: 'NAXIS', value: 2, comment: '2-dimensional binary table' });
+  cards.push({ key: 'NAXIS1', value: rowLen, comment: 'width of table in bytes' });
+  cards.push({ key: 'NAXIS2', value: grid.ntiles, comment: 'number of rows in table' });
+  cards.push({ key: 'PCOUNT', value: heapLen, comment: 'size of special data area' });
+  cards.push({ key: 'GCOUNT', value: 1, comment: 'one data group (required keyword)' });
+  cards.push({ key: 'TFIELDS', value: cols.length, comment: 'number of fields in each row' });
+  cols.forEach((c, i) => {
+    cards.push({ key: `TTYPE${i + 1}`, value: c.name, comment: `label for field ${i + 1}` });
+    cards.push({ key: `TFORM${i + 1}`, value: c.form, comment: 'data format of field' });
+  });
+  cards.push({ key: 'ZIMAGE', value: true, comment: 'extension contains compressed image' });
+  for (let i = 0; i < nd; i++) cards.push({ key: `ZTILE${i + 1}`, value: tile[i]!, comment: `size of tiles to be compressed` });
+  cards.push({ key: 'ZCMPTYPE', value: type, comment: 'compression algorithm' });
+  if (type === 'RICE_1') {
+    cards.push({ key: 'ZNAME1', value: 'BLOCKSIZE', comment: 'compression block size' });
+    cards.push({ key: 'ZVAL1', value: 32, comment: 'pixels per block' });
+    cards.push({ key: 'ZNAME2', value: 'BYTEPIX', comment: 'bytes per pixel (1, 2, 4, or 8)' });
+    cards.push({ key: 'ZVAL2', value: bytepix, comment: 'bytes per pixel (1, 2, 4, or 8)' });
+  } else if (type === 'HCOMPRESS_1') {
+    cards.push({ key: 'ZNAME1', value: 'SCALE', comment: 'HCOMPRESS scale factor' });
+    cards.push({ key: 'ZVAL1', value: hscale, comment: 'HCOMPRESS scale factor' });
+    cards.push({ key: 'ZNAME2', value: 'SMOOTH', comment: 'HCOMPRESS smooth option' });
+    cards.push({ key: 'ZVAL2', value: opts.hcompressSmooth ? 1 : 0, comment: 'HCOMPRESS smooth option' });
+  }
+  if (isFloat) {
+    cards.push({ key: 'ZQUANTIZ', value: lossless ? 'NONE' : ditherName, comment: 'quantization method' });
+    if (!lossless && dither !== 0) cards.push({ key: 'ZDITHER0', value: seed, comment: 'dithering offset when quantizing floats' });
+    if (anyNull) cards.push({ key: 'ZBLANK', value: NULL_VALUE, comment: 'null value in the compressed integer array' });
+  }
+  if (primary) {
+    cards.push({ key: 'ZSIMPLE', value: true, comment: 'file does conform to FITS standard' });
+  } else {
+    cards.push({ key: 'ZTENSION', value: 'IMAGE', comment: 'image extension' });
+  }
+  cards.push({ key: 'ZBITPIX', value: bitpix, comment: 'data type of original image' });
+  cards.push({ key: 'ZNAXIS', value: nd, comment: 'dimension of original image' });
+  for (let i = 0; i < nd; i++) cards.push({ key: `ZNAXIS${i + 1}`, value: shape[i]!, comment: `length of original image axis` });
+  if (primary) {
+    const ext = ih.get('EXTEND');
+    if (ext !== undefined) cards.push({ key: 'ZEXTEND', value: ext, comment: 'may contain extensions' });
+  } else {
+    cards.push({ key: 'ZPCOUNT', value: ih.optionalNumber('PCOUNT') ?? 0, comment: 'original PCOUNT' });
+    cards.push({ key: 'ZGCOUNT', value: ih.optionalNumber('GCOUNT') ?? 1, comment: 'original GCOUNT' });
+  }
+  const hsum = ih.get('CHECKSUM');
+  const dsum = ih.get('DATASUM');
+  if (hsum !== undefined) cards.push({ key: 'ZHECKSUM', value: hsum, comment: 'HDU checksum of the uncompressed image' });
+  if (dsum !== undefined) cards.push({ key: 'ZDATASUM', value: dsum, comment: 'data unit checksum of the uncompressed image' });
+  for (const c of ih.cards) {
+    if (c.value !== undefined && IMAGE_STRUCTURE.test(c.key.toUpperCase())) continue;
+    if (c.key.toUpperCase() === 'END') continue;
+    cards.push({ ...c });
+  }
+  return { header: new Header(cards, where), bytes };
+}
+
+function encodeInts(
+  type: CompressionType,
+  ints: Int32Array,
+  len: number,
+  width: number,
+  bitpix: number,
+  extent: number[],
+  hscale: number,
+  where: string,
+  t: number,
+): Uint8Array {
+  switch (type) {
+    case 'RICE_1':
+      return riceEncode(ints, len, width, 32);
+    case 'GZIP_1':
+    case 'GZIP_2':
+      return gzipEncode(bigEndian(ints, len, width, false), width, type === 'GZIP_2');
+    case 'NOCOMPRESS':
+      return bigEndian(ints, len, width, false);
+    case 'HCOMPRESS_1':
+      throw new TesseraError(`${where}: writing HCOMPRESS_1 is not supported (read only); use RICE_1`);
+    default:
+      throw new TesseraError(`${where}: tile ${t + 1}: cannot write ${type}`);
+  }
+}
