@@ -122,7 +122,7 @@ function parseValueField(text: string): { value: FitsValue; comment?: string; ma
 
 function formatFloat(v: number, key: string): string {
   if (!Number.isFinite(v)) throw new TesseraError(`keyword ${key}: cannot write ${v} in a FITS header`);
-  let s = String(v);
+  let s = Object.is(v, -0) ? '-0' : String(v);
   const e = s.indexOf('e');
   if (e >= 0) {
     let mant = s.slice(0, e);
@@ -203,11 +203,17 @@ function cardImages(card: Card): string[] {
         } else {
           if (comment) {
             out.push(padCard(`${head}'${piece}&'`));
+            // The comment continues on cards of its own, split between words (joined with a blank).
             let c = comment;
             while (c.length) {
-              const cr = CARD - 10 - 6;
-              const part = c.slice(0, cr);
-              c = c.slice(cr);
+              const room = CARD - 10 - 7;
+              let cut = c.length;
+              if (cut > room) {
+                cut = c.lastIndexOf(' ', room);
+                if (cut <= 0) cut = room;
+              }
+              const part = c.slice(0, cut);
+              c = c.slice(cut).replace(/^ /, '');
               out.push(padCard(`CONTINUE  '${c.length ? '&' : ''}' / ${part}`));
             }
           } else {
@@ -221,7 +227,7 @@ function cardImages(card: Card): string[] {
     }
     return out;
   }
-  let s = prefix + formatValue(card.value, key);
+  let s = prefix + (standard ? formatValue(card.value, key) : formatValue(card.value, key).trim());
   if (s.length > CARD) throw new TesseraError(`keyword ${key}: value too long for one card`);
   if (comment) s += ` / ${comment}`;
   return [padCard(s)];

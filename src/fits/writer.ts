@@ -11,7 +11,7 @@ import { bitpixFor, encodePixels, type PixelArray } from './pixels.js';
 import { parseBinaryTform } from './table.js';
 
 /** Options of the tile compressor (defined by ./compress; kept structural here). */
-export type CompressOptions = Record<string, unknown>;
+export type CompressOptions = object;
 
 /** The tile-compression layer (./compress), loaded when present. */
 interface CompressWriteApi {
