@@ -107,16 +107,20 @@ export function fitWcs(pairs: FitPairs, opts: FitOptions): FitResult {
   const px = new Float64Array(n);
   const py = new Float64Array(n);
   const w = new Float64Array(n);
-  const valid = new Uint8Array(n);
+  const valid = new Uint8Array(n); // usable in the fit
+  const finite = new Uint8Array(n); // has a residual (weight-0 stars too)
   let nValid = 0;
   for (let i = 0; i < n; i++) {
     px[i] = pairs.x[i]! + off;
     py[i] = pairs.y[i]! + off;
     const wi = pairs.weight ? pairs.weight[i]! : 1;
     w[i] = wi;
-    if (Number.isFinite(px[i]) && Number.isFinite(py[i]) && Number.isFinite(pairs.ra[i]) && Number.isFinite(pairs.dec[i]) && wi > 0 && Number.isFinite(wi)) {
-      valid[i] = 1;
-      nValid++;
+    if (Number.isFinite(px[i]) && Number.isFinite(py[i]) && Number.isFinite(pairs.ra[i]) && Number.isFinite(pairs.dec[i])) {
+      finite[i] = 1;
+      if (wi > 0 && Number.isFinite(wi)) {
+        valid[i] = 1;
+        nValid++;
+      }
     }
   }
   const label = `${model === 'tan' ? 'TAN' : model === 'tpv' ? 'TPV' : 'TAN-SIP'}${model === 'tan' ? '' : ` order ${order}`}`;
@@ -148,7 +152,7 @@ export function fitWcs(pairs: FitPairs, opts: FitOptions): FitResult {
     dDec = new Float64Array(n);
     const r2 = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      if (!valid[i]) { dRa[i] = NaN; dDec[i] = NaN; r2[i] = NaN; continue; }
+      if (!finite[i]) { dRa[i] = NaN; dDec[i] = NaN; r2[i] = NaN; continue; }
       let da = pairs.ra[i]! - sky.ra[i]!;
       if (da > 180) da -= 360;
       if (da < -180) da += 360;
