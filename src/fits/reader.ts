@@ -13,17 +13,7 @@ import { FileSource, MemorySource, type ByteSource } from './source.js';
 import { decodeTable, type FitsTable } from './table.js';
 import { onesSum, verifySums, type ChecksumResult } from './checksum.js';
 
-/** The tile-compression layer (./compress), loaded when present. */
-interface CompressApi {
-  decompressImage(header: Header, raw: Uint8Array, where: string, rows?: [number, number]): { header: Header; data: PixelArray; shape: number[] };
-  imageHeaderOf(tableHeader: Header): Header;
-}
-const compressPath = './compress/index.js';
-const compressApi: CompressApi | undefined = await import(compressPath).then((m) => m as CompressApi, () => undefined);
-function compress(where: string): CompressApi {
-  if (!compressApi) throw new TesseraError(`${where}: tile-compressed image HDUs cannot be read: the compression module is not built`);
-  return compressApi;
-}
+import { decompressImage, imageHeaderOf } from './compress/index.js';
 
 export type { PixelArray } from './pixels.js';
 export type { FitsTable, FitsColumn } from './table.js';
@@ -157,7 +147,7 @@ export class FitsReader {
   imageHeader(sel: number | string): Header {
     const h = this.hdu(sel);
     if (h.type !== 'compressed-image') return h.header;
-    const ih = compress(h.header.where).imageHeaderOf(h.header);
+    const ih = imageHeaderOf(h.header);
     ih.where = h.header.where;
     return ih;
   }
@@ -175,7 +165,7 @@ export class FitsReader {
     const where = h.header.where;
     if (h.type === 'compressed-image') {
       const rows = opts.box ? ([opts.box.y0, opts.box.y1] as [number, number]) : opts.rows;
-      const out = compress(where).decompressImage(h.header, this.readRawData(h.index), where, rows);
+      const out = decompressImage(h.header, this.readRawData(h.index), where, rows);
       out.header.where = where;
       if (opts.box) return cutColumns(out, opts.box, where);
       return out;

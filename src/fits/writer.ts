@@ -10,15 +10,7 @@ import { BLOCK, Header, type Card } from './header.js';
 import { bitpixFor, encodePixels, type PixelArray } from './pixels.js';
 import { parseBinaryTform } from './table.js';
 
-/** Options of the tile compressor (defined by ./compress; kept structural here). */
-export type CompressOptions = object;
-
-/** The tile-compression layer (./compress), loaded when present. */
-interface CompressWriteApi {
-  compressImage(imageHeader: Header, data: PixelArray, shape: number[], opts: CompressOptions, where: string): { header: Header; bytes: Uint8Array | Uint8Array[] };
-}
-const compressPath = './compress/index.js';
-const compressApi: CompressWriteApi | undefined = await import(compressPath).then((m) => m as CompressWriteApi, () => undefined);
+import { compressImage, type CompressOptions } from './compress/index.js';
 
 export interface ColumnInput {
   name: string;
@@ -83,12 +75,11 @@ export function encodeFits(hdus: HduInput[], opts: WriteOptions = {}): Uint8Arra
     let header: Header;
     let data: Uint8Array[];
     if (hdu.kind === 'image' && hdu.compress) {
-      if (!compressApi) throw new TesseraError(`${where}: cannot write a tile-compressed image: the compression module is not built`);
       if (!hdu.data) throw new TesseraError(`${where}: a compressed image needs data`);
       const ih = imageHeader(hdu, false, where);
-      const out = compressApi.compressImage(ih.header, hdu.data, hdu.shape, hdu.compress, where);
+      const out = compressImage(ih.header, hdu.data, hdu.shape, hdu.compress, where);
       header = out.header;
-      data = Array.isArray(out.bytes) ? out.bytes : [out.bytes as Uint8Array];
+      data = [out.bytes];
     } else if (hdu.kind === 'image') {
       const r = imageHeader(hdu, primary, where);
       header = r.header;
