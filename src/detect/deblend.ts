@@ -1,0 +1,412 @@
+/**
+ * Isophotal analysis, multi-threshold deblending and cleaning of detected footprints, after
+ * SExtractor (Bertin & Arnouts 1996) as SEP implements it:
+ *
+ * - deblend: between the object's detection threshold t₀ and its peak p, N levels
+ *   t_k = t₀·(p/t₀)^(k/N) cut the footprint into a tree of branches (8-connected, at least
+ *   minArea pixels each). Walking the tree from the top, a node splits when at least two of its
+ *   branches hold an integrated intensity above their level, Σ(f − t_k), larger than
+ *   mincont × the total intensity of the object. The branches so kept are the children; the
+ *   pixels of the parent outside every child are then given to the child whose Gaussian profile
+ *   (from its moments, amplitude from its isophotal area) is the most likely there.
+ * - clean: an object is merged into a brighter neighbour when the brighter one's profile,
+ *   extrapolated with a Moffat (β = cleanParam) fitted to its isophotal area and flux, exceeds
+ *   the fainter object's detection threshold at the fainter one's centre.
+ *
+ * Pixel convention: 0-based, pixel indices y·width + x. f = filtered (detection) image,
+ * d = background-subtracted image.
+ */
+
+export const FLAG_CROWDED = 1;
+export const FLAG_BLENDED = 2;
+export const FLAG_SATURATED = 4;
+export const FLAG_TRUNCATED = 8;
+export const FLAG_APER_INCOMPLETE = 16;
+export const FLAG_ISO_INCOMPLETE = 32;
+export const FLAG_DEBLEND_OVERFLOW = 64;
+export const FLAG_EXTRACT_OVERFLOW = 128;
+
+/** A detected object and its isophotal quantities (pixel units, 0-based). */
+export interface IsoObject {
+  /** Footprint pixel indices. */
+  pix: Int32Array;
+  flags: number;
+  /** Detection threshold (filtered-image units) used for this object, and at its peak pixel. */
+  dthresh: number;
+  mthresh: number;
+  npix: number;
+  /** Σ f and max f over the footprint (filtered image). */
+  fdflux: number;
+  fdpeak: number;
+  /** Σ d (FLUX_ISO) and max d (FLUX_MAX) over the footprint. */
+  flux: number;
+  peak: number;
+  peakx: number;
+  peaky: number;
+  /** Barycentre and second moments (d-weighted). */
+  mx: number;
+  my: number;
+  x2: number;
+  y2: number;
+  xy: number;
+  a: number;
+  b: number;
+  theta: number;
+  cxx: number;
+  cyy: number;
+  cxy: number;
+  /** The moments needed a singularity correction (objects one pixel wide). */
+  singular: boolean;
+  xmin: number;
+  xmax: number;
+  ymin: number;
+  ymax: number;
+}
+
+/** Compute the isophotal quantities of a footprint. */
+export function analyse(pix: Int32Array, d: Float32Array, f: Float32Array, width: number, dthresh: number, mthresh: number, flags = 0): IsoObject {
+  const n = pix.length;
+  let fdflux = 0, fdpeak = -Infinity, flux = 0, peak = -Infinity, peakx = 0, peaky = 0;
+  let sx = 0, sy = 0, sw = 0;
+  let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity;
+  // moments about the first pixel for numerical stability
+  const i0 = pix[0]!;
+  const ox = i0 % width, oy = (i0 - ox) / width;
+  let sxx = 0, syy = 0, sxy = 0, ux = 0, uy = 0, uxx = 0, uyy = 0, uxy = 0;
+  for (let k = 0; k < n; k++) {
+    const i = pix[k]!;
+    const x = i % width, y = (i - x) / width;
+    const fv = f[i]!, v = d[i]!;
+    fdflux += fv;
+    if (fv > fdpeak) fdpeak = fv;
+    flux += v;
+    if (v > peak) { peak = v; peakx = x; peaky = y; }
+    if (x < xmin) xmin = x;
+    if (x > xmax) xmax = x;
+    if (y < ymin) ymin = y;
+    if (y > ymax) ymax = y;
+    const rx = x - ox, ry = y - oy;
+    sx += v * rx; sy += v * ry; sw += v;
+    sxx += v * rx * rx; syy += v * ry * ry; sxy += v * rx * ry;
+    ux += rx; uy += ry; uxx += rx * rx; uyy += ry * ry; uxy += rx * ry;
+  }
+  let mx: number, my: number, x2: number, y2: number, xy: number;
+  if (sw > 0) {
+    mx = sx / sw; my = sy / sw;
+    x2 = sxx / sw - mx * mx; y2 = syy / sw - my * my; xy = sxy / sw - mx * my;
+  } else {
+    mx = ux / n; my = uy / n;
+    x2 = uxx / n - mx * mx; y2 = uyy / n - my * my; xy = uxy / n - mx * my;
+  }
+  // a flux-weighted centroid can leave the footprint when many values are negative
+  if (!(mx >= xmin - ox - 0.5 && mx <= xmax - ox + 0.5 && my >= ymin - oy - 0.5 && my <= ymax - oy + 0.5)) {
+    mx = ux / n; my = uy / n;
+    x2 = uxx / n - mx * mx; y2 = uyy / n - my * my; xy = uxy / n - mx * my;
+  }
+  mx += ox; my += oy;
+  let singular = false;
+  if (x2 < 0) x2 = 0;
+  if (y2 < 0) y2 = 0;
+  if (x2 * y2 - xy * xy < 1 / 144) { x2 += 1 / 12; y2 += 1 / 12; singular = true; }
+  const s = shape(x2, y2, xy);
+  return {
+    pix, flags, dthresh, mthresh, npix: n, fdflux, fdpeak, flux, peak, peakx, peaky, mx, my, x2, y2, xy,
+    a: s.a, b: s.b, theta: s.theta, cxx: s.cxx, cyy: s.cyy, cxy: s.cxy, singular, xmin, xmax, ymin, ymax,
+  };
+}
+
+/** Ellipse parameters from second moments: a, b (σ along the axes), theta (radians, −π/2..π/2], cxx, cyy, cxy. */
+export function shape(x2: number, y2: number, xy: number): { a: number; b: number; theta: number; cxx: number; cyy: number; cxy: number } {
+  const t1 = (x2 + y2) / 2;
+  const t2 = Math.sqrt(((x2 - y2) / 2) ** 2 + xy * xy);
+  const a = Math.sqrt(Math.max(t1 + t2, 0));
+  const b = Math.sqrt(Math.max(t1 - t2, 0));
+  let theta = x2 === y2 && xy === 0 ? 0 : 0.5 * Math.atan2(2 * xy, x2 - y2);
+  if (theta <= -Math.PI / 2) theta += Math.PI;
+  const det = x2 * y2 - xy * xy;
+  let cxx: number, cyy: number, cxy: number;
+  if (det > 0) { cxx = y2 / det; cyy = x2 / det; cxy = (-2 * xy) / det; }
+  else { cxx = cyy = 1 / Math.max(t1, 1e-6); cxy = 0; }
+  return { a, b, theta, cxx, cyy, cxy };
+}
+
+export interface DeblendOptions {
+  nthresh: number;
+  mincont: number;
+  minArea: number;
+}
+
+// reusable scratch
+let scratchSub = new Int32Array(0);
+
+/**
+ * Deblend one footprint (pixel indices in raster order). Returns the children's footprints
+ * (global pixel indices), or null when the object stays whole.
+ */
+export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Array, width: number, dthresh: number, opt: DeblendOptions): Int32Array[] | null {
+  const n = pix.length;
+  const { nthresh, mincont, minArea } = opt;
+  if (nthresh < 2 || n < 2 * minArea || !(mincont < 1)) return null;
+  let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity, peak = -Infinity, total = 0;
+  for (let k = 0; k < n; k++) {
+    const i = pix[k]!;
+    const x = i % width, y = (i - x) / width;
+    if (x < xmin) xmin = x;
+    if (x > xmax) xmax = x;
+    if (y < ymin) ymin = y;
+    if (y > ymax) ymax = y;
+    const v = f[i]!;
+    if (v > peak) peak = v;
+    total += v;
+  }
+  if (!(peak > dthresh) || !(dthresh > 0)) return null;
+  const bw = xmax - xmin + 1, bh = ymax - ymin + 1;
+  if (scratchSub.length < bw * bh) scratchSub = new Int32Array(bw * bh);
+  const sub = scratchSub;
+  sub.fill(-1, 0, bw * bh);
+  const lx = new Int32Array(n), ly = new Int32Array(n), fv = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const i = pix[k]!;
+    const x = i % width, y = (i - x) / width;
+    lx[k] = x - xmin; ly[k] = y - ymin; fv[k] = f[i]!;
+    sub[(y - ymin) * bw + (x - xmin)] = k;
+  }
+  // Every component above a level holds a local maximum of the footprint: with a single
+  // (non-strict) local maximum no level can have two branches, so nothing can split.
+  let nmax = 0;
+  for (let k = 0; k < n && nmax < 2; k++) {
+    const x = lx[k]!, y = ly[k]!, v = fv[k]!;
+    let isMax = true;
+    for (let dy = -1; dy <= 1 && isMax; dy++) {
+      const yy = y + dy;
+      if (yy < 0 || yy >= bh) continue;
+      for (let dx = -1; dx <= 1; dx++) {
+        const xx = x + dx;
+        if ((dx === 0 && dy === 0) || xx < 0 || xx >= bw) continue;
+        const m = sub[yy * bw + xx]!;
+        if (m >= 0 && fv[m]! > v) { isMax = false; break; }
+      }
+    }
+    if (isMax) nmax++;
+  }
+  if (nmax < 2) return null;
+  const value0 = total * mincont;
+  // comp[level·n + k] = node index (global over levels) of pixel k at that level, −1 if none
+  const comp = new Int32Array(nthresh * n).fill(-1);
+  const nodeLevel: number[] = [0], nodeParent: number[] = [-1], nodeNpix: number[] = [n], nodeFlux: number[] = [total];
+  for (let k = 0; k < n; k++) comp[k] = 0;
+  const uf = new Int32Array(n).fill(-1);
+  const rootNode = new Int32Array(n);
+  const rootCount = new Int32Array(n);
+  const rootFlux = new Float64Array(n);
+  // pixels still above the current level, in raster order
+  const active = new Int32Array(n);
+  for (let k = 0; k < n; k++) active[k] = k;
+  let nact = n;
+  let maxNodes = 1;
+  const thr: number[] = [dthresh];
+  for (let lev = 1; lev < nthresh; lev++) {
+    const t = dthresh * Math.pow(peak / dthresh, lev / nthresh);
+    thr.push(t);
+    let m = 0;
+    const prev = (lev - 1) * n;
+    for (let q = 0; q < nact; q++) {
+      const k = active[q]!;
+      if (fv[k]! > t && comp[prev + k]! >= 0) active[m++] = k;
+      else uf[k] = -1;
+    }
+    nact = m;
+    if (nact === 0) break;
+    // union-find among the active pixels (8-connected)
+    for (let q = 0; q < nact; q++) {
+      const k = active[q]!;
+      uf[k] = k;
+      rootCount[k] = 0; rootFlux[k] = 0;
+      const x = lx[k]!, y = ly[k]!;
+      // already-visited neighbours in raster order: W, NW, N, NE
+      for (let e = 0; e < 4; e++) {
+        const nx = e === 0 ? x - 1 : x - 2 + e;
+        const ny = e === 0 ? y : y - 1;
+        if (nx < 0 || ny < 0 || nx >= bw) continue;
+        const mm = sub[ny * bw + nx]!;
+        if (mm < 0 || uf[mm]! < 0) continue;
+        const a = find(uf, k), b = find(uf, mm);
+        if (a !== b) { if (a < b) uf[b] = a; else uf[a] = b; }
+      }
+    }
+    for (let q = 0; q < nact; q++) {
+      const k = active[q]!;
+      const r = find(uf, k);
+      rootCount[r]!++;
+      rootFlux[r]! += fv[k]!;
+    }
+    let nnodes = 0;
+    for (let q = 0; q < nact; q++) {
+      const k = active[q]!;
+      rootNode[k] = -1;
+      if (uf[k] === k && rootCount[k]! >= minArea) {
+        rootNode[k] = nodeLevel.length;
+        nodeLevel.push(lev);
+        nodeParent.push(comp[prev + k]!);
+        nodeNpix.push(rootCount[k]!);
+        nodeFlux.push(rootFlux[k]!);
+        nnodes++;
+      }
+    }
+    if (nnodes === 0) break;
+    const cur = lev * n;
+    for (let q = 0; q < nact; q++) { const k = active[q]!; comp[cur + k] = rootNode[find(uf, k)]!; }
+    if (nnodes > maxNodes) maxNodes = nnodes;
+  }
+  if (maxNodes < 2) return null;
+  // top-down pruning
+  const nn = nodeLevel.length;
+  const ok = new Uint8Array(nn).fill(1);
+  const children: number[][] = Array.from({ length: nn }, () => []);
+  for (let j = 1; j < nn; j++) children[nodeParent[j]!]!.push(j);
+  const kept: number[] = [];
+  for (let j = nn - 1; j >= 0; j--) {
+    // nodes were created level by level, so iterating backwards visits deeper levels first
+    const ch = children[j]!;
+    if (ch.length === 0) continue;
+    let m = 0;
+    for (const c of ch) {
+      if (nodeFlux[c]! - thr[nodeLevel[c]!]! * nodeNpix[c]! > value0) m++;
+      if (!ok[c]) ok[j] = 0;
+    }
+    if (m > 1) {
+      for (const c of ch) if (ok[c] && nodeFlux[c]! - thr[nodeLevel[c]!]! * nodeNpix[c]! > value0) kept.push(c);
+      ok[j] = 0;
+    }
+  }
+  if (ok[0] || kept.length < 2) return null;
+  // core pixels of each kept node
+  const owner = new Int32Array(n).fill(-1);
+  const nk = kept.length;
+  for (let c = 0; c < nk; c++) {
+    const node = kept[c]!, lev = nodeLevel[node]!;
+    for (let k = 0; k < n; k++) if (comp[lev * n + k] === node) owner[k] = c;
+  }
+  // Gaussian models of the children from their cores
+  const cm = new Float64Array(nk * 6); // mx, my, cxx, cyy, cxy, amp
+  for (let c = 0; c < nk; c++) {
+    const core: number[] = [];
+    for (let k = 0; k < n; k++) if (owner[k] === c) core.push(pix[k]!);
+    const o = analyse(Int32Array.from(core), d, f, width, dthresh, dthresh);
+    const dist = o.npix / (2 * Math.PI * Math.max(o.a * o.b, 1e-6));
+    let amp = dist < 70 ? dthresh * Math.exp(dist) : 4 * o.fdpeak;
+    if (amp > 4 * o.fdpeak) amp = 4 * o.fdpeak;
+    cm.set([o.mx, o.my, o.cxx, o.cyy, o.cxy, amp], c * 6);
+  }
+  const counts = new Int32Array(nk);
+  for (let k = 0; k < n; k++) {
+    if (owner[k]! < 0) {
+      const x = lx[k]! + xmin, y = ly[k]! + ymin;
+      let best = 0, bestP = -1, bestD = Infinity, bestDc = 0;
+      for (let c = 0; c < nk; c++) {
+        const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
+        const dist = 0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy);
+        const p = dist < 70 ? cm[c * 6 + 5]! * Math.exp(-dist) : 0;
+        if (p > bestP) { bestP = p; best = c; }
+        if (dist < bestD) { bestD = dist; bestDc = c; }
+      }
+      owner[k] = bestP > 1e-31 ? best : bestDc;
+    }
+    counts[owner[k]!]!++;
+  }
+  const out: Int32Array[] = [];
+  const fills = new Int32Array(nk);
+  for (let c = 0; c < nk; c++) out.push(new Int32Array(counts[c]!));
+  for (let k = 0; k < n; k++) { const c = owner[k]!; out[c]![fills[c]!++] = pix[k]!; }
+  return out;
+}
+
+function find(parent: Int32Array, i: number): number {
+  let r = i;
+  while (parent[r]! !== r) r = parent[r]!;
+  while (parent[i]! !== r) { const nx = parent[i]!; parent[i] = r; i = nx; }
+  return r;
+}
+
+const CLEAN_ZONE = 10;
+
+/** Moffat "contamination" model of an object used by CLEAN: amplitude and alpha. */
+function cleanModel(o: IsoObject, beta: number): { amp: number; alpha: number } {
+  const unit = Math.PI * o.a * o.b;
+  const amp = o.fdflux / (2 * unit);
+  const alpha = ((Math.pow(amp / o.dthresh, 1 / beta) - 1) * unit) / o.npix;
+  return { amp, alpha };
+}
+
+/**
+ * CLEAN: merge spurious detections in the wings of brighter objects. Returns the surviving
+ * objects (merged ones have their pixels added to their master, which is re-analysed).
+ */
+export function cleanObjects(objs: IsoObject[], d: Float32Array, f: Float32Array, width: number, cleanParam: number): IsoObject[] {
+  const order = objs.map((_, i) => i).sort((p, q) => objs[q]!.fdflux - objs[p]!.fdflux);
+  const beta = cleanParam;
+  const models = objs.map((o) => cleanModel(o, beta));
+  // spatial grid of accepted objects, each registered over the cells its influence can reach
+  const cell = 32;
+  const grid = new Map<number, number[]>();
+  const key = (cx: number, cy: number) => cy * 65536 + cx;
+  const masterOf = new Int32Array(objs.length).fill(-1);
+  for (const i of order) {
+    const o = objs[i]!;
+    // is o eaten by an accepted brighter object?
+    const cx = Math.floor(o.mx / cell), cy = Math.floor(o.my / cell);
+    const cand = grid.get(key(cx, cy));
+    let eatenBy = -1;
+    if (cand) {
+      for (const j of cand) {
+        const b = objs[j]!;
+        const dx = o.mx - b.mx, dy = o.my - b.my;
+        const rlim = (o.a + b.a) * CLEAN_ZONE;
+        if (dx * dx + dy * dy >= rlim * rlim) continue;
+        const { amp, alpha } = models[j]!;
+        const val = 1 + alpha * (b.cxx * dx * dx + b.cyy * dy * dy + b.cxy * dx * dy);
+        if (val > 1 && (val < 1e10 ? amp * Math.pow(val, -beta) : 0) > o.mthresh) { eatenBy = j; break; }
+      }
+    }
+    if (eatenBy >= 0) { masterOf[i] = eatenBy; continue; }
+    // register: influence radius where amp·val^-β falls below the faintest threshold
+    const { amp, alpha } = models[i]!;
+    const tmin = o.dthresh * 0.5;
+    let reach = 0;
+    if (alpha > 0 && amp > tmin) {
+      const vmax = Math.pow(amp / tmin, 1 / beta);
+      reach = Math.sqrt((vmax - 1) / alpha) * Math.max(o.a, 1e-3) * 1.05 + 1;
+    }
+    reach = Math.min(reach, CLEAN_ZONE * (o.a + 50));
+    const c0x = Math.floor((o.mx - reach) / cell), c1x = Math.floor((o.mx + reach) / cell);
+    const c0y = Math.floor((o.my - reach) / cell), c1y = Math.floor((o.my + reach) / cell);
+    for (let yy = c0y; yy <= c1y; yy++) for (let xx = c0x; xx <= c1x; xx++) {
+      const k = key(xx, yy);
+      const l = grid.get(k);
+      if (l) l.push(i); else grid.set(k, [i]);
+    }
+  }
+  // merge
+  const extra = new Map<number, number[]>();
+  for (let i = 0; i < objs.length; i++) {
+    const m = masterOf[i]!;
+    if (m >= 0) { const l = extra.get(m); if (l) l.push(i); else extra.set(m, [i]); }
+  }
+  const out: IsoObject[] = [];
+  for (let i = 0; i < objs.length; i++) {
+    if (masterOf[i]! >= 0) continue;
+    const o = objs[i]!;
+    const slaves = extra.get(i);
+    if (!slaves) { out.push(o); continue; }
+    let total = o.pix.length;
+    let flags = o.flags;
+    for (const s of slaves) { total += objs[s]!.pix.length; flags |= objs[s]!.flags & ~FLAG_BLENDED; }
+    const pix = new Int32Array(total);
+    pix.set(o.pix);
+    let p = o.pix.length;
+    for (const s of slaves) { pix.set(objs[s]!.pix, p); p += objs[s]!.pix.length; }
+    pix.sort();
+    out.push(analyse(pix, d, f, width, o.dthresh, o.mthresh, flags));
+  }
+  return out;
+}

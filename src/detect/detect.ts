@@ -1,0 +1,608 @@
+/**
+ * detectSources: background, matched filtering, thresholding, labelling, deblending,
+ * cleaning and measurement of every source of an image, SExtractor-style.
+ *
+ * Pixel convention: internal arrays are 0-based; the catalog's pixel columns (X_IMAGE, XWIN_IMAGE,
+ * XPEAK_IMAGE, ...) are FITS 1-based, as SExtractor writes them.
+ */
+import type { MaskedImage } from '../image/masked-image.js';
+import { DEFAULT_BAD_MASK, MaskBits } from '../image/masked-image.js';
+import { correlate, gaussianKernel, normalizeKernel, type Kernel } from '../image/convolve.js';
+import { fftComplex, nextPow2 } from '../image/fft.js';
+import { estimateBackground, type Background } from './background.js';
+import { labelAboveThreshold } from './segment.js';
+import {
+  analyse, cleanObjects, deblendFootprint, type IsoObject,
+  FLAG_CROWDED, FLAG_BLENDED, FLAG_SATURATED, FLAG_TRUNCATED, FLAG_APER_INCOMPLETE,
+} from './deblend.js';
+import { sumCircles, sumEllipse, type PixelPlanes } from './aperture.js';
+import { SourceCatalog } from './catalog.js';
+import { stampOrigin, type PsfLike } from './psf-like.js';
+
+export interface DetectOptions {
+  /** Detection threshold in units of the noise (default 1.5). */
+  threshSigma?: number;
+  /** Minimum number of pixels above threshold (default 5). */
+  minArea?: number;
+  /** Deblending levels (default 32) and minimum contrast (default 0.005). */
+  deblendNThresh?: number;
+  deblendMinCont?: number;
+  /** CLEAN spurious detections in the wings of bright objects (default true) with Moffat β = cleanParam (1). */
+  clean?: boolean;
+  cleanParam?: number;
+  /**
+   * Detection filter. Default: a normalised Gaussian of FWHM `filterFwhm` (default 2 px, like
+   * SExtractor's default.conv), or of the PSF FWHM when a PSF is given (matched filter).
+   * `null` disables filtering.
+   */
+  filterKernel?: Kernel | null;
+  filterFwhm?: number;
+  /**
+   * How the threshold relates to the filtered image:
+   * 'unfiltered' (default, SExtractor/SEP convention): filtered value > thresh × σ of the
+   *   unfiltered pixel, so "1.5σ" means what it means to SExtractor users;
+   * 'filtered': filtered value > thresh × σ of the filtered value, σ_f² = Σ k²·σ² (a true S/N
+   *   threshold on the matched-filter output).
+   */
+  threshMode?: 'unfiltered' | 'filtered';
+  /** Circular aperture DIAMETERS in pixels (as SExtractor's PHOT_APERTURES), default [6]. */
+  apertures?: number[];
+  /** PHOT_AUTOPARAMS: Kron factor and minimum radius (units of A/B), default 2.5, 3.5. */
+  autoParams?: [number, number];
+  /** PHOT_FLUXFRAC for FLUX_RADIUS (default 0.5). */
+  fluxFrac?: number;
+  /** Background mesh size (64) and median filter size (3). */
+  backSize?: number | [number, number];
+  backFilterSize?: number | [number, number];
+  /** A background to use instead of estimating one (e.g. from a previous pass). */
+  background?: Background;
+  /** Gain in e⁻/ADU; when > 0 the Poisson noise of sources is added to the errors (default 0: none). */
+  gain?: number;
+  /** Saturation level in ADU (image values before background subtraction); pixels ≥ it flag 4. */
+  satLevel?: number;
+  /** Mask bits that make a pixel unusable (default DEFAULT_BAD_MASK). */
+  badMask?: number;
+  /** PSF model: enables FLUX_PSF and SPREAD_MODEL and the matched filter. */
+  psf?: PsfLike;
+  /** Return the segmentation map (object NUMBER per pixel). */
+  segmentation?: boolean;
+}
+
+export interface DetectResult {
+  catalog: SourceCatalog;
+  background: Background;
+  /** Global background and RMS (medians of the meshes). */
+  globalBack: number;
+  globalRms: number;
+  /** Segmentation map (NUMBER per pixel, 0 for sky), when asked for. */
+  segmentation?: Int32Array;
+  /** Number of footprints before deblending/cleaning, for diagnostics. */
+  nFootprints: number;
+}
+
+/** Run background estimation, detection and measurement on an image. */
+export function detectSources(img: MaskedImage, opts: DetectOptions = {}): DetectResult {
+  const { width, height, image, mask } = img;
+  const npixTot = width * height;
+  const thresh = opts.threshSigma ?? 1.5;
+  const minArea = opts.minArea ?? 5;
+  const badMask = opts.badMask ?? DEFAULT_BAD_MASK;
+  const gain = opts.gain ?? 0;
+  const satLevel = opts.satLevel ?? Infinity;
+  const diam = opts.apertures ?? [6];
+  const [kronFact, kronMin] = opts.autoParams ?? [2.5, 3.5];
+  const fluxFrac = opts.fluxFrac ?? 0.5;
+  const psf = opts.psf;
+
+  // usable-pixel map
+  const bad = new Uint8Array(npixTot);
+  let nbad = 0;
+  for (let i = 0; i < npixTot; i++) {
+    const v = image[i]!;
+    if (v - v !== 0 || (mask !== undefined && (mask[i]! & badMask) !== 0)) { bad[i] = 1; nbad++; }
+  }
+  if (img.variance) {
+    const vp = img.variance;
+    for (let i = 0; i < npixTot; i++) { const s = vp[i]!; if (!(s > 0 && s < Infinity) && !bad[i]) { bad[i] = 1; nbad++; } }
+  }
+  if (nbad === npixTot) throw new RangeError('detectSources: no usable pixel in the image (all NaN, masked or zero weight)');
+
+  const bkg = opts.background ?? estimateBackground(img, { backSize: opts.backSize, backFilterSize: opts.backFilterSize, badMask });
+  const backMap = bkg.back();
+  // background-subtracted image (unusable pixels set to 0), per-pixel sky σ and variance
+  const d = new Float32Array(npixTot);
+  const skyVar = new Float32Array(npixTot);
+  let sigma: Float32Array;
+  if (img.variance) {
+    sigma = new Float32Array(npixTot);
+    const vp = img.variance;
+    for (let i = 0; i < npixTot; i++) {
+      if (bad[i]) { d[i] = 0; skyVar[i] = 0; sigma[i] = 0; continue; }
+      d[i] = image[i]! - backMap[i]!;
+      const s = vp[i]!;
+      skyVar[i] = s; sigma[i] = Math.sqrt(s);
+    }
+  } else {
+    sigma = bkg.rms();
+    for (let i = 0; i < npixTot; i++) {
+      d[i] = bad[i] ? 0 : image[i]! - backMap[i]!;
+      const s = sigma[i]!;
+      skyVar[i] = s * s;
+    }
+  }
+  // total variance for errors: + Poisson noise of the sources when a gain is known
+  let totVar = skyVar;
+  if (gain > 0) {
+    totVar = new Float32Array(npixTot);
+    const ig = 1 / gain;
+    for (let i = 0; i < npixTot; i++) { const v = d[i]!; totVar[i] = skyVar[i]! + (v > 0 ? v * ig : 0); }
+  }
+
+  // detection image
+  let kern: Kernel | null;
+  if (opts.filterKernel !== undefined) kern = opts.filterKernel ? normalizeKernel(opts.filterKernel) : null;
+  else {
+    const fw = psf?.fwhmPixAt ? psf.fwhmPixAt(width / 2, height / 2) : (opts.filterFwhm ?? 2);
+    kern = opts.filterFwhm === undefined && !psf ? normalizeKernel({ width: 3, height: 3, data: Float64Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1]) }) : gaussianKernel(fw);
+  }
+  const f = kern ? correlate(d, width, height, kern) : d;
+  let noiseForThresh = sigma;
+  if (kern && (opts.threshMode ?? 'unfiltered') === 'filtered') {
+    const k2: Kernel = { width: kern.width, height: kern.height, data: kern.data.map((v) => v * v) };
+    const fv = correlate(skyVar, width, height, k2);
+    noiseForThresh = new Float32Array(npixTot);
+    for (let i = 0; i < npixTot; i++) noiseForThresh[i] = Math.sqrt(Math.max(fv[i]!, 0));
+  }
+
+  const fp = labelAboveThreshold(f, width, height, thresh, noiseForThresh, minArea, bad);
+
+  // deblend and analyse
+  const nthresh = opts.deblendNThresh ?? 32;
+  const mincont = opts.deblendMinCont ?? 0.005;
+  let objs: IsoObject[] = [];
+  for (let o = 0; o < fp.count; o++) {
+    const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
+    // the detection threshold of this object: thresh × noise at its peak pixel (constant noise: the global one)
+    let pk = pix[0]!, best = -Infinity, tsum = 0;
+    for (let k = 0; k < pix.length; k++) { const i = pix[k]!; tsum += noiseForThresh[i]!; if (f[i]! > best) { best = f[i]!; pk = i; } }
+    const dthresh = thresh * (tsum / pix.length);
+    const mthresh = thresh * noiseForThresh[pk]!;
+    const kids = deblendFootprint(pix, f, d, width, dthresh, { nthresh, mincont, minArea });
+    if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
+    else objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, 0));
+  }
+  if (opts.clean ?? true) objs = cleanObjects(objs, d, f, width, opts.cleanParam ?? 1);
+  // number objects in raster order of their barycentres
+  objs.sort((p, q) => (Math.round(p.my) - Math.round(q.my)) || (p.mx - q.mx));
+  const n = objs.length;
+  const seg = new Int32Array(npixTot);
+  for (let k = 0; k < n; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
+
+  const planes: PixelPlanes = { width, height, data: d, variance: totVar, bad, segmentation: seg };
+  const cat = measure(objs, planes, {
+    image, mask, skyVar, backMap, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
+  });
+  return {
+    catalog: cat, background: bkg, globalBack: bkg.globalBack, globalRms: bkg.globalRms,
+    segmentation: opts.segmentation ? seg : undefined, nFootprints: fp.count,
+  };
+}
+
+interface MeasureContext {
+  image: Float32Array;
+  mask?: Uint32Array;
+  skyVar: Float32Array;
+  backMap: Float32Array;
+  diam: number[];
+  kronFact: number;
+  kronMin: number;
+  fluxFrac: number;
+  satLevel: number;
+  psf?: PsfLike;
+  width: number;
+  height: number;
+  f: Float32Array;
+}
+
+const FWHM_LEVELS = [0.25, 0.35, 0.45, 0.55, 0.65, 0.75];
+const GROWTH_SUB = 4;
+const GROWTH_BINS_PER_PIX = 20;
+
+function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCatalog {
+  const n = objs.length;
+  const { width, height, data: d, variance: totVar, bad, segmentation: seg } = p;
+  const naper = c.diam.length;
+  const radii = c.diam.map((x) => x / 2);
+  const F64 = () => new Float64Array(n);
+  const I32 = () => new Int32Array(n);
+  const NUMBER = I32(), X = F64(), Y = F64(), XW = F64(), YW = F64(), EX2W = F64(), EY2W = F64(), EXYW = F64();
+  const X2 = F64(), Y2 = F64(), XY = F64(), EX2 = F64(), EY2 = F64(), EXY = F64();
+  const A = F64(), B = F64(), TH = F64(), EA = F64(), EB = F64(), ETH = F64(), CXX = F64(), CYY = F64(), CXY = F64();
+  const AREA = I32(), FISO = F64(), FISOE = F64(), FMAX = F64(), XPK = I32(), YPK = I32();
+  const FAPER = new Float64Array(n * naper), FAPERE = new Float64Array(n * naper), aperFlags = new Int32Array(n * naper);
+  const FAUTO = F64(), FAUTOE = F64(), KRON = F64(), FRAD = F64(), FWHM = F64();
+  const FPSF = F64(), FPSFE = F64(), SPREAD = F64(), SPREADE = F64();
+  const BACK = F64(), THRESH = F64(), FLAGS = I32(), IMAF = I32(), NIMAF = I32(), ELONG = F64(), SNRW = F64();
+  const hist = new Float64Array(4096);
+  const areas = new Int32Array(FWHM_LEVELS.length);
+  const psfWork = c.psf ? new PsfWork() : null;
+
+  for (let k = 0; k < n; k++) {
+    const o = objs[k]!;
+    const id = k + 1;
+    NUMBER[k] = id;
+    let flags = o.flags;
+    X[k] = o.mx + 1; Y[k] = o.my + 1;
+    X2[k] = o.x2; Y2[k] = o.y2; XY[k] = o.xy;
+    A[k] = o.a; B[k] = o.b; TH[k] = (o.theta * 180) / Math.PI;
+    CXX[k] = o.cxx; CYY[k] = o.cyy; CXY[k] = o.cxy;
+    ELONG[k] = o.b > 0 ? o.a / o.b : 0;
+    AREA[k] = o.npix; FISO[k] = o.flux; FMAX[k] = o.peak; XPK[k] = o.peakx + 1; YPK[k] = o.peaky + 1;
+    THRESH[k] = o.dthresh;
+    // isophotal errors, flags from the footprint
+    let sv = 0, sxx = 0, syy = 0, sxy = 0, imaf = 0, nimaf = 0, sat = false;
+    const pix = o.pix;
+    for (let j = 0; j < pix.length; j++) {
+      const i = pix[j]!;
+      const x = i % width, y = (i - x) / width;
+      const s = totVar[i]!;
+      const dx = x - o.mx, dy = y - o.my;
+      sv += s; sxx += s * dx * dx; syy += s * dy * dy; sxy += s * dx * dy;
+      if (c.mask) { const m = c.mask[i]!; if (m) { imaf |= m; nimaf++; if (m & MaskBits.SAT) sat = true; } }
+      if (c.image[i]! >= c.satLevel) sat = true;
+    }
+    FISOE[k] = Math.sqrt(sv);
+    const fl2 = o.flux * o.flux;
+    if (fl2 > 0) { EX2[k] = sxx / fl2; EY2[k] = syy / fl2; EXY[k] = sxy / fl2; }
+    if (o.singular) { EX2[k]! += 1 / 144 / Math.max(fl2 / sv, 1); EY2[k]! += 1 / 144 / Math.max(fl2 / sv, 1); }
+    const es = errorEllipse(EX2[k]!, EY2[k]!, EXY[k]!);
+    EA[k] = es.a; EB[k] = es.b; ETH[k] = es.theta;
+    IMAF[k] = imaf; NIMAF[k] = nimaf;
+    if (sat) flags |= FLAG_SATURATED;
+    if (o.xmin === 0 || o.ymin === 0 || o.xmax === width - 1 || o.ymax === height - 1) flags |= FLAG_TRUNCATED;
+    const bi = Math.min(height - 1, Math.max(0, Math.round(o.my))) * width + Math.min(width - 1, Math.max(0, Math.round(o.mx)));
+    BACK[k] = c.backMap[bi]!;
+
+    // circular apertures at the isophotal barycentre
+    sumCircles(p, o.mx, o.my, radii, FAPER, FAPERE, aperFlags, k * naper);
+    for (let q = 0; q < naper; q++) {
+      FAPERE[k * naper + q] = Math.sqrt(FAPERE[k * naper + q]!);
+      flags |= aperFlags[k * naper + q]!;
+    }
+
+    // Kron radius within 6 × the isophotal ellipse, neighbours and bad pixels left out
+    const rk = kronRadius(p, o, id);
+    let kf = c.kronFact * rk;
+    if (!(kf >= c.kronMin)) kf = c.kronMin;
+    KRON[k] = kf;
+    const bmin = Math.max(o.b, 1e-3);
+    const auto = sumEllipse(p, o.mx, o.my, o.cxx, o.cyy, o.cxy, kf, bmin, id);
+    FAUTO[k] = auto.flux; FAUTOE[k] = Math.sqrt(auto.variance);
+    flags |= auto.flags;
+    if (Math.abs(auto.neighbourFlux) > 0.1 * Math.abs(auto.flux) || auto.badArea > 0.1 * (auto.area + auto.badArea)) flags |= FLAG_CROWDED;
+
+    // half-light radius from the growth curve in circles, normalised to FLUX_AUTO
+    const rmax = Math.max(kf * o.a, 2);
+    FRAD[k] = fluxRadius(p, o.mx, o.my, rmax, c.fluxFrac * auto.flux, id, hist);
+
+    // windowed centroid
+    const sig = FRAD[k]! > 0 ? Math.max((2 * FRAD[k]!) / 2.3548, 0.5) : Math.max(o.a, 0.5);
+    const w = windowed(p, o.mx, o.my, sig);
+    XW[k] = w.x + 1; YW[k] = w.y + 1; EX2W[k] = w.ex2; EY2W[k] = w.ey2; EXYW[k] = w.exy; SNRW[k] = w.snr;
+
+    // FWHM from the areas above fractions of the peak (Gaussian profile: A(t) = 2πσ²·ln(peak/t))
+    FWHM[k] = fwhmFromAreas(pix, d, o.peak, areas);
+
+    if (c.psf && psfWork) {
+      const r = psfWork.measure(c.psf, p, c.skyVar, w.x, w.y);
+      FPSF[k] = r.flux; FPSFE[k] = r.fluxErr; SPREAD[k] = r.spread; SPREADE[k] = r.spreadErr;
+      flags |= r.flags;
+    }
+    FLAGS[k] = flags;
+  }
+  void seg; void bad;
+
+  const cat = new SourceCatalog(n);
+  cat.add('NUMBER', NUMBER, 'Running object number')
+    .add('X_IMAGE', X, 'Object position along x (isophotal barycentre, FITS 1-based)', 'pixel')
+    .add('Y_IMAGE', Y, 'Object position along y (isophotal barycentre, FITS 1-based)', 'pixel')
+    .add('XWIN_IMAGE', XW, 'Windowed position estimate along x', 'pixel')
+    .add('YWIN_IMAGE', YW, 'Windowed position estimate along y', 'pixel')
+    .add('ERRX2WIN_IMAGE', EX2W, 'Variance of windowed position along x', 'pixel**2')
+    .add('ERRY2WIN_IMAGE', EY2W, 'Variance of windowed position along y', 'pixel**2')
+    .add('ERRXYWIN_IMAGE', EXYW, 'Covariance of windowed position between x and y', 'pixel**2')
+    .add('X2_IMAGE', X2, 'Variance along x', 'pixel**2')
+    .add('Y2_IMAGE', Y2, 'Variance along y', 'pixel**2')
+    .add('XY_IMAGE', XY, 'Covariance between x and y', 'pixel**2')
+    .add('ERRX2_IMAGE', EX2, 'Variance of position along x', 'pixel**2')
+    .add('ERRY2_IMAGE', EY2, 'Variance of position along y', 'pixel**2')
+    .add('ERRXY_IMAGE', EXY, 'Covariance of position between x and y', 'pixel**2')
+    .add('A_IMAGE', A, 'Profile RMS along major axis', 'pixel')
+    .add('B_IMAGE', B, 'Profile RMS along minor axis', 'pixel')
+    .add('THETA_IMAGE', TH, 'Position angle (CCW from x)', 'deg')
+    .add('ERRA_IMAGE', EA, 'RMS position error along major axis', 'pixel')
+    .add('ERRB_IMAGE', EB, 'RMS position error along minor axis', 'pixel')
+    .add('ERRTHETA_IMAGE', ETH, 'Error ellipse position angle (CCW from x)', 'deg')
+    .add('CXX_IMAGE', CXX, 'Cxx object ellipse parameter', 'pixel**(-2)')
+    .add('CYY_IMAGE', CYY, 'Cyy object ellipse parameter', 'pixel**(-2)')
+    .add('CXY_IMAGE', CXY, 'Cxy object ellipse parameter', 'pixel**(-2)')
+    .add('ELONGATION', ELONG, 'A_IMAGE/B_IMAGE')
+    .add('ISOAREA_IMAGE', AREA, 'Isophotal area above analysis threshold', 'pixel**2')
+    .add('FLUX_ISO', FISO, 'Isophotal flux', 'count')
+    .add('FLUXERR_ISO', FISOE, 'RMS error for isophotal flux', 'count')
+    .add('FLUX_MAX', FMAX, 'Peak flux above background', 'count')
+    .add('XPEAK_IMAGE', XPK, 'x-coordinate of the brightest pixel', 'pixel')
+    .add('YPEAK_IMAGE', YPK, 'y-coordinate of the brightest pixel', 'pixel')
+    .add('FLUX_APER', FAPER, `Flux in circular apertures of diameters ${c.diam.join(', ')} px`, 'count', naper)
+    .add('FLUXERR_APER', FAPERE, 'RMS error of FLUX_APER', 'count', naper)
+    .add('FLUX_AUTO', FAUTO, 'Flux within a Kron-like elliptical aperture', 'count')
+    .add('FLUXERR_AUTO', FAUTOE, 'RMS error for AUTO flux', 'count')
+    .add('KRON_RADIUS', KRON, 'Kron aperture in units of A or B')
+    .add('FLUX_RADIUS', FRAD, `Radius enclosing ${c.fluxFrac} of FLUX_AUTO`, 'pixel')
+    .add('FWHM_IMAGE', FWHM, 'FWHM assuming a Gaussian core', 'pixel')
+    .add('SNR_WIN', SNRW, 'Gaussian-weighted SNR');
+  if (c.psf) {
+    cat.add('FLUX_PSF', FPSF, 'Flux from PSF fitting', 'count')
+      .add('FLUXERR_PSF', FPSFE, 'RMS flux error for PSF fitting', 'count')
+      .add('SPREAD_MODEL', SPREAD, 'Spread parameter from model fitting')
+      .add('SPREADERR_MODEL', SPREADE, 'Spread parameter error from model fitting');
+  }
+  cat.add('BACKGROUND', BACK, 'Background at centroid position', 'count')
+    .add('THRESHOLD', THRESH, 'Detection threshold above background', 'count')
+    .add('FLAGS', FLAGS, 'Extraction flags')
+    .add('IMAFLAGS_ISO', IMAF, 'OR of the mask bits over the isophotal footprint')
+    .add('NIMAFLAGS_ISO', NIMAF, 'Number of flagged pixels entering IMAFLAGS_ISO');
+  return cat;
+}
+
+function errorEllipse(x2: number, y2: number, xy: number): { a: number; b: number; theta: number } {
+  const t1 = (x2 + y2) / 2;
+  const t2 = Math.sqrt(((x2 - y2) / 2) ** 2 + xy * xy);
+  const theta = x2 === y2 && xy === 0 ? 0 : (0.5 * Math.atan2(2 * xy, x2 - y2) * 180) / Math.PI;
+  return { a: Math.sqrt(Math.max(t1 + t2, 0)), b: Math.sqrt(Math.max(t1 - t2, 0)), theta };
+}
+
+/** First-moment (Kron) radius in units of the isophotal ellipse, within 6× that ellipse. */
+function kronRadius(p: PixelPlanes, o: IsoObject, id: number): number {
+  const { width, height, data, bad, segmentation } = p;
+  const R = 6;
+  const det = o.cxx * o.cyy - (o.cxy * o.cxy) / 4;
+  if (!(det > 0)) return 0;
+  const hx = R * Math.sqrt(o.cyy / det), hy = R * Math.sqrt(o.cxx / det);
+  const x0 = Math.max(0, Math.floor(o.mx - hx)), x1 = Math.min(width - 1, Math.ceil(o.mx + hx));
+  const y0 = Math.max(0, Math.floor(o.my - hy)), y1 = Math.min(height - 1, Math.ceil(o.my + hy));
+  let sr = 0, sf = 0;
+  for (let y = y0; y <= y1; y++) {
+    const dy = y - o.my;
+    const row = y * width;
+    for (let x = x0; x <= x1; x++) {
+      const dx = x - o.mx;
+      const r2 = o.cxx * dx * dx + o.cyy * dy * dy + o.cxy * dx * dy;
+      if (r2 > R * R) continue;
+      const i = row + x;
+      if (bad && bad[i]) continue;
+      if (segmentation) { const s = segmentation[i]!; if (s !== 0 && s !== id) continue; }
+      const v = data[i]!;
+      sr += Math.sqrt(r2) * v;
+      sf += v;
+    }
+  }
+  return sf > 0 && sr > 0 ? sr / sf : 0;
+}
+
+/** Radius of the circle holding `target` flux, from a sub-sampled growth curve out to rmax. */
+function fluxRadius(p: PixelPlanes, xc: number, yc: number, rmax: number, target: number, id: number, hist: Float64Array): number {
+  if (!(target > 0)) return 0;
+  const { width, height, data, bad, segmentation } = p;
+  const nb = Math.min(hist.length, Math.ceil(rmax * GROWTH_BINS_PER_PIX) + 1);
+  hist.fill(0, 0, nb);
+  const x0 = Math.floor(xc - rmax - 0.5), x1 = Math.ceil(xc + rmax + 0.5);
+  const y0 = Math.floor(yc - rmax - 0.5), y1 = Math.ceil(yc + rmax + 0.5);
+  const inv = 1 / (GROWTH_SUB * GROWTH_SUB);
+  const binScale = (nb - 1) / rmax;
+  for (let y = y0; y <= y1; y++) {
+    for (let x = x0; x <= x1; x++) {
+      let v: number;
+      let ok = x >= 0 && y >= 0 && x < width && y < height;
+      let i = ok ? y * width + x : -1;
+      if (ok && ((bad && bad[i]) || (segmentation && segmentation[i]! !== 0 && segmentation[i]! !== id))) {
+        // mirror correction
+        const mx = Math.round(2 * xc - x), my = Math.round(2 * yc - y);
+        ok = mx >= 0 && my >= 0 && mx < width && my < height;
+        i = ok ? my * width + mx : -1;
+        if (ok && ((bad && bad[i]) || (segmentation && segmentation[i]! !== 0 && segmentation[i]! !== id))) ok = false;
+      }
+      if (!ok) continue;
+      const cdx = x - xc, cdy = y - yc;
+      const rc2 = cdx * cdx + cdy * cdy;
+      if (rc2 > 9) {
+        // far from the centre a single sample at the pixel centre is enough
+        const r = Math.sqrt(rc2);
+        if (r < rmax) hist[Math.floor(r * binScale)]! += data[i]!;
+        continue;
+      }
+      v = data[i]! * inv;
+      for (let b = 0; b < GROWTH_SUB; b++) {
+        const dy = y - yc + (b + 0.5) / GROWTH_SUB - 0.5;
+        for (let a = 0; a < GROWTH_SUB; a++) {
+          const dx = x - xc + (a + 0.5) / GROWTH_SUB - 0.5;
+          const r = Math.sqrt(dx * dx + dy * dy);
+          if (r >= rmax) continue;
+          hist[Math.floor(r * binScale)]! += v;
+        }
+      }
+    }
+  }
+  let acc = 0;
+  for (let b = 0; b < nb; b++) {
+    const h = hist[b]!;
+    if (acc + h >= target && h > 0) {
+      const frac = (target - acc) / h;
+      return (b + frac) / binScale;
+    }
+    acc += h;
+  }
+  return rmax;
+}
+
+/** SExtractor's iterative Gaussian-windowed centroid (0-based in and out) and its errors. */
+function windowed(p: PixelPlanes, x0: number, y0: number, sig: number): { x: number; y: number; ex2: number; ey2: number; exy: number; snr: number } {
+  const { width, height, data, variance, bad } = p;
+  const rmax = 4 * sig;
+  const inv2s2 = 1 / (2 * sig * sig);
+  let xc = x0, yc = y0;
+  let swv = 0;
+  for (let iter = 0; iter < 16; iter++) {
+    const xa = Math.max(0, Math.floor(xc - rmax)), xb = Math.min(width - 1, Math.ceil(xc + rmax));
+    const ya = Math.max(0, Math.floor(yc - rmax)), yb = Math.min(height - 1, Math.ceil(yc + rmax));
+    let sx = 0, sy = 0;
+    swv = 0;
+    for (let y = ya; y <= yb; y++) {
+      const dy = y - yc;
+      const row = y * width;
+      for (let x = xa; x <= xb; x++) {
+        const dx = x - xc;
+        const r2 = dx * dx + dy * dy;
+        if (r2 > rmax * rmax) continue;
+        const i = row + x;
+        if (bad && bad[i]) continue;
+        const wv = Math.exp(-r2 * inv2s2) * data[i]!;
+        swv += wv; sx += wv * dx; sy += wv * dy;
+      }
+    }
+    if (!(swv > 0)) return { x: x0, y: y0, ex2: 0, ey2: 0, exy: 0, snr: 0 };
+    const ddx = (2 * sx) / swv, ddy = (2 * sy) / swv;
+    // keep the window near the start: a runaway means the object is too faint
+    if (Math.abs(xc + ddx - x0) > rmax || Math.abs(yc + ddy - y0) > rmax) return { x: x0, y: y0, ex2: 0, ey2: 0, exy: 0, snr: 0 };
+    xc += ddx; yc += ddy;
+    if (ddx * ddx + ddy * ddy < 4e-8) break;
+  }
+  // errors at the final position
+  const xa = Math.max(0, Math.floor(xc - rmax)), xb = Math.min(width - 1, Math.ceil(xc + rmax));
+  const ya = Math.max(0, Math.floor(yc - rmax)), yb = Math.min(height - 1, Math.ceil(yc + rmax));
+  let sw = 0, ex = 0, ey = 0, exy = 0, sww = 0, sv = 0;
+  for (let y = ya; y <= yb; y++) {
+    const dy = y - yc;
+    const row = y * width;
+    for (let x = xa; x <= xb; x++) {
+      const dx = x - xc;
+      const r2 = dx * dx + dy * dy;
+      if (r2 > rmax * rmax) continue;
+      const i = row + x;
+      if (bad && bad[i]) continue;
+      const w = Math.exp(-r2 * inv2s2);
+      const s = variance[i]!;
+      sw += w * data[i]!;
+      const w2s = w * w * s;
+      ex += w2s * dx * dx; ey += w2s * dy * dy; exy += w2s * dx * dy;
+      sww += w * w * s; sv += w * data[i]!;
+    }
+  }
+  const norm = sw > 0 ? 4 / (sw * sw) : 0;
+  return { x: xc, y: yc, ex2: ex * norm, ey2: ey * norm, exy: exy * norm, snr: sww > 0 ? sv / Math.sqrt(sww) : 0 };
+}
+
+/** FWHM of a footprint from the slope of area vs log-threshold (Gaussian core). */
+function fwhmFromAreas(pix: Int32Array, d: Float32Array, peak: number, areas: Int32Array): number {
+  if (!(peak > 0)) return 0;
+  areas.fill(0);
+  const nl = FWHM_LEVELS.length;
+  for (let j = 0; j < pix.length; j++) {
+    const r = d[pix[j]!]! / peak;
+    for (let l = 0; l < nl; l++) if (r > FWHM_LEVELS[l]!) areas[l]!++;
+  }
+  // least squares A = c − 2πσ²·ln t over the levels holding at least 2 pixels
+  let sx = 0, sy = 0, sxx = 0, sxy = 0, m = 0;
+  for (let l = 0; l < nl; l++) {
+    if (areas[l]! < 2) continue;
+    const x = Math.log(FWHM_LEVELS[l]!), y = areas[l]!;
+    sx += x; sy += y; sxx += x * x; sxy += x * y; m++;
+  }
+  if (m >= 3) {
+    const slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+    if (slope < 0) return 2.3548 * Math.sqrt(-slope / (2 * Math.PI));
+  }
+  // fallback: area above half maximum
+  let a = 0;
+  for (let j = 0; j < pix.length; j++) if (d[pix[j]!]! > 0.5 * peak) a++;
+  return 2 * Math.sqrt(Math.max(a, 1) / Math.PI);
+}
+
+/** PSF photometry and SPREAD_MODEL at a position, with reusable buffers. */
+class PsfWork {
+  private stamp = new Float32Array(0);
+  private gal = new Float64Array(0);
+  private re = new Float64Array(0);
+  private im = new Float64Array(0);
+
+  measure(psf: PsfLike, p: PixelPlanes, skyVar: Float32Array, x: number, y: number): { flux: number; fluxErr: number; spread: number; spreadErr: number; flags: number } {
+    const { width, height, data, variance, bad } = p;
+    const fwhm = psf.fwhmPixAt ? psf.fwhmPixAt(x, y) : 3;
+    const size = Math.min(51, Math.max(7, 2 * Math.ceil(2.5 * fwhm) + 1));
+    if (this.stamp.length < size * size) this.stamp = new Float32Array(size * size);
+    const P = psf.stampAt(x, y, size, this.stamp);
+    const G = this.galaxyModel(P, size, fwhm / 16);
+    const { x0, y0 } = stampOrigin(x, y, size);
+    let pwp = 0, pwd = 0, gwd = 0, gwp = 0, gwg = 0;
+    let vpp = 0, vgg = 0, vgp = 0, vpd = 0;
+    let flags = 0;
+    for (let v = 0; v < size; v++) {
+      const iy = y0 + v;
+      for (let u = 0; u < size; u++) {
+        const ix = x0 + u;
+        const pv = P[v * size + u]!, gv = G[v * size + u]!;
+        if (ix < 0 || iy < 0 || ix >= width || iy >= height) { if (pv > 1e-3) flags |= FLAG_APER_INCOMPLETE; continue; }
+        const i = iy * width + ix;
+        if (bad && bad[i]) { if (pv > 1e-3) flags |= FLAG_APER_INCOMPLETE; continue; }
+        const sv = skyVar[i]!;
+        if (!(sv > 0)) continue;
+        const w = 1 / sv, dv = data[i]!, tv = variance[i]!;
+        pwp += pv * w * pv; pwd += pv * w * dv; gwd += gv * w * dv; gwp += gv * w * pv; gwg += gv * w * gv;
+        const w2t = w * w * tv;
+        vpp += pv * pv * w2t; vgg += gv * gv * w2t; vgp += gv * pv * w2t; vpd += pv * dv;
+      }
+    }
+    void gwg; void vpd;
+    if (!(pwp > 0)) return { flux: 0, fluxErr: 0, spread: 0, spreadErr: 0, flags };
+    const flux = pwd / pwp;
+    const fluxErr = Math.sqrt(vpp) / pwp;
+    let spread = 0, spreadErr = 0;
+    if (pwd !== 0) {
+      spread = gwd / pwd - gwp / pwp;
+      const Aa = gwd, Bb = pwd;
+      const varS = vgg / (Bb * Bb) - (2 * Aa * vgp) / (Bb * Bb * Bb) + (Aa * Aa * vpp) / (Bb * Bb * Bb * Bb);
+      spreadErr = Math.sqrt(Math.max(varS, 0));
+    }
+    return { flux, fluxErr, spread, spreadErr, flags };
+  }
+
+  /** The PSF convolved with an exponential disk of scale length h (by FFT), normalised to the PSF's sum. */
+  private galaxyModel(P: Float32Array, size: number, h: number): Float64Array {
+    const N = nextPow2(size + 8);
+    const nn = N * N;
+    if (this.re.length < nn) { this.re = new Float64Array(nn); this.im = new Float64Array(nn); }
+    if (this.gal.length < size * size) this.gal = new Float64Array(size * size);
+    const re = this.re, im = this.im;
+    re.fill(0, 0, nn); im.fill(0, 0, nn);
+    for (let v = 0; v < size; v++) for (let u = 0; u < size; u++) re[v * N + u] = P[v * size + u]!;
+    fft2(re, im, N, false);
+    const c = 2 * Math.PI * h;
+    for (let ky = 0; ky < N; ky++) {
+      const fy = (ky <= N / 2 ? ky : ky - N) / N;
+      for (let kx = 0; kx < N; kx++) {
+        const fx = (kx <= N / 2 ? kx : kx - N) / N;
+        const t = Math.pow(1 + c * c * (fx * fx + fy * fy), -1.5);
+        re[ky * N + kx]! *= t; im[ky * N + kx]! *= t;
+      }
+    }
+    fft2(re, im, N, true);
+    const g = this.gal;
+    for (let v = 0; v < size; v++) for (let u = 0; u < size; u++) g[v * size + u] = re[v * N + u]!;
+    return g;
+  }
+}
+
+function fft2(re: Float64Array, im: Float64Array, n: number, inverse: boolean): void {
+  for (let y = 0; y < n; y++) fftComplex(re, im, inverse, n, y * n, 1);
+  for (let x = 0; x < n; x++) fftComplex(re, im, inverse, n, x, n);
+}

@@ -1,0 +1,106 @@
+/**
+ * Thresholding and 8-connected labelling of a detection image, by runs: each row is cut into
+ * runs of pixels above threshold, runs touching (8-connectivity) a run of the previous row are
+ * joined with union-find. One pass over the image, memory ∝ number of runs.
+ *
+ * Pixel convention: 0-based, index y·width + x.
+ */
+
+export interface Footprints {
+  /** Number of objects (components with at least minArea pixels). */
+  count: number;
+  /** Pixel indices of object k are pixels[start[k] .. start[k+1]), in raster order. */
+  start: Int32Array;
+  pixels: Int32Array;
+}
+
+class IntVec {
+  a: Int32Array;
+  n = 0;
+  constructor(cap = 1024) { this.a = new Int32Array(cap); }
+  push(v: number): number {
+    if (this.n === this.a.length) { const b = new Int32Array(this.a.length * 2); b.set(this.a); this.a = b; }
+    this.a[this.n] = v;
+    return this.n++;
+  }
+}
+
+function find(parent: Int32Array, i: number): number {
+  let r = i;
+  while (parent[r]! !== r) r = parent[r]!;
+  while (parent[i]! !== r) { const n = parent[i]!; parent[i] = r; i = n; }
+  return r;
+}
+
+/**
+ * Label the pixels where det[i] > thresh·noise[i] and bad[i] is not set, keep components of
+ * at least minArea pixels. `noise` may be a single number (a uniform noise level).
+ */
+export function labelAboveThreshold(
+  det: Float32Array, width: number, height: number,
+  thresh: number, noise: Float32Array | number, minArea: number, bad?: Uint8Array,
+): Footprints {
+  const rx0 = new IntVec(), rx1 = new IntVec(), ry = new IntVec();
+  let parent = new Int32Array(1024);
+  let prevStart = 0, prevEnd = 0;
+  const uniform = typeof noise === 'number';
+  const t0 = uniform ? thresh * noise : 0;
+  const noiseArr = uniform ? null : noise;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    const curStart = rx0.n;
+    let p = prevStart;
+    let x = 0;
+    while (x < width) {
+      const i = row + x;
+      const t = noiseArr === null ? t0 : thresh * noiseArr[i]!;
+      if (!(det[i]! > t) || (bad !== undefined && bad[i] === 1)) { x++; continue; }
+      const x0 = x;
+      x++;
+      while (x < width) {
+        const j = row + x;
+        const tj = noiseArr === null ? t0 : thresh * noiseArr[j]!;
+        if (!(det[j]! > tj) || (bad !== undefined && bad[j] === 1)) break;
+        x++;
+      }
+      const x1 = x - 1;
+      const r = rx0.push(x0); rx1.push(x1); ry.push(y);
+      if (r >= parent.length) { const b = new Int32Array(parent.length * 2); b.set(parent); parent = b; }
+      parent[r] = r;
+      while (p < prevEnd && rx1.a[p]! < x0 - 1) p++;
+      for (let q = p; q < prevEnd && rx0.a[q]! <= x1 + 1; q++) {
+        const a = find(parent, r), b = find(parent, q);
+        if (a !== b) { if (a < b) parent[b] = a; else parent[a] = b; }
+      }
+    }
+    prevStart = curStart;
+    prevEnd = rx0.n;
+  }
+  const nruns = rx0.n;
+  // pixel count per root
+  const count = new Int32Array(nruns);
+  const root = new Int32Array(nruns);
+  for (let r = 0; r < nruns; r++) {
+    const q = find(parent, r);
+    root[r] = q;
+    count[q]! += rx1.a[r]! - rx0.a[r]! + 1;
+  }
+  const objOf = new Int32Array(nruns).fill(-1);
+  let nobj = 0;
+  for (let r = 0; r < nruns; r++) if (root[r] === r && count[r]! >= minArea) objOf[r] = nobj++;
+  const start = new Int32Array(nobj + 1);
+  for (let r = 0; r < nruns; r++) { const o = objOf[root[r]!]!; if (o >= 0) start[o + 1]! += rx1.a[r]! - rx0.a[r]! + 1; }
+  for (let o = 0; o < nobj; o++) start[o + 1]! += start[o]!;
+  const fill = start.slice(0, nobj);
+  const pixels = new Int32Array(start[nobj]!);
+  // runs are in raster order, so each object's pixels come out in raster order
+  for (let r = 0; r < nruns; r++) {
+    const o = objOf[root[r]!]!;
+    if (o < 0) continue;
+    const base = ry.a[r]! * width;
+    let f = fill[o]!;
+    for (let xx = rx0.a[r]!; xx <= rx1.a[r]!; xx++) pixels[f++] = base + xx;
+    fill[o] = f;
+  }
+  return { count: nobj, start, pixels };
+}
