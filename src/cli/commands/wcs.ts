@@ -71,11 +71,8 @@ export function parsePairs(text: string, what: [string, string]): { a: Float64Ar
   return { a: a.subarray(0, n), b: b.subarray(0, n) };
 }
 
-function fmt(v: number): string {
-  return Number.isFinite(v) ? v.toFixed(10) : 'nan';
-}
-
-async function writeLines(io: CommandIO, a: Float64Array, b: Float64Array): Promise<void> {
+async function writeLines(io: CommandIO, a: Float64Array, b: Float64Array, decimals: number): Promise<void> {
+  const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(decimals) : 'nan');
   const CHUNK = 8192;
   for (let i = 0; i < a.length; i += CHUNK) {
     const end = Math.min(a.length, i + CHUNK);
@@ -95,7 +92,8 @@ const DETAILS = `FILE is a FITS file (.fits, .fits.fz, .fits.gz) with an optiona
 e.g. exposure.fits.fz[N4] or image.fits[1]; without [HDU] the first HDU with a WCS is used.
 A non-FITS file is read as header text (one card per line, like a SCAMP .head file).
 Input lines hold two numbers separated by spaces, tabs or a comma; blank lines and text after
-'#' are skipped. Output has one line per input pair, 10 decimals; points that do not project
+'#' are skipped. Output has one line per input pair: degrees with 12 decimals (4 µas), pixels
+with 10; points that do not project
 are printed as 'nan nan'. Pixels follow the FITS convention (first pixel centre = 1,1) unless
 --origin 0 is given. Supported: TAN, SIN, ARC, ZEA, STG, CAR, AIT; SIP (TAN-SIP) and TPV
 (also SCAMP's TAN + PVi_j) distortions. RADESYS FK5 (J2000) is treated as ICRS.`;
@@ -114,7 +112,7 @@ export const commands: CommandSpec[] = [
       const o = origin(args);
       const { a, b } = parsePairs(await readAll(io.stdin), ['x', 'y']);
       const s = wcs.pixToSky(a, b, o);
-      await writeLines(io, s.ra, s.dec);
+      await writeLines(io, s.ra, s.dec, 12);
     },
   },
   {
@@ -128,7 +126,7 @@ export const commands: CommandSpec[] = [
       const o = origin(args);
       const { a, b } = parsePairs(await readAll(io.stdin), ['ra', 'dec']);
       const p = wcs.skyToPix(a, b, o);
-      await writeLines(io, p.x, p.y);
+      await writeLines(io, p.x, p.y, 10);
     },
   },
 ];
