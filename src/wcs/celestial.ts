@@ -73,6 +73,7 @@ export function celestialPole(alpha0: number, delta0: number, theta0: number, lo
   } else {
     latp = latIn;
   }
+  if (Math.abs(latp) > 90 + TOL) throw new TesseraError(`${where}: no valid celestial pole for LONPOLE ${phiP} with CRVAL2 ${delta0} (ill-conditioned LONPOLE/LATPOLE)`);
   latp = Math.max(-90, Math.min(90, latp));
 
   let alphaP: number;

@@ -186,6 +186,7 @@ test('bad headers give one clear TesseraError naming the keyword', () => {
     [`${base}CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\nCRVAL1 = 'abc'\n`, /CRVAL1 should be a number/],
     ["CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\nCD1_1 = 1\nCD1_2 = 2\nCD2_1 = 2\nCD2_2 = 4\n", /singular/],
     ["CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\n", /no linear WCS part/],
+    [`${base}CTYPE1 = 'RA---CAR'\nCTYPE2 = 'DEC--CAR'\nCRVAL2 = 60\nLONPOLE = 90\n`, /LONPOLE 90/],
   ];
   for (const [text, re] of cases) {
     assert.throws(() => Wcs.fromHeader(HeaderText.parse(text), 'f.fits[HDU 1]'), (e: unknown) => e instanceof TesseraError && re.test(e.message) && /f\.fits\[HDU 1\]|WCS/.test(e.message), text);
