@@ -261,7 +261,7 @@ function cutColumns(img: FitsImage, box: { x0: number; x1: number }, where: stri
 }
 
 /** Read one header starting at pos, block by block, until its END card. */
-function readHeaderAt(src: ByteSource, pos: number, where: string): { header: Header; byteLength: number } {
+function readHeaderAt(src: ByteSource, pos: number, where: string, first: Uint8Array): { header: Header; byteLength: number } {
   const chunks: Uint8Array[] = [];
   let p = pos;
   for (;;) {
@@ -269,7 +269,7 @@ function readHeaderAt(src: ByteSource, pos: number, where: string): { header: He
       const total = p - pos;
       throw new TesseraError(`${where}: header starting at byte ${pos} has no END card before the end of the file (${total} bytes read; file truncated?)`);
     }
-    const block = src.read(p, BLOCK);
+    const block = p === pos ? first : src.read(p, BLOCK);
     chunks.push(block);
     p += block.length;
     if (hasEnd(block)) break;
@@ -312,7 +312,7 @@ function scanHdus(src: ByteSource, path: string): HduInfo[] {
       throw new TesseraError(`${path}: unexpected bytes after HDU ${index - 1} at byte ${pos} (expected an XTENSION header or the end of the file)`);
     }
     let where = fmtWhere(path, index);
-    const { header, byteLength } = readHeaderAt(src, pos, where);
+    const { header, byteLength } = readHeaderAt(src, pos, where, first);
     const extname = header.cards.find((c) => c.key.toUpperCase() === 'EXTNAME' && typeof c.value === 'string')?.value as string | undefined;
     if (extname) {
       where = fmtWhere(path, index, extname.trim());
