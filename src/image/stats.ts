@@ -14,6 +14,10 @@ export function quickselect(work: Num, k: number, n = work.length): number {
   let lo = 0;
   let hi = n - 1;
   while (hi > lo) {
+    if (hi === lo + 1) {
+      if (work[lo]! > work[hi]!) { const t = work[lo]!; work[lo] = work[hi]!; work[hi] = t; }
+      return work[k]!;
+    }
     const mid = (lo + hi) >> 1;
     // median of three into work[mid], then use it as pivot
     let a = work[lo]!, b = work[mid]!, c = work[hi]!;
