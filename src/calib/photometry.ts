@@ -84,17 +84,21 @@ export function zeroPoint(
 }
 
 /**
- * Aperture correction: the clipped mean ratio of large-aperture flux to PSF flux for bright,
- * clean stars (the PSF being normalised within its stamp). Returns the multiplicative factor
- * and its error; 1 with NaN error when fewer than 3 stars qualify.
+ * Aperture correction: the clipped mean ratio of large-aperture flux to PSF flux over the
+ * brightest clean stars (the PSF being normalised within its stamp). Only the `maxStars`
+ * brightest stars with aperture S/N ≥ snMin are used: a large aperture integrates any error of
+ * the sky level over its whole area, which matters least for the brightest stars. Returns the
+ * multiplicative factor and its error; 1 with NaN error when fewer than 3 stars qualify.
  */
-export function apertureCorrection(psfFlux: ArrayLike<number>, apFlux: ArrayLike<number>, apFluxErr: ArrayLike<number>, snMin = 50): { factor: number; err: number; n: number } {
-  const r: number[] = [];
+export function apertureCorrection(psfFlux: ArrayLike<number>, apFlux: ArrayLike<number>, apFluxErr: ArrayLike<number>, snMin = 50, maxStars = 20): { factor: number; err: number; n: number } {
+  const cand: { a: number; r: number }[] = [];
   for (let i = 0; i < psfFlux.length; i++) {
     const p = psfFlux[i]!, a = apFlux[i]!, e = apFluxErr[i]!;
     if (!(p > 0) || !(a > 0) || !(a / e >= snMin)) continue;
-    r.push(a / p);
+    cand.push({ a, r: a / p });
   }
+  cand.sort((u, v) => v.a - u.a);
+  const r = cand.slice(0, maxStars).map((c) => c.r);
   if (r.length < 3) return { factor: 1, err: NaN, n: r.length };
   const st = clippedMean(r, 3, 5);
   return { factor: st.mean, err: st.err, n: st.n };
