@@ -1,0 +1,308 @@
+/**
+ * calibrateCcd: the single-epoch calibration of one CCD, as a library function with plain
+ * inputs and outputs (no file I/O): background, detection and measurement, PSF model, PSF
+ * photometry and aperture correction, astrometric solution against a reference catalog, zero
+ * point, depth and seeing. The campaign engine wraps it as a task; `tessera calibrate` runs it
+ * per CCD of an exposure (./exposure.ts).
+ *
+ * Pixel convention: planes are 0-based row-major; catalog columns are FITS 1-based.
+ */
+import { TesseraError } from '../../util/errors.js';
+import { DEFAULT_BAD_MASK, type MaskedImage } from '../../image/masked-image.js';
+import { detectSources, sumCircles, type SourceCatalog } from '../../detect/index.js';
+import { fitPsf, selectPsfStars, psfPhotometry, noiseEquivalentArea, type PsfModel } from '../../psf/index.js';
+import type { Wcs } from '../../wcs/wcs.js';
+import { solveAstrometry, mjdToJulianYear, type AstromModel } from '../../calib/astrometry.js';
+import { ccdZeroPoint, apertureCorrection, psfDepth } from '../../calib/photometry.js';
+import type { ColorMode } from '../../calib/colorterms.js';
+
+/** Reference stars (Gaia-like) at the epoch of the exposure. */
+export interface RefStars {
+  ra: ArrayLike<number>;
+  dec: ArrayLike<number>;
+  g: ArrayLike<number>;
+  bp: ArrayLike<number>;
+  rp: ArrayLike<number>;
+}
+
+/** Cone query of the reference catalog at an epoch (Julian year); throws TesseraError for missing regions. */
+export type RefQuery = (raDeg: number, decDeg: number, radiusDeg: number, epochJyear: number) => RefStars;
+
+export interface CalibrateCcdInputs {
+  image: MaskedImage;
+  /** WCS from the raw header (starting point of the astrometry). */
+  headerWcs: Wcs;
+  band: string;
+  mjd: number;
+  expnum: number;
+  ccdName: string;
+  gain?: number;
+  saturate?: number;
+  refQuery: RefQuery;
+}
+
+export interface CalibrateConfig {
+  threshSigma?: number;
+  minArea?: number;
+  /** Background mesh size in pixels (default 128). */
+  backSize?: number;
+  /** Aperture diameters (pixels) for FLUX_APER (default [6, 12, 24]). */
+  apertures?: number[];
+  psfDegree?: number;
+  astromModel?: AstromModel;
+  astromOrder?: number;
+  colorMode?: ColorMode;
+  /** Largest header WCS error searched (arcsec, default 120). */
+  maxOffsetArcsec?: number;
+}
+
+export interface CcdQa {
+  expnum: number;
+  ccd: string;
+  band: string;
+  mjd: number;
+  zp: number;
+  zpErr: number;
+  /** Seeing FWHM (arcsec), from the PSF model at the CCD centre (pixel-deconvolved). */
+  seeingArcsec: number;
+  /** Sky level (counts) subtracted. */
+  sky: number;
+  /** Sky noise (counts per pixel). */
+  skyRms: number;
+  /** 5σ PSF depth (AB mag). */
+  depth: number;
+  astromRmsArcsec: number;
+  nAstromStars: number;
+  nZpStars: number;
+  nPsfStars: number;
+  nSources: number;
+  apCorr: number;
+  /** Comma-separated notes and flags ('' when clean); failures say why. */
+  flags: string;
+}
+
+export interface CalibrateCcdResult {
+  /** Sky-subtracted image (0-based planes). */
+  image: Float32Array;
+  variance: Float32Array;
+  mask: Uint16Array | Uint32Array | Uint8Array | undefined;
+  width: number;
+  height: number;
+  wcs: Wcs;
+  psf: PsfModel;
+  catalog: SourceCatalog;
+  qa: CcdQa;
+  /** Keywords for the IMAGE header (MAGZERO, MAGZERR, FWHM, SKYLEVEL, DEPTH, ASTRRMS, NASTRSTR, ...). */
+  keywords: { key: string; value: number | string; comment: string }[];
+}
+
+/** Calibrate one CCD. Throws TesseraError naming the CCD when it cannot be calibrated. */
+export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = {}): CalibrateCcdResult {
+  const what = `exposure ${inp.expnum} CCD ${inp.ccdName}`;
+  const img = inp.image;
+  const { width, height } = img;
+  const notes: string[] = [];
+
+  // Usable pixels at all?
+  let nGood = 0;
+  const im = img.image;
+  for (let i = 0; i < im.length; i += 7) if (im[i]! - im[i]! === 0) nGood++;
+  if (nGood === 0) throw new TesseraError(`${what}: no usable pixel (all NaN)`);
+
+  // 1. Background, detection, measurement.
+  let det;
+  try {
+    det = detectSources(img, {
+      threshSigma: config.threshSigma ?? 1.5,
+      minArea: config.minArea ?? 5,
+      apertures: config.apertures ?? [6, 12, 24],
+      gain: inp.gain ?? 0,
+      satLevel: inp.saturate,
+      backSize: config.backSize ?? 128,
+    });
+  } catch (e) {
+    if (e instanceof RangeError) throw new TesseraError(`${what}: ${e.message}`);
+    throw e;
+  }
+  const cat = det.catalog;
+  const n = cat.length;
+  const back = det.background.back();
+  const sky = det.globalBack, skyRms = det.globalRms;
+  const sub = new Float32Array(width * height);
+  for (let i = 0; i < sub.length; i++) sub[i] = im[i]! - back[i]!;
+  let variance = img.variance;
+  if (!variance) {
+    // No variance plane: sky RMS map plus Poisson noise of the sources.
+    const rms = det.background.rms();
+    variance = new Float32Array(width * height);
+    const g = inp.gain ?? 0;
+    for (let i = 0; i < variance.length; i++) variance[i] = rms[i]! * rms[i]! + (g > 0 ? Math.max(0, sub[i]!) / g : 0);
+  }
+  if (n < 3) throw new TesseraError(`${what}: only ${n} source(s) detected`);
+
+  const X = cat.get('XWIN_IMAGE'), Y = cat.get('YWIN_IMAGE');
+  const FA = cat.get('FLUX_AUTO'), FAE = cat.get('FLUXERR_AUTO');
+  const FW = cat.get('FWHM_IMAGE'), A = cat.get('A_IMAGE'), B = cat.get('B_IMAGE');
+  const FLAGS = cat.get('FLAGS');
+  const x0 = new Float64Array(n), y0 = new Float64Array(n);
+  for (let i = 0; i < n; i++) { x0[i] = X[i]! - 1; y0[i] = Y[i]! - 1; }
+
+  // 2. PSF.
+  let bad: Uint8Array | undefined;
+  if (img.mask) {
+    bad = new Uint8Array(width * height);
+    const m = img.mask;
+    for (let i = 0; i < bad.length; i++) bad[i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
+  }
+  const sel = selectPsfStars({ x: x0, y: y0, flux: FA, fluxErr: FAE, fwhm: FW, a: A, b: B, flags: FLAGS },
+    { edgePix: 20, width, height, maxStars: 300 });
+  if (sel.indices.length < 3) {
+    throw new TesseraError(`${what}: only ${sel.indices.length} PSF star candidate(s) (of ${n} sources; rejected: flags ${sel.counts.flags}, S/N ${sel.counts.sn}, ellipticity ${sel.counts.ellip}, size ${sel.counts.size}, crowding ${sel.counts.isolation})`);
+  }
+  const fit = fitPsf({ data: sub, width, height, variance, mask: bad }, sel.indices.map((i) => ({ x: x0[i]!, y: y0[i]!, flux: FA[i]! })), {
+    fwhmPix: Number.isFinite(sel.fwhmMode) ? sel.fwhmMode : 3,
+    degree: config.psfDegree ?? 2,
+    iterations: 8,
+  });
+  notes.push(...fit.notes);
+  const psf = fit.model;
+
+  // 3. PSF photometry of every source; aperture correction from the PSF stars.
+  const ph = psfPhotometry({ data: sub, width, height, variance, mask: bad }, psf, x0, y0);
+  // Large aperture (radius max(25 px, 7 FWHM)) with a local annulus sky, on the PSF stars.
+  const rAc = Math.max(25, 7 * psf.fwhmPix);
+  const starPsf: number[] = [], starAp: number[] = [], starApE: number[] = [];
+  {
+    // On the image before background subtraction, with a local annulus sky: the large aperture
+    // must not depend on how the background map behaves under bright stars.
+    const planes = { width, height, data: im, variance, bad };
+    const f = new Float64Array(1), v = new Float64Array(1);
+    const ann: number[] = [];
+    for (const k of fit.used) {
+      const i = sel.indices[k]!;
+      const xc = x0[i]!, yc = y0[i]!;
+      if (xc < rAc + 12 || yc < rAc + 12 || xc > width - rAc - 13 || yc > height - rAc - 13) continue;
+      sumCircles(planes, xc, yc, [rAc], f, v, null, 0);
+      ann.length = 0;
+      const r1 = rAc + 3, r2 = rAc + 10;
+      for (let yy = Math.floor(yc - r2); yy <= Math.ceil(yc + r2); yy++) {
+        for (let xx = Math.floor(xc - r2); xx <= Math.ceil(xc + r2); xx++) {
+          const d2 = (xx - xc) ** 2 + (yy - yc) ** 2;
+          if (d2 < r1 * r1 || d2 > r2 * r2) continue;
+          const p = yy * width + xx;
+          if (bad && bad[p]) continue;
+          const val = im[p]!;
+          if (val - val === 0) ann.push(val);
+        }
+      }
+      ann.sort((a, b) => a - b);
+      const skyLocal = ann.length ? ann[ann.length >> 1]! : 0;
+      starPsf.push(ph.flux[i]!); starAp.push(f[0]! - Math.PI * rAc * rAc * skyLocal); starApE.push(Math.sqrt(v[0]!));
+    }
+  }
+  const ac = apertureCorrection(starPsf, starAp, starApE, 30);
+  if (!Number.isFinite(ac.err)) notes.push('aperture correction: too few bright stars, 1 used');
+  const apCorr = ac.factor;
+  psf.fluxFraction = 1 / apCorr;
+  const FPSF = new Float64Array(n), FPSFE = new Float64Array(n);
+  for (let i = 0; i < n; i++) { FPSF[i] = ph.flux[i]! * apCorr; FPSFE[i] = ph.fluxErr[i]! * apCorr; }
+
+  // 4. Astrometry.
+  const epoch = mjdToJulianYear(inp.mjd);
+  const [cRa, cDec] = inp.headerWcs.pixToSkyOne((width + 1) / 2, (height + 1) / 2, 1);
+  const corner = inp.headerWcs.pixToSkyOne(1, 1, 1);
+  const cosd = Math.cos((cDec * Math.PI) / 180);
+  const halfDiag = Math.hypot((corner[0] - cRa) * cosd, corner[1] - cDec);
+  const radius = halfDiag + (config.maxOffsetArcsec ?? 120) / 3600 + 0.02;
+  const ref = inp.refQuery(cRa, cDec, radius, epoch);
+  // Detections for astrometry: clean, compact, significant.
+  const aIdx: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if ((FLAGS[i]! & ~3) !== 0) continue; // allow crowded/blended bits only
+    if (!(FA[i]! > 5 * FAE[i]!)) continue;
+    aIdx.push(i);
+  }
+  const ast = solveAstrometry(
+    { x: aIdx.map((i) => X[i]!), y: aIdx.map((i) => Y[i]!), flux: aIdx.map((i) => FA[i]!) },
+    { ra: ref.ra, dec: ref.dec, mag: ref.g },
+    inp.headerWcs, { width, height },
+    { model: config.astromModel ?? 'tpv', order: config.astromOrder, maxOffsetArcsec: config.maxOffsetArcsec, what },
+  );
+  notes.push(...ast.notes);
+  const wcs = ast.wcs;
+
+  // 5. Zero point from matched stars (1″), PSF fluxes corrected to total.
+  const zpF: number[] = [], zpE: number[] = [], zG: number[] = [], zBp: number[] = [], zRp: number[] = [];
+  const sky2 = wcs.pixToSky(ast.detIndex.map((k) => X[aIdx[k]!]!), ast.detIndex.map((k) => Y[aIdx[k]!]!), 1);
+  for (let m = 0; m < ast.detIndex.length; m++) {
+    const i = aIdx[ast.detIndex[m]!]!, j = ast.refIndex[m]!;
+    const dra = (sky2.ra[m]! - ref.ra[j]!) * Math.cos((ref.dec[j]! * Math.PI) / 180), dde = sky2.dec[m]! - ref.dec[j]!;
+    if (Math.hypot(dra, dde) * 3600 > 1) continue;
+    if (FLAGS[i]! !== 0) continue;
+    zpF.push(FPSF[i]!); zpE.push(FPSFE[i]!); zG.push(ref.g[j]!); zBp.push(ref.bp[j]!); zRp.push(ref.rp[j]!);
+  }
+  const zp = ccdZeroPoint({ psfFlux: zpF, psfFluxErr: zpE, gaiaG: zG, gaiaBp: zBp, gaiaRp: zRp, band: inp.band, mode: config.colorMode, what: `${what}: zero point` });
+
+  // 6. Depth and seeing.
+  const cx = (width - 1) / 2, cy = (height - 1) / 2;
+  const nea = noiseEquivalentArea(psf, cx, cy);
+  const depth = psfDepth(zp.zp, skyRms, nea);
+  const scale = wcs.pixelScaleArcsec((width + 1) / 2, (height + 1) / 2, 1);
+  const shape = psf.shapeAt(cx, cy);
+  const seeing = shape.fwhmOpticalPix * scale;
+
+  // 7. Calibrated catalog columns.
+  const sk = wcs.pixToSky(X, Y, 1);
+  const mag = (f: ArrayLike<number>, e: ArrayLike<number>, scaleF = 1) => {
+    const m = new Float32Array(n), me = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const fl = f[i]! * scaleF;
+      m[i] = fl > 0 ? zp.zp - 2.5 * Math.log10(fl) : 99;
+      me[i] = fl > 0 ? (2.5 / Math.LN10) * (e[i]! * scaleF) / fl : 99;
+    }
+    return [m, me] as const;
+  };
+  const [mPsf, mePsf] = mag(FPSF, FPSFE);
+  const [mAuto, meAuto] = mag(FA, FAE);
+  cat.add('ALPHA_J2000', sk.ra, 'Right ascension (calibrated WCS)', 'deg')
+    .add('DELTA_J2000', sk.dec, 'Declination (calibrated WCS)', 'deg')
+    .add('FLUX_PSF', FPSF, 'PSF flux, aperture-corrected to total', 'count')
+    .add('FLUXERR_PSF', FPSFE, 'RMS error of FLUX_PSF', 'count')
+    .add('MAG_PSF', mPsf, 'AB magnitude from FLUX_PSF (MAGZERO)', 'mag')
+    .add('MAGERR_PSF', mePsf, 'RMS error of MAG_PSF', 'mag')
+    .add('MAG_AUTO', mAuto, 'AB magnitude from FLUX_AUTO (MAGZERO)', 'mag')
+    .add('MAGERR_AUTO', meAuto, 'RMS error of MAG_AUTO', 'mag');
+  const chi = new Float32Array(n);
+  for (let i = 0; i < n; i++) chi[i] = ph.chi2[i]!;
+  cat.add('CHI2_PSF', chi, 'Reduced chi2 of the PSF fit');
+
+  const flags: string[] = [...notes];
+  const qa: CcdQa = {
+    expnum: inp.expnum, ccd: inp.ccdName, band: inp.band, mjd: inp.mjd,
+    zp: zp.zp, zpErr: zp.zpErr, seeingArcsec: seeing, sky, skyRms, depth,
+    astromRmsArcsec: ast.rmsArcsec, nAstromStars: ast.nStars, nZpStars: zp.nStars,
+    nPsfStars: fit.used.length, nSources: n, apCorr, flags: flags.join('; '),
+  };
+  const keywords = [
+    { key: 'MAGZERO', value: zp.zp, comment: 'AB zero point: mag = MAGZERO - 2.5 log10(counts)' },
+    { key: 'MAGZERR', value: zp.zpErr, comment: 'error of MAGZERO (mag)' },
+    { key: 'MAGZRMS', value: zp.rms, comment: 'rms of star zero points (mag)' },
+    { key: 'NZPSTAR', value: zp.nStars, comment: 'stars in the zero point' },
+    { key: 'ZPCOLOR', value: config.colorMode === 'G' ? 'GAIA-G' : 'GAIA-LS-COLORTERM', comment: 'reference magnitudes' },
+    { key: 'APCORR', value: apCorr, comment: 'PSF-flux aperture correction (multiplicative)' },
+    { key: 'APCORRAD', value: rAc, comment: 'aperture-correction radius (pixels)' },
+    { key: 'FWHM', value: seeing, comment: 'seeing FWHM (arcsec), PSF model at CCD centre' },
+    { key: 'FWHMPIX', value: shape.fwhmPix, comment: 'FWHM of the pixelised PSF model (pixels)' },
+    { key: 'ELLIPTIC', value: shape.ellipticity, comment: 'PSF ellipticity 1-b/a at CCD centre' },
+    { key: 'SKYLEVEL', value: sky, comment: 'median sky level subtracted (counts)' },
+    { key: 'SKYSIGMA', value: skyRms, comment: 'sky noise (counts per pixel)' },
+    { key: 'DEPTH', value: depth, comment: '5-sigma PSF depth (AB mag)' },
+    { key: 'PSFNEA', value: nea, comment: 'PSF noise-equivalent area (pixels)' },
+    { key: 'ASTRRMS', value: ast.rmsArcsec, comment: 'astrometric fit rms (arcsec)' },
+    { key: 'NASTRSTR', value: ast.nStars, comment: 'stars in the astrometric fit' },
+    { key: 'ASTRMODL', value: `${ast.model.toUpperCase()}${ast.order}`, comment: 'astrometric model and order' },
+    { key: 'ASTREPOC', value: epoch, comment: 'reference catalog epoch (Julian year)' },
+    { key: 'NPSFSTAR', value: fit.used.length, comment: 'stars in the PSF model' },
+  ];
+  return { image: sub, variance, mask: img.mask as CalibrateCcdResult['mask'], width, height, wcs, psf, catalog: cat, qa, keywords };
+}
