@@ -85,12 +85,14 @@ function padded(n: number): number {
 export class FitsReader {
   readonly path: string;
   readonly hdus: HduInfo[];
+  /** Irregularities that do not stop reading (e.g. the last HDU's padding is missing). */
+  readonly warnings: string[] = [];
   private src: ByteSource;
 
   private constructor(src: ByteSource, path: string) {
     this.src = src;
     this.path = path;
-    this.hdus = scanHdus(src, path);
+    this.hdus = scanHdus(src, path, this.warnings);
   }
 
   /** Open a file and read its headers only (.fits, .fits.fz, .fits.gz). */
@@ -295,7 +297,7 @@ function startsWith(bytes: Uint8Array, s: string): boolean {
   return true;
 }
 
-function scanHdus(src: ByteSource, path: string): HduInfo[] {
+function scanHdus(src: ByteSource, path: string, warnings: string[]): HduInfo[] {
   const hdus: HduInfo[] = [];
   if (src.size === 0) throw new TesseraError(`${path}: empty file, not FITS`);
   let pos = 0;
@@ -345,6 +347,9 @@ function scanHdus(src: ByteSource, path: string): HduInfo[] {
     if (extname) info.extname = extname.trim();
     hdus.push(info);
     pos = dataOffset + padded(dataBytes);
+  }
+  if (pos > src.size) {
+    warnings.push(`${path}: the file ends ${pos - src.size} bytes short of a multiple of 2880: the last HDU's padding is missing (truncated file?)`);
   }
   return hdus;
 }
