@@ -67,6 +67,8 @@ export function imageHeaderOf(tableHeader: Header): Header {
   }
   for (const c of tableHeader.cards) {
     if (c.value !== undefined && isTableKey(c.key)) continue;
+    // the default EXTNAME that fpack/astropy give a compressed HDU is not part of the image
+    if (c.key.toUpperCase() === 'EXTNAME' && typeof c.value === 'string' && c.value.trim() === 'COMPRESSED_IMAGE') continue;
     if (c.key.toUpperCase() === 'END') continue;
     cards.push({ ...c });
   }
@@ -165,9 +167,10 @@ interface OutputKind {
 
 const UNSIGNED_ZERO: Record<number, number> = { 8: -128, 16: 32768, 32: 2147483648, 64: 9223372036854775808 };
 
-function outputKind(zbitpix: number, h: Header, blank: number | undefined): OutputKind {
-  const bscale = h.optionalNumber('BSCALE') ?? 1;
-  const bzero = h.optionalNumber('BZERO') ?? 0;
+function outputKind(zbitpix: number, h: Header, blank: number | undefined, raw = false): OutputKind {
+  const bscale = raw && zbitpix > 0 ? 1 : h.optionalNumber('BSCALE') ?? 1;
+  const bzero = raw && zbitpix > 0 ? 0 : h.optionalNumber('BZERO') ?? 0;
+  if (raw) blank = undefined;
   if (zbitpix === -32) return { make: (n) => new Float32Array(n), bscale, bzero, mode: 'float' };
   if (zbitpix === -64) return { make: (n) => new Float64Array(n), bscale, bzero, mode: 'float' };
   if (bscale === 1 && bzero === UNSIGNED_ZERO[zbitpix]) {
@@ -210,12 +213,15 @@ function readBigEndian(bytes: Uint8Array, width: number, float: boolean, n: numb
  * Decompress a tile-compressed image. `data` is the HDU's data unit (NAXIS1·NAXIS2 bytes of
  * table, then the heap at THEAP). `rows` = [y0, y1) restricts the result to those rows of axis 2
  * (0-based), decoding only the tiles that cover them; shape then has y1 − y0 on axis 2.
+ * `raw`: integer images come back as their stored values (no BSCALE/BZERO/BLANK), as written
+ * in an uncompressed data unit.
  */
 export function decompressImage(
   tableHeader: Header,
   data: Uint8Array,
   where: string,
   rows?: [number, number],
+  raw = false,
 ): { header: Header; data: PixelArray; shape: number[] } {
   const h = tableHeader;
   const { columns, rowLength } = tileColumns(h, where);
@@ -242,7 +248,8 @@ export function decompressImage(
   const kZero = h.optionalNumber('ZZERO');
   const kBlank = h.optionalNumber('ZBLANK') ?? h.optionalNumber('BLANK');
   const tileBlank = (t: number): number | undefined => (cBlank ? table.scalar(cBlank, t) : kBlank);
-  const kind = outputKind(p.zbitpix, h, cBlank ? undefined : kBlank);
+  const kind = outputKind(p.zbitpix, h, cBlank ? undefined : kBlank, raw);
+  const headerBzero = h.optionalNumber('BZERO') ?? 0;
   const isFloat = p.zbitpix < 0;
   if (p.type === 'RICE_1' && ![1, 2, 4].includes(p.bytepix)) throw new TesseraError(`${where}: RICE_1 BYTEPIX = ${p.bytepix}, expected 1, 2 or 4`);
   if (p.type === 'RICE_1' && !(p.blocksize > 0)) throw new TesseraError(`${where}: RICE_1 BLOCKSIZE = ${p.blocksize} is not positive`);
@@ -317,7 +324,7 @@ export function decompressImage(
           }
           case 'PLIO_1':
             plioDecode(src, len, ints);
-            if (kind.bzero === 32768 && p.zbitpix === 16) for (let i = 0; i < len; i++) ints[i] = ints[i]! - 32768;
+            if (headerBzero === 32768 && p.zbitpix === 16) for (let i = 0; i < len; i++) ints[i] = ints[i]! - 32768;
             break;
           case 'HCOMPRESS_1':
             hcompressDecode(src, p.smooth, extent[0]!, len / extent[0]!, flts);

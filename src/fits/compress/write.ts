@@ -45,6 +45,7 @@ function typeName(t: string): CompressionType {
  * Compress an image. `shape` is in FITS order [NAXIS1, NAXIS2, ...]; `data` holds physical pixel
  * values as the reader returns them (unsigned via BZERO, scaled integers as floats). Returns the
  * complete BINTABLE header and the data unit bytes (table then heap, without FITS padding).
+ * `stored`: integer `data` are the stored values (no BSCALE/BZERO applied), e.g. from a raw read.
  */
 export function compressImage(
   imageHeader: Header,
@@ -52,6 +53,7 @@ export function compressImage(
   shape: number[],
   opts: CompressOptions,
   where: string,
+  stored = false,
 ): { header: Header; bytes: Uint8Array } {
   const ih = imageHeader;
   const bitpix = ih.integer('BITPIX');
@@ -101,8 +103,8 @@ export function compressImage(
   const grid = tileGrid(shape, tile);
 
   // integer scaling of the stored values
-  const bscale = ih.optionalNumber('BSCALE') ?? 1;
-  const bzero = ih.optionalNumber('BZERO') ?? 0;
+  const bscale = stored ? 1 : ih.optionalNumber('BSCALE') ?? 1;
+  const bzero = stored ? 0 : ih.optionalNumber('BZERO') ?? 0;
   const blankKey = ih.optionalNumber('BLANK');
   const intData = data instanceof Int8Array || data instanceof Int16Array || data instanceof Int32Array || data instanceof Uint8Array || data instanceof Uint16Array || data instanceof Uint32Array;
   const bigData = data instanceof BigInt64Array || data instanceof BigUint64Array;
