@@ -6,3 +6,8 @@ export { encodeFits, writeFits, type HduInput, type ColumnInput, type WriteOptio
 export { onesSum, addSums, encodeChecksum, setChecksums, verifySums, type ChecksumResult, type SumStatus } from './checksum.js';
 export { decodePixels, encodePixels, bitpixFor, swapInPlace, type PixelArray, type Scaling } from './pixels.js';
 export { parseFileHdu, type FileHdu } from './filehdu.js';
+export { verifyFile, type VerifyReport, type HduReport } from './verify.js';
+export {
+  compressImage, decompressImage, imageHeaderOf, isCompressedImage, CodecError,
+  type CompressOptions, type CompressionType, type DitherMethod,
+} from './compress/index.js';

@@ -29,6 +29,28 @@ export function swapInPlace(bytes: Uint8Array, size: number): void {
   else throw new Error(`swapInPlace: bad element size ${size}`);
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Flip the top bit of each native-order element of `size` bytes (n elements), 32 bits at a time
+ * where the buffer allows it.
+ */
+export function flipSignBits(bytes: Uint8Array, size: number, n: number): void {
+  const len = n * size;
+  const aligned = bytes.byteOffset % 4 === 0;
+  if (!LITTLE_ENDIAN || !aligned || size === 8) {
+    // Byte by byte: the most significant byte of each element.
+    const msb = LITTLE_ENDIAN ? size - 1 : 0;
+    for (let o = msb; o < len; o += size) bytes[o] ^= 0x80;
+    return;
+  }
+  const words = len >>> 2;
+  const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
+  const mask = size === 1 ? 0x80808080 : size === 2 ? 0x80008000 : 0x80000000;
+  for (let i = 0; i < words; i++) u32[i] ^= mask;
+  for (let o = words * 4 + size - 1; o < len; o += size) bytes[o] ^= 0x80;
+}
+
 /** A fresh, aligned byte buffer (typed-array views on it need alignment). */
 export function alignedBytes(n: number): Uint8Array {
   return new Uint8Array(new ArrayBuffer(n));
@@ -70,11 +92,9 @@ export function decodePixels(bytes: Uint8Array, bitpix: number, n: number, s: Sc
   const size = bytesPerPixel(bitpix);
   if (bytes.length < n * size) throw new Error('decodePixels: buffer too short');
   const pseudo = !raw && isPseudoUnsigned(bitpix, s);
-  if (pseudo) {
-    // Flip the sign bit of each big-endian value: x + 2^(bits-1) reinterpreted as unsigned.
-    for (let i = 0, o = 0; i < n; i++, o += size) bytes[o] ^= 0x80;
-  }
   swapInPlace(bytes.subarray(0, n * size), size);
+  // Pseudo-unsigned: flip the sign bit of each value (x + 2^(bits-1) reinterpreted as unsigned).
+  if (pseudo) flipSignBits(bytes, size, n);
   const { buffer, byteOffset } = bytes;
   if (pseudo) {
     switch (bitpix) {

@@ -20,7 +20,7 @@
  */
 import { TesseraError } from '../util/errors.js';
 import type { Header } from './header.js';
-import { alignedBytes, swapInPlace, type PixelArray } from './pixels.js';
+import { alignedBytes, flipSignBits, swapInPlace, type PixelArray } from './pixels.js';
 
 export type ColumnData = PixelArray | string[] | boolean[] | (PixelArray | string | boolean[])[];
 
@@ -141,8 +141,8 @@ function decodeElements(bytes: Uint8Array, type: string, count: number, tscal: n
   const size = type === 'C' ? 4 : type === 'M' ? 8 : ELEMENT_BYTES[type]!;
   const n = type === 'C' || type === 'M' ? 2 * count : count;
   const unsigned = tscal === 1 && UNSIGNED_TZERO[type] === tzero;
-  if (unsigned) for (let i = 0, o = 0; i < n; i++, o += size) bytes[o] ^= 0x80;
   swapInPlace(bytes.subarray(0, n * size), size);
+  if (unsigned) flipSignBits(bytes, size, n);
   const { buffer, byteOffset } = bytes;
   let stored: PixelArray;
   switch (type) {
