@@ -26,74 +26,6 @@ export function tpvTermDegree(j: number): number {
   return a + b + c;
 }
 
-/** A 2-D polynomial Σ c_k x^p_k y^q_k over its nonzero terms, evaluated with its derivatives. */
-export class Poly2 {
-  readonly p: Int32Array;
-  readonly q: Int32Array;
-  readonly c: Float64Array;
-  readonly order: number;
-  private readonly xp: Float64Array;
-  private readonly yp: Float64Array;
-
-  constructor(terms: { p: number; q: number; c: number }[]) {
-    const nz = terms.filter((t) => t.c !== 0);
-    this.p = Int32Array.from(nz.map((t) => t.p));
-    this.q = Int32Array.from(nz.map((t) => t.q));
-    this.c = Float64Array.from(nz.map((t) => t.c));
-    this.order = nz.reduce((m, t) => Math.max(m, t.p, t.q), 0);
-    this.xp = new Float64Array(this.order + 2);
-    this.yp = new Float64Array(this.order + 2);
-  }
-
-  get size(): number {
-    return this.c.length;
-  }
-
-  private powers(x: number, y: number): void {
-    const xp = this.xp;
-    const yp = this.yp;
-    xp[0] = 1;
-    yp[0] = 1;
-    for (let k = 1; k <= this.order; k++) {
-      xp[k] = xp[k - 1]! * x;
-      yp[k] = yp[k - 1]! * y;
-    }
-  }
-
-  value(x: number, y: number): number {
-    const n = this.c.length;
-    if (n === 0) return 0;
-    this.powers(x, y);
-    let s = 0;
-    for (let k = 0; k < n; k++) s += this.c[k]! * this.xp[this.p[k]!]! * this.yp[this.q[k]!]!;
-    return s;
-  }
-
-  /** Value and the two partial derivatives into out[0..2]. */
-  valueGrad(x: number, y: number, out: Float64Array): void {
-    const n = this.c.length;
-    let s = 0;
-    let dx = 0;
-    let dy = 0;
-    if (n > 0) {
-      this.powers(x, y);
-      const xp = this.xp;
-      const yp = this.yp;
-      for (let k = 0; k < n; k++) {
-        const p = this.p[k]!;
-        const q = this.q[k]!;
-        const c = this.c[k]!;
-        s += c * xp[p]! * yp[q]!;
-        if (p > 0) dx += c * p * xp[p - 1]! * yp[q]!;
-        if (q > 0) dy += c * q * xp[p]! * yp[q - 1]!;
-      }
-    }
-    out[0] = s;
-    out[1] = dx;
-    out[2] = dy;
-  }
-}
-
 /** SIP coefficients, as matrices m[p][q] (p + q ≤ order). */
 export interface SipCoefficients {
   a: number[][];
@@ -102,16 +34,125 @@ export interface SipCoefficients {
   bp?: number[][];
 }
 
-function polyFromMatrix(m: number[][]): Poly2 {
-  const terms: { p: number; q: number; c: number }[] = [];
-  m.forEach((row, p) => row.forEach((c, q) => { if (c) terms.push({ p, q, c }); }));
-  return new Poly2(terms);
-}
-
 export function matrixOrder(m: number[][] | undefined): number {
   let o = 0;
   m?.forEach((row, p) => row.forEach((c, q) => { if (c) o = Math.max(o, p + q); }));
   return o;
+}
+
+
+/**
+ * Two polynomials P1, P2 in (x, y) with optional radial factors r^e (r = √(x²+y²)), evaluated
+ * together: the common engine of SIP and TPV. The evaluators are generated once per WCS as
+ * straight-line code with the coefficients as literals (no loops or table look-ups per point);
+ * only numbers enter the generated source.
+ */
+type PolyTerm = { a: number; b: number; e: number; c: number };
+type EvalFn = (x: number, y: number, out: Float64Array) => void;
+
+function lit(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`non-finite polynomial coefficient ${v}`);
+  return `(${String(v)})`;
+}
+
+function monomial(a: number, b: number): string {
+  const f: string[] = [];
+  if (a > 0) f.push(`x${a}`);
+  if (b > 0) f.push(`y${b}`);
+  return f.length ? f.join('*') : '1';
+}
+
+function buildEvaluators(t1: PolyTerm[], t2: PolyTerm[]): { evalFn: EvalFn; jacFn: EvalFn } {
+  const all = [...t1, ...t2];
+  const deg = all.reduce((m, t) => Math.max(m, t.a, t.b), 1);
+  const radialExps = [...new Set(all.filter((t) => t.e > 0).map((t) => t.e))];
+  const pre: string[] = ['const x1 = x, y1 = y;'];
+  for (let k = 2; k <= deg; k++) pre.push(`const x${k} = x${k - 1} * x, y${k} = y${k - 1} * y;`);
+  if (radialExps.length) {
+    pre.push('const r2 = x * x + y * y; const r1 = Math.sqrt(r2);');
+    const maxE = Math.max(...radialExps);
+    for (let e = 3; e <= maxE; e += 2) pre.push(`const r${e} = r${e - 2} * r2;`);
+    // d r^e/dx = e·r^(e−2)·x; for e = 1 that is x/r (0 at the origin).
+    pre.push('const rinv = r1 > 0 ? 1 / r1 : 0;');
+  }
+  const sum = (terms: PolyTerm[]) => terms.map((t) => `${lit(t.c)}*${t.e ? `r${t.e}` : monomial(t.a, t.b)}`).join(' + ') || '0';
+  const dsum = (terms: PolyTerm[], wrt: 'x' | 'y') => {
+    const parts: string[] = [];
+    for (const t of terms) {
+      if (t.e) {
+        const re = t.e === 1 ? 'rinv' : t.e === 3 ? 'r1' : `r${t.e - 2}`;
+        parts.push(`${lit(t.c * t.e)}*${re}*${wrt}`);
+        continue;
+      }
+      const p = wrt === 'x' ? t.a : t.b;
+      if (p === 0) continue;
+      const m = wrt === 'x' ? monomial(t.a - 1, t.b) : monomial(t.a, t.b - 1);
+      parts.push(`${lit(t.c * p)}*${m}`);
+    }
+    return parts.join(' + ') || '0';
+  };
+  const body = pre.join('\n');
+  const evalSrc = `${body}\nout[0] = ${sum(t1)};\nout[1] = ${sum(t2)};`;
+  const jacSrc = `${body}\nout[0] = ${sum(t1)};\nout[1] = ${sum(t2)};\nout[2] = ${dsum(t1, 'x')};\nout[3] = ${dsum(t1, 'y')};\nout[4] = ${dsum(t2, 'x')};\nout[5] = ${dsum(t2, 'y')};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const evalFn = new Function('x', 'y', 'out', evalSrc) as EvalFn;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const jacFn = new Function('x', 'y', 'out', jacSrc) as EvalFn;
+  return { evalFn, jacFn };
+}
+
+export class PolyPair {
+  /** out = [P1(x, y), P2(x, y)]. */
+  readonly eval: EvalFn;
+  /** out = [P1, P2, ∂P1/∂x, ∂P1/∂y, ∂P2/∂x, ∂P2/∂y]. */
+  readonly evalJacobian: EvalFn;
+
+  constructor(t1: PolyTerm[], t2: PolyTerm[]) {
+    const f = buildEvaluators(t1.filter((t) => t.c !== 0), t2.filter((t) => t.c !== 0));
+    this.eval = f.evalFn;
+    this.evalJacobian = f.jacFn;
+  }
+
+  /**
+   * Solve (P1, P2)(x, y) = (X, Y) by Newton's method from (x0, y0); stops when the step is
+   * below tol (same units as x, y). NaN when it does not converge.
+   */
+  solve(X: number, Y: number, x0: number, y0: number, tol: number, maxIter: number, out: Float64Array, jac: Float64Array): void {
+    let x = x0;
+    let y = y0;
+    let ok = false;
+    const f = this.evalJacobian;
+    for (let it = 0; it < maxIter; it++) {
+      f(x, y, jac);
+      const rx = jac[0]! - X;
+      const ry = jac[1]! - Y;
+      const j11 = jac[2]!;
+      const j12 = jac[3]!;
+      const j21 = jac[4]!;
+      const j22 = jac[5]!;
+      const det = j11 * j22 - j12 * j21;
+      if (det === 0 || !Number.isFinite(det)) break;
+      const dx = (j22 * rx - j12 * ry) / det;
+      const dy = (j11 * ry - j21 * rx) / det;
+      x -= dx;
+      y -= dy;
+      if (Math.abs(dx) + Math.abs(dy) < tol) { ok = true; break; }
+    }
+    out[0] = ok ? x : NaN;
+    out[1] = ok ? y : NaN;
+  }
+}
+
+function sipTerms(m: number[][] | undefined, identity: [number, number] | undefined): PolyTerm[] {
+  const t: PolyTerm[] = [];
+  if (identity) t.push({ a: identity[0], b: identity[1], e: 0, c: 1 });
+  m?.forEach((row, p) => row.forEach((c, q) => {
+    if (!c) return;
+    const same = identity && p === identity[0] && q === identity[1];
+    if (same) t[0]!.c += c;
+    else t.push({ a: p, b: q, e: 0, c });
+  }));
+  return t;
 }
 
 export class Sip {
@@ -120,12 +161,12 @@ export class Sip {
   readonly bOrder: number;
   readonly apOrder: number;
   readonly bpOrder: number;
-  private readonly fa: Poly2;
-  private readonly fb: Poly2;
-  private readonly fap: Poly2 | undefined;
-  private readonly fbp: Poly2 | undefined;
-  private readonly ga = new Float64Array(3);
-  private readonly gb = new Float64Array(3);
+  /** (u + A, v + B) */
+  private readonly fwd: PolyPair;
+  /** (U + AP, V + BP) */
+  private readonly inv: PolyPair | undefined;
+  private readonly t2 = new Float64Array(2);
+  private readonly jac = new Float64Array(6);
 
   constructor(c: SipCoefficients, orders?: { a?: number; b?: number; ap?: number; bp?: number }) {
     this.coeffs = c;
@@ -133,20 +174,17 @@ export class Sip {
     this.bOrder = orders?.b ?? matrixOrder(c.b);
     this.apOrder = c.ap ? orders?.ap ?? matrixOrder(c.ap) : 0;
     this.bpOrder = c.bp ? orders?.bp ?? matrixOrder(c.bp) : 0;
-    this.fa = polyFromMatrix(c.a);
-    this.fb = polyFromMatrix(c.b);
-    this.fap = c.ap ? polyFromMatrix(c.ap) : undefined;
-    this.fbp = c.bp ? polyFromMatrix(c.bp) : undefined;
+    this.fwd = new PolyPair(sipTerms(c.a, [1, 0]), sipTerms(c.b, [0, 1]));
+    this.inv = c.ap && c.bp ? new PolyPair(sipTerms(c.ap, [1, 0]), sipTerms(c.bp, [0, 1])) : undefined;
   }
 
   get hasInverse(): boolean {
-    return this.fap !== undefined && this.fbp !== undefined;
+    return this.inv !== undefined;
   }
 
   /** (u, v) pixel offsets from CRPIX → distorted (u', v'). */
   forward(u: number, v: number, out: Float64Array): void {
-    out[0] = u + this.fa.value(u, v);
-    out[1] = v + this.fb.value(u, v);
+    this.fwd.eval(u, v, out);
   }
 
   /**
@@ -156,32 +194,12 @@ export class Sip {
   inverse(U: number, V: number, out: Float64Array, tolPix = 1e-10, maxIter = 50): void {
     let u = U;
     let v = V;
-    if (this.fap && this.fbp) {
-      u = U + this.fap.value(U, V);
-      v = V + this.fbp.value(U, V);
+    if (this.inv) {
+      this.inv.eval(U, V, this.t2);
+      u = this.t2[0]!;
+      v = this.t2[1]!;
     }
-    const ga = this.ga;
-    const gb = this.gb;
-    for (let it = 0; it < maxIter; it++) {
-      this.fa.valueGrad(u, v, ga);
-      this.fb.valueGrad(u, v, gb);
-      const ru = u + ga[0]! - U;
-      const rv = v + gb[0]! - V;
-      const j11 = 1 + ga[1]!;
-      const j12 = ga[2]!;
-      const j21 = gb[1]!;
-      const j22 = 1 + gb[2]!;
-      const det = j11 * j22 - j12 * j21;
-      if (det === 0 || !Number.isFinite(det)) { u = NaN; v = NaN; break; }
-      const du = (j22 * ru - j12 * rv) / det;
-      const dv = (j11 * rv - j21 * ru) / det;
-      u -= du;
-      v -= dv;
-      if (Math.abs(du) + Math.abs(dv) < tolPix) break;
-      if (it === maxIter - 1) { u = NaN; v = NaN; }
-    }
-    out[0] = u;
-    out[1] = v;
+    this.fwd.solve(U, V, u, v, tolPix, maxIter, out, this.jac);
   }
 }
 
@@ -189,128 +207,40 @@ export class Sip {
 export class Tpv {
   readonly pv1: Float64Array;
   readonly pv2: Float64Array;
-  /** Highest term index in use + 1, per axis. */
-  private readonly n1: number;
-  private readonly n2: number;
-  private readonly maxDeg: number;
-  private readonly hasRadial: boolean;
-  private readonly xp = new Float64Array(8);
-  private readonly yp = new Float64Array(8);
-  private readonly g1 = new Float64Array(3);
-  private readonly g2 = new Float64Array(3);
+  private readonly poly: PolyPair;
+  private readonly jac = new Float64Array(6);
 
   constructor(pv1: ArrayLike<number>, pv2: ArrayLike<number>) {
     this.pv1 = new Float64Array(40);
     this.pv2 = new Float64Array(40);
     for (let j = 0; j < Math.min(40, pv1.length); j++) this.pv1[j] = pv1[j] ?? 0;
     for (let j = 0; j < Math.min(40, pv2.length); j++) this.pv2[j] = pv2[j] ?? 0;
-    let n1 = 0;
-    let n2 = 0;
-    let deg = 1;
-    let radial = false;
+    const t1: { a: number; b: number; e: number; c: number }[] = [];
+    const t2: { a: number; b: number; e: number; c: number }[] = [];
     for (let j = 0; j < 40; j++) {
-      if (this.pv1[j] !== 0) n1 = j + 1;
-      if (this.pv2[j] !== 0) n2 = j + 1;
-      if (this.pv1[j] !== 0 || this.pv2[j] !== 0) {
-        deg = Math.max(deg, tpvTermDegree(j));
-        if (TPV_TERMS[j]![2] > 0) radial = true;
-      }
+      const [a, b, e] = TPV_TERMS[j]!;
+      t1.push({ a, b, e, c: this.pv1[j]! });
+      // Axis 2 is the same series in (η, ξ): swap the exponents to evaluate it in (ξ, η).
+      t2.push({ a: b, b: a, e, c: this.pv2[j]! });
     }
-    this.n1 = n1;
-    this.n2 = n2;
-    this.maxDeg = deg;
-    this.hasRadial = radial;
-  }
-
-  /** Evaluate one axis polynomial Σ pv[j] T_j(x, y) and its gradient (d/dx, d/dy) into g. */
-  private evalAxis(pv: Float64Array, n: number, x: number, y: number, g: Float64Array, grad: boolean): void {
-    const xp = this.xp;
-    const yp = this.yp;
-    let s = 0;
-    let dx = 0;
-    let dy = 0;
-    let r = 0;
-    if (this.hasRadial) r = Math.sqrt(x * x + y * y);
-    for (let j = 0; j < n; j++) {
-      const c = pv[j]!;
-      if (c === 0) continue;
-      const t = TPV_TERMS[j]!;
-      const a = t[0];
-      const b = t[1];
-      const e = t[2];
-      if (e === 0) {
-        s += c * xp[a]! * yp[b]!;
-        if (grad) {
-          if (a > 0) dx += c * a * xp[a - 1]! * yp[b]!;
-          if (b > 0) dy += c * b * xp[a]! * yp[b - 1]!;
-        }
-      } else {
-        const re = e === 1 ? r : e === 3 ? r * r * r : e === 5 ? r * r * r * r * r : r * r * r * r * r * r * r;
-        s += c * re;
-        if (grad && r > 0) {
-          // d r^e / dx = e r^(e-2) x
-          const k = c * e * (re / (r * r));
-          dx += k * x;
-          dy += k * y;
-        }
-      }
-    }
-    g[0] = s;
-    g[1] = dx;
-    g[2] = dy;
-  }
-
-  private powers(x: number, y: number): void {
-    const xp = this.xp;
-    const yp = this.yp;
-    xp[0] = 1;
-    yp[0] = 1;
-    for (let k = 1; k <= this.maxDeg; k++) {
-      xp[k] = xp[k - 1]! * x;
-      yp[k] = yp[k - 1]! * y;
-    }
+    this.poly = new PolyPair(t1, t2);
   }
 
   /** (ξ, η) degrees → (ξ', η') degrees. */
   forward(xi: number, eta: number, out: Float64Array): void {
-    this.powers(xi, eta);
-    this.evalAxis(this.pv1, this.n1, xi, eta, this.g1, false);
-    // Axis 2 takes (η, ξ): swap the power tables by evaluating with the roles exchanged.
-    this.swapPowers();
-    this.evalAxis(this.pv2, this.n2, eta, xi, this.g2, false);
-    out[0] = this.g1[0]!;
-    out[1] = this.g2[0]!;
-  }
-
-  private swapPowers(): void {
-    const xp = this.xp;
-    const yp = this.yp;
-    for (let k = 0; k <= this.maxDeg; k++) {
-      const t = xp[k]!;
-      xp[k] = yp[k]!;
-      yp[k] = t;
-    }
+    this.poly.eval(xi, eta, out);
   }
 
   /** Forward value and Jacobian: out = [ξ', η', dξ'/dξ, dξ'/dη, dη'/dξ, dη'/dη]. */
   forwardJacobian(xi: number, eta: number, out: Float64Array): void {
-    this.powers(xi, eta);
-    this.evalAxis(this.pv1, this.n1, xi, eta, this.g1, true);
-    this.swapPowers();
-    this.evalAxis(this.pv2, this.n2, eta, xi, this.g2, true);
-    out[0] = this.g1[0]!;
-    out[1] = this.g2[0]!;
-    out[2] = this.g1[1]!;
-    out[3] = this.g1[2]!;
-    out[4] = this.g2[2]!; // d/dξ of axis 2: its second argument
-    out[5] = this.g2[1]!;
+    this.poly.evalJacobian(xi, eta, out);
   }
 
   /**
    * Solve forward(ξ, η) = (X, Y) by Newton's method, starting from the inverse of the linear
    * part. tolDeg is the step size at which to stop.
    */
-  inverse(X: number, Y: number, out: Float64Array, tolDeg: number, maxIter = 50, jac = new Float64Array(6)): void {
+  inverse(X: number, Y: number, out: Float64Array, tolDeg: number, maxIter = 50): void {
     // Linear start: [PV1_1 PV1_2; PV2_2 PV2_1] (ξ, η) = (X - PV1_0, Y - PV2_0)
     const a11 = this.pv1[1]!;
     const a12 = this.pv1[2]!;
@@ -325,24 +255,6 @@ export class Tpv {
       xi = (a22 * bx - a12 * by) / det0;
       eta = (a11 * by - a21 * bx) / det0;
     }
-    for (let it = 0; it < maxIter; it++) {
-      this.forwardJacobian(xi, eta, jac);
-      const rx = jac[0]! - X;
-      const ry = jac[1]! - Y;
-      const j11 = jac[2]!;
-      const j12 = jac[3]!;
-      const j21 = jac[4]!;
-      const j22 = jac[5]!;
-      const det = j11 * j22 - j12 * j21;
-      if (det === 0 || !Number.isFinite(det)) { xi = NaN; eta = NaN; break; }
-      const dx = (j22 * rx - j12 * ry) / det;
-      const dy = (j11 * ry - j21 * rx) / det;
-      xi -= dx;
-      eta -= dy;
-      if (Math.abs(dx) + Math.abs(dy) < tolDeg) break;
-      if (it === maxIter - 1) { xi = NaN; eta = NaN; }
-    }
-    out[0] = xi;
-    out[1] = eta;
+    this.poly.solve(X, Y, xi, eta, tolDeg, maxIter, out, this.jac);
   }
 }

@@ -100,7 +100,6 @@ export class Wcs {
   private readonly tolDeg: number;
   private readonly t2 = new Float64Array(2);
   private readonly t3 = new Float64Array(3);
-  private readonly jac = new Float64Array(6);
 
   constructor(p: WcsParams) {
     const code = p.projection ?? 'TAN';
@@ -242,7 +241,7 @@ export class Wcs {
     let xi = t2[0]!;
     let eta = t2[1]!;
     if (this.tpv && xi === xi) {
-      this.tpv.inverse(xi, eta, t2, this.tolDeg, 50, this.jac);
+      this.tpv.inverse(xi, eta, t2, this.tolDeg, 50);
       xi = t2[0]!;
       eta = t2[1]!;
     }
