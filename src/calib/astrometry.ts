@@ -157,10 +157,13 @@ export function solveAstrometry(
   let order = 1;
   let pairs = { det: [] as number[], ref: [] as number[], dist: [] as number[] };
   const floorPix = (opts.matchRadiusArcsec ?? 0.5) / scaleArcsec;
-  for (let it = 0; it < 4; it++) {
+  // Round 0: a linear (TAN) fit on the pattern match, to remove the bulk offset/rotation/scale
+  // cheaply; rounds 1–2: the full model with a shrinking radius.
+  const rounds = 3;
+  for (let it = 0; it < rounds; it++) {
     pairs = matchPoints({ x: dx, y: dy }, { x: rx, y: ry }, t, radiusPix);
     if (pairs.det.length < minStars) break;
-    order = orderFor(model, wantOrder, pairs.det.length);
+    order = it === 0 ? 1 : orderFor(model, wantOrder, pairs.det.length);
     const fitModel = order < 2 && model !== 'tan' ? 'tan' : model;
     const pts = {
       x: pairs.det.map((k) => dx[k]!), y: pairs.det.map((k) => dy[k]!),
@@ -168,10 +171,12 @@ export function solveAstrometry(
     };
     const fit = fitWcs(pts, { model: fitModel, order, clipSigma: opts.clipSigma ?? 3, crpix: [cx, cy], imageSize: [width, height] });
     wcs = fit.wcs; rms = fit.rmsArcsec; nUsed = fit.nUsed;
+    if (it === rounds - 1) break;
     const p2 = wcs.skyToPix(rOrder.map((i) => ref.ra[i]!), rOrder.map((i) => ref.dec[i]!), 1);
     rx = Array.from(p2.x); ry = Array.from(p2.y);
     t = IDENTITY;
-    radiusPix = Math.max(floorPix, Math.min(radiusPix, 5 * rms / scaleArcsec));
+    // After the linear round the residual distortion can still be a few pixels at the corners.
+    radiusPix = it === 0 ? Math.max(floorPix, Math.min(radiusPix, Math.max(3, 5 * rms / scaleArcsec))) : Math.max(floorPix, Math.min(radiusPix, 5 * rms / scaleArcsec));
   }
   if (order < wantOrder && model !== 'tan') notes.push(`distortion order lowered from ${wantOrder} to ${order}: ${pairs.det.length} matched stars`);
   if (pairs.det.length < minStars || nUsed < minStars) {

@@ -32,37 +32,63 @@ export function similarityRotationDeg(t: Similarity): number {
   return (Math.atan2(t.b, t.a) * 180) / Math.PI;
 }
 
-/** A uniform grid over 2-D points for radius queries. */
+/** A uniform grid over 2-D points for radius queries (compressed rows: no hashing). */
 export class PointGrid {
   private readonly cell: number;
-  private readonly map = new Map<number, number[]>();
+  private readonly x0: number;
+  private readonly y0: number;
+  private readonly nx: number;
+  private readonly ny: number;
+  private readonly start: Int32Array;
+  private readonly items: Int32Array;
   constructor(readonly xs: ArrayLike<number>, readonly ys: ArrayLike<number>, cell: number, indices?: ArrayLike<number>) {
-    this.cell = cell;
     const n = indices ? indices.length : xs.length;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     for (let k = 0; k < n; k++) {
       const i = indices ? indices[k]! : k;
       const x = xs[i]!, y = ys[i]!;
       if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-      const key = this.key(Math.floor(x / cell), Math.floor(y / cell));
-      let l = this.map.get(key);
-      if (!l) this.map.set(key, (l = []));
-      l.push(i);
+      if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
     }
-  }
-  private key(gx: number, gy: number): number {
-    return (gx + 1048576) * 2097152 + (gy + 1048576);
+    if (x0 > x1) { x0 = 0; x1 = 0; y0 = 0; y1 = 0; }
+    // Keep the grid at most ~4M cells.
+    let c = cell;
+    while (((x1 - x0) / c + 1) * ((y1 - y0) / c + 1) > 4e6) c *= 2;
+    this.cell = c;
+    this.x0 = x0; this.y0 = y0;
+    this.nx = Math.floor((x1 - x0) / c) + 1;
+    this.ny = Math.floor((y1 - y0) / c) + 1;
+    const counts = new Int32Array(this.nx * this.ny + 1);
+    const cellOf = new Int32Array(n).fill(-1);
+    for (let k = 0; k < n; k++) {
+      const i = indices ? indices[k]! : k;
+      const x = xs[i]!, y = ys[i]!;
+      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+      const ci = Math.floor((y - y0) / c) * this.nx + Math.floor((x - x0) / c);
+      cellOf[k] = ci;
+      counts[ci + 1]!++;
+    }
+    for (let q = 1; q < counts.length; q++) counts[q]! += counts[q - 1]!;
+    this.start = counts.slice();
+    const fill = counts;
+    this.items = new Int32Array(n);
+    for (let k = 0; k < n; k++) {
+      const ci = cellOf[k]!;
+      if (ci < 0) continue;
+      this.items[fill[ci]!++] = indices ? indices[k]! : k;
+    }
   }
   /** Index of the nearest point within r of (x, y), or −1; `dist2` receives its squared distance. */
   nearest(x: number, y: number, r: number, dist2?: { v: number }): number {
     const c = this.cell;
-    const g0x = Math.floor((x - r) / c), g1x = Math.floor((x + r) / c);
-    const g0y = Math.floor((y - r) / c), g1y = Math.floor((y + r) / c);
+    const g0x = Math.max(0, Math.floor((x - r - this.x0) / c)), g1x = Math.min(this.nx - 1, Math.floor((x + r - this.x0) / c));
+    const g0y = Math.max(0, Math.floor((y - r - this.y0) / c)), g1y = Math.min(this.ny - 1, Math.floor((y + r - this.y0) / c));
     let best = -1, bd = r * r;
     for (let gy = g0y; gy <= g1y; gy++) {
       for (let gx = g0x; gx <= g1x; gx++) {
-        const l = this.map.get(this.key(gx, gy));
-        if (!l) continue;
-        for (const i of l) {
+        const ci = gy * this.nx + gx;
+        for (let q = this.start[ci]!, e = this.start[ci + 1]!; q < e; q++) {
+          const i = this.items[q]!;
           const dx = this.xs[i]! - x, dy = this.ys[i]! - y;
           const d = dx * dx + dy * dy;
           if (d <= bd) { bd = d; best = i; }
@@ -193,7 +219,7 @@ export function findPattern(det: Points, ref: Points, opts: PatternOptions = {})
   const nVerify = Math.min(det.x.length, Math.max(nDet, 60));
   let best: PatternResult | null = null;
   let nCand = 0;
-  const seen = new Set<string>();
+  const seen = new Set<number>();
   for (const d of dt) {
     const g1 = Math.floor(d.r1 / cell), g2 = Math.floor(d.r2 / cell);
     for (let a1 = g1 - 1; a1 <= g1 + 1; a1++) for (let a2 = g2 - 1; a2 <= g2 + 1; a2++) {
@@ -211,7 +237,7 @@ export function findPattern(det: Points, ref: Points, opts: PatternOptions = {})
         if (Math.abs(Math.atan2(tr.b, tr.a)) > maxRot) continue;
         if (Math.hypot(tr.tx, tr.ty) > maxShift + 1e4 && maxShift !== Infinity) continue;
         // Avoid re-verifying near-identical transforms.
-        const sig = `${Math.round(tr.tx / 2)},${Math.round(tr.ty / 2)},${Math.round(Math.atan2(tr.b, tr.a) * 2000)}`;
+        const sig = (Math.round(tr.tx / 2) * 65536 + Math.round(tr.ty / 2)) * 8192 + Math.round(Math.atan2(tr.b, tr.a) * 2000);
         if (seen.has(sig)) continue;
         seen.add(sig);
         nCand++;

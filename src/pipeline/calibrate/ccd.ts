@@ -92,6 +92,8 @@ export interface CalibrateCcdResult {
   psf: PsfModel;
   catalog: SourceCatalog;
   qa: CcdQa;
+  /** Wall time of each step (seconds). */
+  timings: Record<string, number>;
   /** Keywords for the IMAGE header (MAGZERO, MAGZERR, FWHM, SKYLEVEL, DEPTH, ASTRRMS, NASTRSTR, ...). */
   keywords: { key: string; value: number | string; comment: string }[];
 }
@@ -108,6 +110,10 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const im = img.image;
   for (let i = 0; i < im.length; i += 7) if (im[i]! - im[i]! === 0) nGood++;
   if (nGood === 0) throw new TesseraError(`${what}: no usable pixel (all NaN)`);
+
+  const timings: Record<string, number> = {};
+  let tMark = performance.now();
+  const lap = (name: string) => { const t = performance.now(); timings[name] = (t - tMark) / 1000; tMark = t; };
 
   // 1. Background, detection, measurement.
   let det;
@@ -139,6 +145,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     for (let i = 0; i < variance.length; i++) variance[i] = rms[i]! * rms[i]! + (g > 0 ? Math.max(0, sub[i]!) / g : 0);
   }
   if (n < 3) throw new TesseraError(`${what}: only ${n} source(s) detected`);
+  lap('detect');
 
   const X = cat.get('XWIN_IMAGE'), Y = cat.get('YWIN_IMAGE');
   const FA = cat.get('FLUX_AUTO'), FAE = cat.get('FLUXERR_AUTO');
@@ -166,6 +173,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   });
   notes.push(...fit.notes);
   const psf = fit.model;
+  lap('psf');
 
   // 3. PSF photometry of every source; aperture correction from the PSF stars.
   const ph = psfPhotometry({ data: sub, width, height, variance, mask: bad }, psf, x0, y0);
@@ -207,6 +215,8 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const FPSF = new Float64Array(n), FPSFE = new Float64Array(n);
   for (let i = 0; i < n; i++) { FPSF[i] = ph.flux[i]! * apCorr; FPSFE[i] = ph.fluxErr[i]! * apCorr; }
 
+  lap('photometry');
+
   // 4. Astrometry.
   const epoch = mjdToJulianYear(inp.mjd);
   const [cRa, cDec] = inp.headerWcs.pixToSkyOne((width + 1) / 2, (height + 1) / 2, 1);
@@ -230,6 +240,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   );
   notes.push(...ast.notes);
   const wcs = ast.wcs;
+  lap('astrometry');
 
   // 5. Zero point from matched stars (1″), PSF fluxes corrected to total.
   const zpF: number[] = [], zpE: number[] = [], zG: number[] = [], zBp: number[] = [], zRp: number[] = [];
@@ -276,6 +287,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   for (let i = 0; i < n; i++) chi[i] = ph.chi2[i]!;
   cat.add('CHI2_PSF', chi, 'Reduced chi2 of the PSF fit');
 
+  lap('zeropoint+catalog');
   const flags: string[] = [...notes];
   const qa: CcdQa = {
     expnum: inp.expnum, ccd: inp.ccdName, band: inp.band, mjd: inp.mjd,
@@ -304,5 +316,5 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     { key: 'ASTREPOC', value: epoch, comment: 'reference catalog epoch (Julian year)' },
     { key: 'NPSFSTAR', value: fit.used.length, comment: 'stars in the PSF model' },
   ];
-  return { image: sub, variance, mask: img.mask as CalibrateCcdResult['mask'], width, height, wcs, psf, catalog: cat, qa, keywords };
+  return { image: sub, variance, mask: img.mask as CalibrateCcdResult['mask'], width, height, wcs, psf, catalog: cat, qa, keywords, timings };
 }
