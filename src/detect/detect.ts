@@ -154,7 +154,8 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     for (let i = 0; i < npixTot; i++) noiseForThresh[i] = Math.sqrt(Math.max(fv[i]!, 0));
   }
 
-  const fp = labelAboveThreshold(f, width, height, thresh, noiseForThresh, minArea, bad);
+  // unusable pixels hold d = 0; they may join a footprint (so IMAFLAGS_ISO sees them) but never start one
+  const fp = labelAboveThreshold(f, width, height, thresh, noiseForThresh, minArea);
 
   // deblend and analyse
   const nthresh = opts.deblendNThresh ?? 32;

@@ -1,9 +1,12 @@
 /**
  * Simulated CCD images with known truth for detection tests and benchmarks: Gaussian or Moffat
  * stars (pixel-integrated), optional exponential galaxies, a background with a gradient, and
- * Gaussian noise of the sky + Poisson variance. Deterministic (seeded).
+ * Gaussian noise of the sky + Poisson variance. Galaxies are convolved with the PSF. Deterministic (seeded).
  * Positions in the truth are 0-based pixel coordinates.
  */
+
+import { GaussianPsf, MoffatPsf } from '../../src/detect/psf-like.js';
+import { correlateFFT } from '../../src/image/convolve.js';
 
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -126,13 +129,22 @@ export function simulate(o: SimOptions): SimImage {
       addProfile(model, w, h, s.x, s.y, s.flux, rr, prof, norm, 5);
     }
   }
+  // galaxies: rendered on their own plane, then convolved with the PSF (FFT)
+  const galPlane = new Float32Array(n);
   for (const g of o.galaxies ?? []) {
     const c = Math.cos(g.theta), sn = Math.sin(g.theta);
     const prof = (dx: number, dy: number) => {
       const u = dx * c + dy * sn, v = (-dx * sn + dy * c) / g.q;
       return Math.exp(-Math.sqrt(u * u + v * v) / g.h);
     };
-    addProfile(model, w, h, g.x, g.y, g.flux, 8 * g.h + 3, prof, 2 * Math.PI * g.h * g.h * g.q, 5);
+    addProfile(galPlane, w, h, g.x, g.y, g.flux, 8 * g.h + 3, prof, 2 * Math.PI * g.h * g.h * g.q, 5);
+  }
+  if (o.galaxies?.length) {
+    const size = 2 * Math.ceil(4 * fwhm) + 1;
+    const psf = (o.profile ?? 'gaussian') === 'gaussian' ? new GaussianPsf(fwhm) : new MoffatPsf(fwhm, 3);
+    const k = psf.stampAt(0, 0, size);
+    const conv = correlateFFT(galPlane, w, h, { width: size, height: size, data: k });
+    for (let i = 0; i < n; i++) model[i]! += conv[i]!;
   }
   const variance = new Float32Array(n);
   const image = new Float32Array(n);
