@@ -54,6 +54,37 @@ export function onesSum(bytes: Uint8Array, sum = 0): number {
   return hi * 65536 + lo;
 }
 
+/** The sum of the concatenation of chunks (words may straddle chunk boundaries). */
+export function onesSumChunks(chunks: readonly Uint8Array[]): number {
+  let sum = 0;
+  const carry = new Uint8Array(4);
+  let nc = 0;
+  for (const chunk of chunks) {
+    let c = chunk;
+    if (nc) {
+      const take = Math.min(4 - nc, c.length);
+      carry.set(c.subarray(0, take), nc);
+      nc += take;
+      c = c.subarray(take);
+      if (nc < 4) continue;
+      sum = onesSum(carry, sum);
+      nc = 0;
+    }
+    const whole = c.length - (c.length % 4);
+    sum = onesSum(c.subarray(0, whole), sum);
+    if (whole < c.length) {
+      carry.fill(0);
+      carry.set(c.subarray(whole));
+      nc = c.length - whole;
+    }
+  }
+  if (nc) {
+    carry.fill(0, nc);
+    sum = onesSum(carry, sum);
+  }
+  return sum;
+}
+
 /** Ones' complement addition of two 32-bit sums. */
 export function addSums(a: number, b: number): number {
   let s = a + b;
@@ -92,8 +123,7 @@ export function encodeChecksum(sum: number, complement = true): string {
 
 /** Set DATASUM and CHECKSUM in a header for the given data unit (padded bytes, or the chunks of it). */
 export function setChecksums(header: Header, data: Uint8Array | readonly Uint8Array[]): void {
-  let datasum = 0;
-  for (const chunk of data instanceof Uint8Array ? [data] : data) datasum = onesSum(chunk, datasum);
+  const datasum = onesSumChunks(data instanceof Uint8Array ? [data] : data);
   if (!header.has('CHECKSUM')) header.set('CHECKSUM', '0000000000000000', 'HDU checksum');
   if (!header.has('DATASUM')) header.set('DATASUM', '0', 'data unit checksum');
   header.set('DATASUM', String(datasum));

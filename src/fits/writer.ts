@@ -175,7 +175,7 @@ function numericBytes(a: PixelArray, t: string, where: string): Uint8Array {
 function stringBytes(s: string, width: number, where: string): Uint8Array {
   const b = Buffer.from(s, 'latin1');
   if (b.length > width) throw new TesseraError(`${where}: string '${s}' longer than the column width ${width}`);
-  const out = new Uint8Array(width).fill(0x20);
+  const out = new Uint8Array(width); // NUL-padded, as numpy/astropy write strings
   out.set(b);
   return out;
 }

@@ -59,3 +59,13 @@ test('ones-complement sum with end-around carry; ASCII encoding of the complemen
   assert.equal(encodeChecksum(0xffffffff), '0000000000000000');
   assert.match(encodeChecksum(123456789), /^[0-9A-Za-z]{16}$/);
 });
+
+test('the sum of chunks equals the sum of their concatenation (words straddling chunks)', async () => {
+  const { onesSumChunks } = await import('../../src/fits/checksum.js');
+  const all = new Uint8Array(103).map((_, i) => (i * 151 + 7) & 255);
+  const padded = new Uint8Array(104);
+  padded.set(all);
+  const whole = onesSum(padded);
+  assert.equal(onesSumChunks([all.subarray(0, 5), all.subarray(5, 6), all.subarray(6, 50), all.subarray(50)]), whole);
+  assert.equal(onesSumChunks([all]), whole);
+});
