@@ -3,20 +3,15 @@ import type { CommandIO, CommandSpec, ParsedArgs } from '../args.js';
 import { intOpt, positional } from '../args.js';
 import { TesseraError, UsageError } from '../../util/errors.js';
 import { FitsReader } from '../../fits/reader.js';
+import { parseFileHdu } from '../../fits/filehdu.js';
 import { HeaderText, Wcs } from '../../wcs/index.js';
-
-/** Split `file.fits[2]` / `file.fits.fz[N4]` into path and HDU selector. */
-function splitFileHdu(spec: string): { path: string; hdu?: string } {
-  const m = /^(.*)\[([^\][]+)\]$/.exec(spec);
-  return m ? { path: m[1]!, hdu: m[2]!.trim() } : { path: spec };
-}
 
 /**
  * The WCS of FILE[HDU]. A FITS file (plain, .fz, .gz): the named HDU, or else the first HDU
  * whose (image) header has CTYPE1. Any other file is read as header text (a SCAMP `.head`).
  */
 export function loadWcs(spec: string): Wcs {
-  const { path, hdu } = splitFileHdu(spec);
+  const { path, hdu } = parseFileHdu(spec);
   const head = readFileSync(path).subarray(0, 6).toString('latin1');
   const isFits = head.startsWith('SIMPLE') || head.charCodeAt(0) === 0x1f;
   if (!isFits) {
