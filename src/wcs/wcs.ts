@@ -417,7 +417,15 @@ export class Wcs {
 
     const naxis1 = num('NAXIS1');
     const naxis2 = num('NAXIS2');
-    const w = new Wcs({
+    const build = (p: WcsParams): Wcs => {
+      try {
+        return new Wcs(p);
+      } catch (e) {
+        if (e instanceof TesseraError && e.message.startsWith('WCS: ')) throw new TesseraError(`${where}: ${e.message.slice(5)}`);
+        throw e;
+      }
+    };
+    const w = build({
       crpix,
       crval,
       cd,
