@@ -11,6 +11,7 @@
  */
 import { TesseraError } from '../util/errors.js';
 import { wrapRa, DEG, SphericalPolygon, type RaDecBox } from './sphere.js';
+import { Wcs } from '../wcs/index.js';
 
 export const BRICK_SIZE = 0.25;
 export const NROWS = 721;
@@ -237,6 +238,12 @@ export interface BrickWcs {
 export function wcsForBrick(b: Pick<Brick, 'ra' | 'dec'>, width = 3600, height = 3600, pixscaleArcsec = 0.262): BrickWcs {
   const s = pixscaleArcsec / 3600;
   return { crval: [b.ra, b.dec], crpix: [width / 2 + 0.5, height / 2 + 0.5], cd: [[-s, 0], [0, s]], width, height };
+}
+
+/** The brick's processing grid as a src/wcs Wcs (FITS pixel convention). */
+export function brickWcs(b: Pick<Brick, 'ra' | 'dec'>, width = 3600, height = 3600, pixscaleArcsec = 0.262): Wcs {
+  const w = wcsForBrick(b, width, height, pixscaleArcsec);
+  return Wcs.tan({ crval: w.crval, crpix: w.crpix, cd: w.cd, naxis: [w.width, w.height] });
 }
 
 /** True when (ra, dec) is inside the brick's own RA/Dec box (the brick_primary rule: lower edges inclusive). */

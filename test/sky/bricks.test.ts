@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   NBRICKS, brickTable, brickForPosition, brickById, brickByName, bricksInRegion, bricksTouchingPolygon, bricksInRow,
-  wcsForBrick, inBrickBox, brickAreaDeg2, brickAt,
+  wcsForBrick, brickWcs, inBrickBox, brickAreaDeg2, brickAt,
 } from '../../src/sky/bricks.js';
 import { SphericalPolygon, gnomonicUnproject } from '../../src/sky/sphere.js';
 import { rng } from './rng.js';
@@ -82,6 +82,12 @@ test('per-brick WCS is the 3600×3600, 0.262″/px TAN grid centred on the brick
   assert.equal(w.cd[0][0], -0.262 / 3600);
   assert.equal(w.cd[1][1], 0.262 / 3600);
   assert.equal(w.width, 3600);
+  // the Wcs maps the brick centre to the central pixel and spans 0.262° (so neighbours overlap)
+  const wcs = brickWcs(brickByName('1351p192'));
+  const [x, y] = wcs.skyToPixOne(135.1982378854626, 19.25);
+  assert.ok(Math.abs(x - 1800.5) < 1e-6 && Math.abs(y - 1800.5) < 1e-6);
+  const [ra1] = wcs.pixToSkyOne(0.5, 1800.5), [ra2] = wcs.pixToSkyOne(3600.5, 1800.5);
+  assert.ok(Math.abs((ra1 - ra2) * Math.cos((19.25 * Math.PI) / 180) - 0.262) < 1e-5);
 });
 
 test('bricks in a region, with RA wrap, and bricks touching a CCD footprint', () => {
