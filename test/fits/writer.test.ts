@@ -157,3 +157,33 @@ test('writeFits is atomic and a re-read of images.fits written back is identical
   src.close();
   back.close();
 });
+
+test('images with compress: options are written as tile-compressed HDUs and read back', () => {
+  const nx = 64;
+  const ny = 20;
+  const ints = Int16Array.from({ length: nx * ny }, (_, i) => ((i * 7919) % 2001) - 1000);
+  const floats = Float32Array.from({ length: nx * ny }, (_, i) => 100 + 10 * Math.sin(i * 0.37) + ((i * 31) % 17));
+  const h = new Header();
+  h.set('CCDNUM', 4);
+  const f = roundTrip([
+    { kind: 'image', extname: 'I', data: ints, shape: [nx, ny], header: h, compress: { type: 'RICE_1' } },
+    { kind: 'image', extname: 'F', data: floats, shape: [nx, ny], compress: { type: 'GZIP_2', quantizeLevel: 4, ditherSeed: 17 } },
+    { kind: 'image', extname: 'FL', data: floats, shape: [nx, ny], compress: { type: 'GZIP_1', lossless: true } },
+  ], { checksum: true });
+  assert.deepEqual(f.hdus.map((x) => x.type), ['image', 'compressed-image', 'compressed-image', 'compressed-image']);
+  assert.equal(f.hdus[0]!.header.get('NAXIS'), 0, 'an empty primary comes first');
+  const i = f.readImage('I');
+  assert.ok(i.data instanceof Int16Array);
+  assert.ok(bytesOf(i.data).equals(bytesOf(ints)), 'RICE_1 integers are lossless');
+  assert.equal(f.imageHeader('I').get('CCDNUM'), 4);
+  assert.equal(i.header.get('BITPIX'), 16);
+  const q = f.readImage('F').data as Float32Array;
+  let maxErr = 0;
+  for (let k = 0; k < q.length; k++) maxErr = Math.max(maxErr, Math.abs(q[k]! - floats[k]!));
+  assert.ok(maxErr > 0 && maxErr < 3, `quantized floats within the quantization step (max error ${maxErr})`);
+  assert.ok(bytesOf(f.readImage('FL').data).equals(bytesOf(floats)), 'lossless GZIP_1 floats are exact');
+  const band = f.readImage('I', { box: { x0: 3, x1: 10, y0: 5, y1: 8 } });
+  assert.deepEqual(band.shape, [7, 3]);
+  assert.equal((band.data as Int16Array)[0], ints[5 * nx + 3]);
+  for (let k = 0; k < f.hdus.length; k++) assert.equal(f.checksums(k).checksum, 'ok', `HDU ${k} checksum`);
+});
