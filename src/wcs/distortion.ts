@@ -121,6 +121,7 @@ export class PolyPair {
     let x = x0;
     let y = y0;
     let ok = false;
+    let last = Infinity;
     const f = this.evalJacobian;
     for (let it = 0; it < maxIter; it++) {
       f(x, y, jac);
@@ -136,8 +137,11 @@ export class PolyPair {
       const dy = (j11 * ry - j21 * rx) / det;
       x -= dx;
       y -= dy;
-      if (Math.abs(dx) + Math.abs(dy) < tol) { ok = true; break; }
+      last = Math.abs(dx) + Math.abs(dy);
+      // Converged: the step is below tol, or at the rounding level of the coordinates.
+      if (last < tol || last < 4e-16 * (Math.abs(x) + Math.abs(y))) { ok = true; break; }
     }
+    if (!ok && last < 1e3 * tol) ok = true;
     out[0] = ok ? x : NaN;
     out[1] = ok ? y : NaN;
   }

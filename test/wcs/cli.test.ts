@@ -68,6 +68,17 @@ test('wcs pix2sky on a plain FITS MEF written with our Header; --origin 0', asyn
   assert.ok(Math.abs(p[0]! - 99) < 1e-6 && Math.abs(p[1]! - 199) < 1e-6);
 });
 
+test('wcs pix2sky reads a SCAMP .head with non-ASCII COMMENT cards (as SCAMP 2.10 writes)', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'scamp.head');
+  writeFileSync(file, 'COMMENT   Copyright (C) 2010-2020 IAP/CNRS/SorbonneUniversité\n' + readFixture('scamp_tanpv.head').text);
+  const e = readFixture('scamp_tanpv.head').expected;
+  const r = await cli(['wcs', 'pix2sky', file], `${e.x[0]} ${e.y[0]}\n`);
+  assert.equal(r.code, 0, r.stderr);
+  const [ra, dec] = parseOut(r.stdout)[0]!;
+  assert.ok(sepMas(ra!, dec!, e.ra[0]!, e.dec[0]!) < 1);
+});
+
 test('wcs commands: a malformed line names its line number; usage and file errors are clear', async () => {
   const bad = await cli(['wcs', 'pix2sky', head], '1 1\n\n2 x\n');
   assert.equal(bad.code, 1);

@@ -109,6 +109,23 @@ for (const name of ['decam_tpv.head', 'scamp_tanpv.head', 'hst_sip.head']) {
   });
 }
 
+test('TPV far from the tangent point (ξ up to 4°) still inverts to < 1e-6 px', () => {
+  const text = readFixture('decam_tpv.head').text.replace(/CRPIX1  = .*$/m, `CRPIX1  = ${(-50000).toFixed(1).padStart(20)}`);
+  const w = Wcs.fromHeader(HeaderText.parse(text));
+  assert.equal(w.crpix[0], -50000);
+  const x = new Float64Array(2000);
+  const y = new Float64Array(2000);
+  for (let i = 0; i < 2000; i++) {
+    x[i] = ((i * 7919) % 2046) + 0.5;
+    y[i] = ((i * 104729) % 4094) + 0.5;
+  }
+  const s = w.pixToSky(x, y);
+  const p = w.skyToPix(s.ra, s.dec);
+  let worst = 0;
+  for (let i = 0; i < 2000; i++) worst = Math.max(worst, Math.abs(p.x[i]! - x[i]!), Math.abs(p.y[i]! - y[i]!));
+  assert.ok(worst < 1e-6, `worst ${worst} px`);
+});
+
 test('linear part: CROTA2 + CDELT, PC + CDELT and CD describe the same WCS; PC takes precedence over CD', () => {
   const base = "CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\nCRPIX1 = 100\nCRPIX2 = 200\nCRVAL1 = 10\nCRVAL2 = 40\n";
   const rho = (25 * Math.PI) / 180;
