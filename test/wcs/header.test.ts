@@ -151,6 +151,8 @@ test('programmatic constructors: TAN, SIP and TPV; CRPIX maps to CRVAL; scale, f
   const s = 0.263 / 3600;
   const tan = Wcs.tan({ crval: [150, 2], crpix: [1024.5, 2048.5], cd: [[-s, 0], [0, s]], naxis: [2048, 4096] });
   assert.deepEqual(tan.pixToSkyOne(1024.5, 2048.5), [150, 2]);
+  // A cut-out starting at pixel (101, 51): its (1, 1) is the parent's (101, 51).
+  assert.deepEqual(tan.shifted(100, 50).pixToSkyOne(1, 1), tan.pixToSkyOne(101, 51));
   assert.ok(Math.abs(tan.pixelScaleArcsec() - 0.263) < 1e-9);
   const fp = tan.footprint();
   assert.equal(fp.corners.length, 4);
