@@ -1,0 +1,578 @@
+import { TesseraError } from '../../util/errors.js';
+import { afterFailure, describeFailure } from '../retry.js';
+import {
+  DEFAULT_RETRY,
+  TASK_STATES,
+  type AddResult,
+  type ClaimedTask,
+  type ClaimOptions,
+  type CountRow,
+  type FinishRequest,
+  type FinishResult,
+  type NewTask,
+  type QueueInfo,
+  type RetryPolicy,
+  type Task,
+  type TaskFilter,
+  type TaskState,
+  type TaskStore,
+} from '../types.js';
+
+/** One statement inside a transaction: rows returned (RETURNING / SELECT) and rows changed. */
+export type Q = (sql: string, params?: readonly unknown[]) => Promise<{ rows: Record<string, unknown>[]; changes: number }>;
+
+/** A row of tasks to insert (already resolved: state and unmet computed). */
+export interface InsertRow {
+  key: string;
+  kind: string;
+  params: string | null;
+  priority: number;
+  state: TaskState;
+  unmet: number;
+  maxAttempts: number;
+  expectedSeconds: number | null;
+}
+
+export const now = (): number => Date.now() / 1000;
+
+/** Serialise async operations on one connection (timers must not interleave with a transaction). */
+export class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const json = (v: unknown): unknown => {
+  if (v === null || v === undefined) return null;
+  try {
+    return JSON.parse(String(v));
+  } catch {
+    return String(v);
+  }
+};
+
+export function rowToTask(r: Record<string, unknown>): Task {
+  return {
+    id: num(r.id),
+    queue: String(r.queue),
+    key: String(r.key),
+    kind: String(r.kind),
+    params: json(r.params),
+    priority: num(r.priority),
+    state: String(r.state) as TaskState,
+    unmet: num(r.unmet),
+    attempts: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    notBefore: num(r.not_before),
+    expectedSeconds: numOrNull(r.expected_seconds),
+    leaseId: num(r.lease_id),
+    leaseExpires: numOrNull(r.lease_expires),
+    worker: strOrNull(r.worker),
+    host: strOrNull(r.host),
+    created: num(r.created),
+    started: numOrNull(r.started),
+    finished: numOrNull(r.finished),
+    seconds: numOrNull(r.seconds),
+    exitCode: numOrNull(r.exit_code),
+    signal: strOrNull(r.signal),
+    error: strOrNull(r.error),
+    peakRssMb: numOrNull(r.peak_rss_mb),
+    result: json(r.result),
+  };
+}
+
+function rowToClaimed(r: Record<string, unknown>): ClaimedTask {
+  return {
+    id: num(r.id),
+    queue: String(r.queue),
+    key: String(r.key),
+    kind: String(r.kind),
+    params: json(r.params),
+    priority: num(r.priority),
+    attempts: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    leaseId: num(r.lease_id),
+    expectedSeconds: numOrNull(r.expected_seconds),
+  };
+}
+
+const chunks = <T>(a: readonly T[], n: number): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < a.length; i += n) out.push(a.slice(i, i + n));
+  return out;
+};
+const marks = (n: number) => new Array(n).fill('?').join(',');
+
+export function checkState(s: string): TaskState {
+  const u = s.toUpperCase();
+  if (!(TASK_STATES as readonly string[]).includes(u)) {
+    throw new TesseraError(`unknown task state '${s}' (expected one of ${TASK_STATES.join(', ')})`);
+  }
+  return u as TaskState;
+}
+
+/**
+ * The task store logic, written once for both SQL dialects. Backends provide transactions,
+ * statement execution and bulk inserts.
+ */
+export abstract class SqlTaskStore implements TaskStore {
+  abstract readonly backend: 'sqlite' | 'postgres';
+  readonly retry: RetryPolicy;
+  protected readonly mutex = new Mutex();
+  private lastRecover = 0;
+
+  constructor(retry?: Partial<RetryPolicy>) {
+    this.retry = { ...DEFAULT_RETRY, ...retry };
+  }
+
+  /** Run fn in one write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED). */
+  protected abstract tx<T>(fn: (q: Q) => Promise<T>): Promise<T>;
+  /** Run one statement outside an explicit transaction. */
+  protected abstract run(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
+  protected abstract insertTaskRows(q: Q, queue: string, rows: readonly InsertRow[], created: number): Promise<number[]>;
+  protected abstract insertDepRows(q: Q, taskIds: readonly number[], depIds: readonly number[]): Promise<void>;
+  protected abstract addCounts(q: Q, rows: readonly CountRow[]): Promise<void>;
+  /** `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite (the transaction holds the write lock). */
+  protected abstract readonly lockClause: string;
+  /** `FOR SHARE` on PostgreSQL (so a dependency cannot complete unseen while we add dependents). */
+  protected abstract readonly shareClause: string;
+  abstract close(): Promise<void>;
+
+  async addTasks(queue: string, tasks: readonly NewTask[]): Promise<AddResult> {
+    if (!queue || /\s/.test(queue)) throw new TesseraError(`invalid queue name '${queue}' (non-empty, no spaces)`);
+    if (tasks.length === 0) {
+      await this.tx(async (q) => this.ensureQueue(q, queue));
+      return { added: 0, waiting: 0 };
+    }
+    // Keys unique within the call; dependency keys split into this call's and existing ones.
+    const index = new Map<string, number>();
+    for (let i = 0; i < tasks.length; i++) {
+      const t = tasks[i]!;
+      if (typeof t.key !== 'string' || t.key.length === 0) throw new TesseraError(`task ${i + 1}: missing key`);
+      if (!t.kind) throw new TesseraError(`task '${t.key}': missing kind`);
+      if (index.has(t.key)) throw new TesseraError(`task key '${t.key}' appears twice (queue '${queue}')`);
+      index.set(t.key, i);
+    }
+    const external = new Set<string>();
+    for (const t of tasks) for (const a of t.after ?? []) if (!index.has(a)) external.add(a);
+    this.checkAcyclic(tasks, index);
+    const created = now();
+    try {
+      return await this.addResolved(queue, tasks, index, external, created);
+    } catch (e) {
+      if (e instanceof TesseraError || !/UNIQUE|duplicate key/i.test(String((e as Error).message))) throw e;
+      // The transaction rolled back; name the keys that already exist.
+      const dup = await this.existingKeys(queue, tasks.map((t) => t.key));
+      throw new TesseraError(`queue '${queue}' already has task${dup.size > 1 ? 's' : ''} ${[...dup].slice(0, 5).map((k) => `'${k}'`).join(', ')}${dup.size > 5 ? ` (and ${dup.size - 5} more)` : ''}`);
+    }
+  }
+
+  private addResolved(queue: string, tasks: readonly NewTask[], index: Map<string, number>, external: Set<string>, created: number): Promise<AddResult> {
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        await this.ensureQueue(q, queue);
+        const ext = new Map<string, { id: number; state: string }>();
+        for (const part of chunks([...external], 500)) {
+          const r = await q(`SELECT id, key, state FROM tasks WHERE queue = ? AND key IN (${marks(part.length)}) ${this.shareClause}`, [queue, ...part]);
+          for (const row of r.rows) ext.set(String(row.key), { id: num(row.id), state: String(row.state) });
+        }
+        const rows: InsertRow[] = new Array(tasks.length);
+        const counts = new Map<string, number>();
+        let waiting = 0;
+        for (let i = 0; i < tasks.length; i++) {
+          const t = tasks[i]!;
+          let unmet = 0;
+          const seen = new Set<string>();
+          for (const a of t.after ?? []) {
+            if (seen.has(a)) continue;
+            seen.add(a);
+            if (index.has(a)) unmet++;
+            else {
+              const e = ext.get(a);
+              if (!e) throw new TesseraError(`task '${t.key}': dependency '${a}' is not a task of queue '${queue}'`);
+              if (e.state !== 'SUCCEEDED') unmet++;
+            }
+          }
+          const state: TaskState = unmet > 0 ? 'WAITING' : 'PENDING';
+          if (unmet > 0) waiting++;
+          const maxAttempts = t.maxAttempts ?? this.retry.maxAttempts;
+          if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TesseraError(`task '${t.key}': maxAttempts must be a positive integer`);
+          rows[i] = {
+            key: t.key,
+            kind: t.kind,
+            params: t.params === undefined ? null : JSON.stringify(t.params),
+            priority: t.priority ?? 0,
+            state,
+            unmet,
+            maxAttempts,
+            expectedSeconds: t.expectedSeconds ?? null,
+          };
+          const ck = `${t.kind}\u0000${state}`;
+          counts.set(ck, (counts.get(ck) ?? 0) + 1);
+        }
+        const ids = await this.insertTaskRows(q, queue, rows, created);
+        const taskIds: number[] = [];
+        const depIds: number[] = [];
+        for (let i = 0; i < tasks.length; i++) {
+          const after = tasks[i]!.after;
+          if (!after) continue;
+          const seen = new Set<string>();
+          for (const a of after) {
+            if (seen.has(a)) continue;
+            seen.add(a);
+            const j = index.get(a);
+            taskIds.push(ids[i]!);
+            depIds.push(j !== undefined ? ids[j]! : ext.get(a)!.id);
+          }
+        }
+        if (taskIds.length) await this.insertDepRows(q, taskIds, depIds);
+        await this.addCounts(
+          q,
+          [...counts].map(([k, n]) => {
+            const [kind, state] = k.split('\u0000') as [string, TaskState];
+            return { queue, kind, state, n };
+          }),
+        );
+        return { added: tasks.length, waiting };
+      }),
+    );
+  }
+
+  private checkAcyclic(tasks: readonly NewTask[], index: Map<string, number>): void {
+    // Kahn's algorithm over the edges inside this call (existing tasks cannot depend on new ones).
+    const n = tasks.length;
+    const indeg = new Int32Array(n);
+    let edges = 0;
+    for (let i = 0; i < n; i++) for (const a of new Set(tasks[i]!.after ?? [])) if (index.has(a)) { indeg[i]!++; edges++; }
+    if (edges === 0) return;
+    const dependents: number[][] = new Array(n);
+    for (let i = 0; i < n; i++) for (const a of new Set(tasks[i]!.after ?? [])) {
+      const j = index.get(a);
+      if (j !== undefined) (dependents[j] ??= []).push(i);
+    }
+    const stack: number[] = [];
+    for (let i = 0; i < n; i++) if (indeg[i] === 0) stack.push(i);
+    let done = 0;
+    while (stack.length) {
+      const j = stack.pop()!;
+      done++;
+      for (const i of dependents[j] ?? []) if (--indeg[i]! === 0) stack.push(i);
+    }
+    if (done < n) {
+      const stuck = [];
+      for (let i = 0; i < n && stuck.length < 3; i++) if (indeg[i]! > 0) stuck.push(`'${tasks[i]!.key}'`);
+      throw new TesseraError(`dependency cycle among tasks (e.g. ${stuck.join(', ')})`);
+    }
+  }
+
+  private async ensureQueue(q: Q, queue: string): Promise<void> {
+    await q('INSERT INTO queues (name, paused, created) VALUES (?, 0, ?) ON CONFLICT (name) DO NOTHING', [queue, now()]);
+  }
+
+  private async existingKeysIn(q: Q, queue: string, keys: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (const part of chunks(keys, 500)) {
+      const r = await q(`SELECT key FROM tasks WHERE queue = ? AND key IN (${marks(part.length)})`, [queue, ...part]);
+      for (const row of r.rows) found.add(String(row.key));
+    }
+    return found;
+  }
+
+  existingKeys(queue: string, keys: readonly string[]): Promise<Set<string>> {
+    return this.mutex.run(() => this.existingKeysIn((s, p) => this.run(s, p), queue, keys));
+  }
+
+  async claim(o: ClaimOptions): Promise<ClaimedTask[]> {
+    const limit = Math.max(1, Math.floor(o.limit ?? 1));
+    const t = now();
+    if (t - this.lastRecover > Math.max(1, o.leaseSeconds / 2)) {
+      this.lastRecover = t;
+      await this.recover();
+    }
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        const qs = await q(`SELECT name FROM queues WHERE paused = 0 ${o.queue !== undefined ? 'AND name = ?' : ''} ORDER BY name`, o.queue !== undefined ? [o.queue] : []);
+        const out: ClaimedTask[] = [];
+        const t0 = now();
+        for (const row of qs.rows) {
+          const want = limit - out.length;
+          if (want <= 0) break;
+          const params: unknown[] = [t0 + o.leaseSeconds, o.worker, o.host, t0, String(row.name), t0];
+          let filter = '';
+          if (o.remainingSeconds !== undefined) {
+            filter += ' AND (expected_seconds IS NULL OR expected_seconds <= ?)';
+            params.push(o.remainingSeconds);
+          }
+          if (o.kinds && o.kinds.length) {
+            filter += ` AND kind IN (${marks(o.kinds.length)})`;
+            params.push(...o.kinds);
+          }
+          params.push(want);
+          const r = await q(
+            `UPDATE tasks SET state = 'RUNNING', attempts = attempts + 1, lease_id = lease_id + 1,
+               lease_expires = ?, worker = ?, host = ?, started = ?, finished = NULL, seconds = NULL,
+               exit_code = NULL, signal = NULL
+             WHERE id IN (SELECT id FROM tasks WHERE queue = ? AND state = 'PENDING' AND not_before <= ?${filter}
+                          ORDER BY priority DESC, id LIMIT ? ${this.lockClause})
+             RETURNING id, queue, key, kind, params, priority, attempts, max_attempts, lease_id, expected_seconds`,
+            params,
+          );
+          const got = r.rows.map(rowToClaimed).sort((a, b) => b.priority - a.priority || a.id - b.id);
+          out.push(...got);
+        }
+        return out;
+      }),
+    );
+  }
+
+  async heartbeat(leases: readonly { id: number; leaseId: number }[], leaseSeconds: number): Promise<number[]> {
+    if (!leases.length) return [];
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        const held = new Set<number>();
+        for (const part of chunks(leases, 400)) {
+          const cond = part.map(() => '(id = ? AND lease_id = ?)').join(' OR ');
+          const r = await q(`UPDATE tasks SET lease_expires = ? WHERE state = 'RUNNING' AND (${cond}) RETURNING id`, [now() + leaseSeconds, ...part.flatMap((l) => [l.id, l.leaseId])]);
+          for (const row of r.rows) held.add(num(row.id));
+        }
+        return leases.filter((l) => !held.has(l.id)).map((l) => l.id);
+      }),
+    );
+  }
+
+  async finish(reqs: readonly FinishRequest[]): Promise<FinishResult[]> {
+    if (!reqs.length) return [];
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        const out: FinishResult[] = [];
+        for (const { id, leaseId, outcome: o } of reqs) {
+          const t = now();
+          if (o.ok) {
+            const r = await q(
+              `UPDATE tasks SET state = 'SUCCEEDED', finished = ?, seconds = ?, exit_code = ?, signal = NULL, error = NULL,
+                 peak_rss_mb = ?, result = ?, lease_expires = NULL
+               WHERE id = ? AND lease_id = ? AND state = 'RUNNING' RETURNING id`,
+              [t, o.seconds ?? null, o.exitCode ?? 0, o.peakRssMb ?? null, o.result === undefined ? null : JSON.stringify(o.result), id, leaseId],
+            );
+            if (r.rows.length === 0) {
+              out.push('FENCED');
+              continue;
+            }
+            // Release dependents: O(dependents), through the unmet counter.
+            await q(
+              `UPDATE tasks SET unmet = unmet - 1, state = CASE WHEN unmet = 1 AND state = 'WAITING' THEN 'PENDING' ELSE state END
+               WHERE id IN (SELECT task_id FROM deps WHERE dep_id = ?)`,
+              [id],
+            );
+            out.push('SUCCEEDED');
+          } else {
+            const cur = await q(`SELECT attempts, max_attempts FROM tasks WHERE id = ? AND lease_id = ? AND state = 'RUNNING' ${this.lockClause.replace(' SKIP LOCKED', '')}`, [id, leaseId]);
+            const row = cur.rows[0];
+            if (!row) {
+              out.push('FENCED');
+              continue;
+            }
+            const next = afterFailure(num(row.attempts), num(row.max_attempts), o, this.retry, t);
+            await q(
+              `UPDATE tasks SET state = ?, not_before = ?, finished = ?, seconds = ?, exit_code = ?, signal = ?, error = ?,
+                 peak_rss_mb = ?, result = ?, lease_expires = NULL
+               WHERE id = ? AND lease_id = ? AND state = 'RUNNING'`,
+              [
+                next.state,
+                next.state === 'PENDING' ? next.notBefore : 0,
+                t,
+                o.seconds ?? null,
+                o.exitCode ?? null,
+                o.signal ?? null,
+                describeFailure(o),
+                o.peakRssMb ?? null,
+                o.result === undefined ? null : JSON.stringify(o.result),
+                id,
+                leaseId,
+              ],
+            );
+            out.push(next.state === 'FAILED' ? 'FAILED' : 'RETRY');
+          }
+        }
+        return out;
+      }),
+    );
+  }
+
+  async release(leases: readonly { id: number; leaseId: number }[]): Promise<number> {
+    if (!leases.length) return 0;
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        let n = 0;
+        for (const part of chunks(leases, 400)) {
+          const cond = part.map(() => '(id = ? AND lease_id = ?)').join(' OR ');
+          const r = await q(
+            `UPDATE tasks SET state = 'PENDING', attempts = attempts - 1, lease_expires = NULL, not_before = 0
+             WHERE state = 'RUNNING' AND (${cond}) RETURNING id`,
+            part.flatMap((l) => [l.id, l.leaseId]),
+          );
+          n += r.rows.length;
+        }
+        return n;
+      }),
+    );
+  }
+
+  async recover(opts: { queue?: string; all?: boolean } = {}): Promise<number> {
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        const params: unknown[] = [now()];
+        let cond = `state = 'RUNNING'`;
+        if (!opts.all) {
+          cond += ' AND lease_expires < ?';
+          params.push(now());
+        }
+        if (opts.queue !== undefined) {
+          cond += ' AND queue = ?';
+          params.push(opts.queue);
+        }
+        const r = await q(
+          `UPDATE tasks SET state = CASE WHEN attempts >= max_attempts THEN 'FAILED' ELSE 'PENDING' END,
+             error = 'lease expired: worker ' || COALESCE(worker, '?') || ' on ' || COALESCE(host, '?') || ' lost (attempt ' || attempts || ')',
+             finished = ?, lease_expires = NULL, not_before = 0
+           WHERE ${cond} RETURNING id`,
+          params,
+        );
+        return r.rows.length;
+      }),
+    );
+  }
+
+  async retryTasks(opts: { queue?: string; states?: readonly TaskState[]; ids?: readonly number[]; exitCode?: number }): Promise<number> {
+    const states = opts.states ?? ['FAILED'];
+    for (const s of states) if (s !== 'FAILED' && s !== 'CANCELLED') throw new TesseraError(`retry applies to FAILED or CANCELLED tasks, not ${s}`);
+    const params: unknown[] = [...states];
+    let cond = `state IN (${marks(states.length)})`;
+    if (opts.queue !== undefined) { cond += ' AND queue = ?'; params.push(opts.queue); }
+    if (opts.exitCode !== undefined) { cond += ' AND exit_code = ?'; params.push(opts.exitCode); }
+    if (opts.ids) {
+      if (!opts.ids.length) return 0;
+      cond += ` AND id IN (${marks(opts.ids.length)})`;
+      params.push(...opts.ids);
+    }
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        const r = await q(`UPDATE tasks SET state = CASE WHEN unmet > 0 THEN 'WAITING' ELSE 'PENDING' END, attempts = 0, not_before = 0 WHERE ${cond} RETURNING id`, params);
+        return r.rows.length;
+      }),
+    );
+  }
+
+  async cancel(opts: { queue?: string; ids?: readonly number[]; running?: boolean }): Promise<number> {
+    const states = opts.running ? ['WAITING', 'PENDING', 'RUNNING'] : ['WAITING', 'PENDING'];
+    const params: unknown[] = [now(), ...states];
+    let cond = `state IN (${marks(states.length)})`;
+    if (opts.queue !== undefined) { cond += ' AND queue = ?'; params.push(opts.queue); }
+    if (opts.ids) {
+      if (!opts.ids.length) return 0;
+      cond += ` AND id IN (${marks(opts.ids.length)})`;
+      params.push(...opts.ids);
+    }
+    return this.mutex.run(() =>
+      this.tx(async (q) => (await q(`UPDATE tasks SET state = 'CANCELLED', finished = ?, lease_expires = NULL WHERE ${cond} RETURNING id`, params)).rows.length),
+    );
+  }
+
+  async setPaused(queue: string, paused: boolean): Promise<void> {
+    await this.mutex.run(() =>
+      this.tx(async (q) => {
+        const r = await q('UPDATE queues SET paused = ? WHERE name = ? RETURNING name', [paused ? 1 : 0, queue]);
+        if (!r.rows.length) throw new TesseraError(`no queue '${queue}'`);
+      }),
+    );
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const r = await this.mutex.run(() => this.run('SELECT name, paused FROM queues ORDER BY name'));
+    return r.rows.map((x) => ({ name: String(x.name), paused: num(x.paused) !== 0 }));
+  }
+
+  async deleteQueue(queue: string): Promise<number> {
+    return this.mutex.run(() =>
+      this.tx(async (q) => {
+        const exists = await q('SELECT name FROM queues WHERE name = ?', [queue]);
+        if (!exists.rows.length) throw new TesseraError(`no queue '${queue}'`);
+        await q('DELETE FROM deps WHERE task_id IN (SELECT id FROM tasks WHERE queue = ?) OR dep_id IN (SELECT id FROM tasks WHERE queue = ?)', [queue, queue]);
+        const r = await q('DELETE FROM tasks WHERE queue = ?', [queue]);
+        await q('DELETE FROM task_counts WHERE queue = ?', [queue]);
+        await q('DELETE FROM queues WHERE name = ?', [queue]);
+        return r.changes;
+      }),
+    );
+  }
+
+  async counts(queue?: string): Promise<CountRow[]> {
+    const r = await this.mutex.run(() =>
+      this.countRows(queue),
+    );
+    return r;
+  }
+
+  /** Sum of the counts table (a handful of rows; PostgreSQL compacts its delta rows here). */
+  protected async countRows(queue?: string): Promise<CountRow[]> {
+    const r = await this.run(
+      `SELECT queue, kind, state, SUM(n) AS n FROM task_counts ${queue !== undefined ? 'WHERE queue = ?' : ''}
+       GROUP BY queue, kind, state HAVING SUM(n) <> 0 ORDER BY queue, kind, state`,
+      queue !== undefined ? [queue] : [],
+    );
+    return r.rows.map((x) => ({ queue: String(x.queue), kind: String(x.kind), state: String(x.state) as TaskState, n: num(x.n) }));
+  }
+
+  async tasks(f: TaskFilter): Promise<Task[]> {
+    const params: unknown[] = [];
+    const cond: string[] = [];
+    if (f.queue !== undefined) { cond.push('queue = ?'); params.push(f.queue); }
+    if (f.state !== undefined) { cond.push('state = ?'); params.push(f.state); }
+    if (f.kind !== undefined) { cond.push('kind = ?'); params.push(f.kind); }
+    if (f.afterId !== undefined) { cond.push('id > ?'); params.push(f.afterId); }
+    let sql = `SELECT * FROM tasks ${cond.length ? `WHERE ${cond.join(' AND ')}` : ''} ORDER BY id`;
+    if (f.limit !== undefined) { sql += ' LIMIT ?'; params.push(f.limit); }
+    const r = await this.mutex.run(() => this.run(sql, params));
+    return r.rows.map(rowToTask);
+  }
+
+  async getTask(ref: { id: number } | { queue: string; key: string }): Promise<Task | undefined> {
+    const r = await this.mutex.run(() =>
+      'id' in ref ? this.run('SELECT * FROM tasks WHERE id = ?', [ref.id]) : this.run('SELECT * FROM tasks WHERE queue = ? AND key = ?', [ref.queue, ref.key]),
+    );
+    return r.rows[0] ? rowToTask(r.rows[0]) : undefined;
+  }
+
+  async dependencies(ids: readonly number[]): Promise<{ taskId: number; depId: number }[]> {
+    const out: { taskId: number; depId: number }[] = [];
+    await this.mutex.run(async () => {
+      for (const part of chunks(ids, 500)) {
+        const r = await this.run(`SELECT task_id, dep_id FROM deps WHERE task_id IN (${marks(part.length)})`, part);
+        for (const x of r.rows) out.push({ taskId: num(x.task_id), depId: num(x.dep_id) });
+      }
+    });
+    return out;
+  }
+
+  async kindEdges(queue?: string): Promise<{ kind: string; dependsOn: string }[]> {
+    const r = await this.mutex.run(() =>
+      this.run(
+        `SELECT DISTINCT t.kind AS kind, p.kind AS depends_on FROM deps d JOIN tasks t ON t.id = d.task_id JOIN tasks p ON p.id = d.dep_id
+         ${queue !== undefined ? 'WHERE t.queue = ?' : ''}`,
+        queue !== undefined ? [queue] : [],
+      ),
+    );
+    return r.rows.map((x) => ({ kind: String(x.kind), dependsOn: String(x.depends_on) }));
+  }
+
+  async sql<T = Record<string, unknown>>(query: string, params: readonly unknown[] = []): Promise<T[]> {
+    const r = await this.mutex.run(() => this.run(query, params));
+    return r.rows as T[];
+  }
+}

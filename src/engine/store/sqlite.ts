@@ -1,0 +1,152 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { TesseraError } from '../../util/errors.js';
+import type { CountRow, RetryPolicy } from '../types.js';
+import { SqlTaskStore, type InsertRow, type Q } from './base.js';
+import { ENGINE_SCHEMA_VERSION, SQLITE_SCHEMA } from './schema.js';
+
+type Stmt = Database.Statement<unknown[], Record<string, unknown>>;
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/**
+ * SQLite backend: WAL journal, synchronous=NORMAL, a busy timeout, and every write in a
+ * `BEGIN IMMEDIATE` transaction so claims by concurrent processes are serialised by SQLite's
+ * write lock. The file must be on a local filesystem (WAL needs shared memory).
+ */
+export class SqliteTaskStore extends SqlTaskStore {
+  readonly backend = 'sqlite' as const;
+  protected readonly lockClause = '';
+  protected readonly shareClause = '';
+  private readonly db: Database.Database;
+  private readonly stmts = new Map<string, Stmt>();
+
+  private constructor(db: Database.Database, retry?: Partial<RetryPolicy>) {
+    super(retry);
+    this.db = db;
+  }
+
+  static open(path: string, opts: { create?: boolean; retry?: Partial<RetryPolicy>; busyTimeoutMs?: number } = {}): SqliteTaskStore {
+    if (!opts.create && !existsSync(path)) throw new TesseraError(`${path}: no task database here`);
+    if (opts.create) mkdirSync(dirname(path), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (e) {
+      throw new TesseraError(`${path}: cannot open SQLite database: ${(e as Error).message}`);
+    }
+    try {
+      db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 30000}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('cache_size = -65536');
+      const store = new SqliteTaskStore(db, opts.retry);
+      store.migrate();
+      return store;
+    } catch (e) {
+      db.close();
+      if (e instanceof TesseraError) throw e;
+      throw new TesseraError(`${path}: not a Tessera task database: ${(e as Error).message}`);
+    }
+  }
+
+  private migrate(): void {
+    const has = this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tessera_schema'`).get();
+    if (has) {
+      const row = this.db.prepare(`SELECT version FROM tessera_schema WHERE component = 'engine'`).get() as { version: number } | undefined;
+      if (row && row.version > ENGINE_SCHEMA_VERSION) {
+        throw new TesseraError(
+          `${this.db.name}: task database has schema version ${row.version}, newer than this Tessera supports (${ENGINE_SCHEMA_VERSION}); upgrade Tessera to open it`,
+        );
+      }
+      if (row && row.version === ENGINE_SCHEMA_VERSION) return;
+    }
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.db.exec(SQLITE_SCHEMA);
+      this.db.prepare(`INSERT INTO tessera_schema (component, version) VALUES ('engine', ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version`).run(ENGINE_SCHEMA_VERSION);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  private stmt(sql: string): Stmt {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql) as Stmt;
+      if (this.stmts.size > 500) this.stmts.clear();
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private exec(sql: string, params: readonly unknown[] = []): { rows: Record<string, unknown>[]; changes: number } {
+    const s = this.stmt(sql);
+    if (s.reader) {
+      const rows = s.all(...params);
+      return { rows, changes: rows.length };
+    }
+    const info = s.run(...params);
+    return { rows: [], changes: info.changes };
+  }
+
+  protected async run(sql: string, params: readonly unknown[] = []) {
+    return this.exec(sql, params);
+  }
+
+  protected async tx<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+    // BEGIN IMMEDIATE waits busy_timeout for the write lock; retry a few times beyond that.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        break;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 5) throw e;
+        sleepSync(50);
+      }
+    }
+    try {
+      const out = await fn(async (sql, params) => this.exec(sql, params));
+      this.db.exec('COMMIT');
+      return out;
+    } catch (e) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
+  protected async insertTaskRows(_q: Q, queue: string, rows: readonly InsertRow[], created: number): Promise<number[]> {
+    const ins = this.stmt(
+      `INSERT INTO tasks (queue, key, kind, params, priority, state, unmet, max_attempts, expected_seconds, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const ids = new Array<number>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      ids[i] = Number(ins.run(queue, r.key, r.kind, r.params, r.priority, r.state, r.unmet, r.maxAttempts, r.expectedSeconds, created).lastInsertRowid);
+    }
+    return ids;
+  }
+
+  protected async insertDepRows(_q: Q, taskIds: readonly number[], depIds: readonly number[]): Promise<void> {
+    const ins = this.stmt('INSERT OR IGNORE INTO deps (dep_id, task_id) VALUES (?, ?)');
+    for (let i = 0; i < taskIds.length; i++) ins.run(depIds[i], taskIds[i]);
+  }
+
+  protected async addCounts(_q: Q, rows: readonly CountRow[]): Promise<void> {
+    const up = this.stmt(
+      `INSERT INTO task_counts (queue, kind, state, n) VALUES (?, ?, ?, ?)
+       ON CONFLICT (queue, kind, state) DO UPDATE SET n = n + excluded.n`,
+    );
+    for (const r of rows) up.run(r.queue, r.kind, r.state, r.n);
+  }
+
+  async close(): Promise<void> {
+    await this.mutex.run(async () => {
+      if (this.db.open) this.db.close();
+    });
+  }
+}
