@@ -29,6 +29,10 @@ export function riceDecode(src: Uint8Array, npix: number, bytepix: number, block
   if (npix <= 0) return;
   const len = src.length;
   if (len < bytepix + 1) throw new CodecError(`Rice: compressed stream of ${len} bytes is too short`);
+  if (bytepix === 4) {
+    decode32(src, npix, blocksize, out);
+    return;
+  }
   let last = 0;
   for (let k = 0; k < bytepix; k++) last = (last << 8) | src[k]!;
   if (bytepix === 2) last = (last << 16) >> 16;
@@ -98,6 +102,71 @@ export function riceDecode(src: Uint8Array, npix: number, bytepix: number, block
         b &= (1 << nbits) - 1;
         diff = diff & 1 ? ~(diff >>> 1) : diff >>> 1;
         last = mask8 ? (last + diff) & 255 : shift ? ((last + diff) << 16) >> 16 : (last + diff) | 0;
+        out[i] = last;
+      }
+    }
+    if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+  }
+}
+
+/**
+ * The 32-bit decoder, specialised for speed (the float path). Reads past the end of `src` give
+ * undefined, which the bit operations treat as 0; the check after each block turns any such
+ * overrun into a CodecError.
+ */
+function decode32(src: Uint8Array, npix: number, blocksize: number, out: Int32Array): void {
+  const len = src.length;
+  let last = (src[0]! << 24) | (src[1]! << 16) | (src[2]! << 8) | src[3]!;
+  let c = 4;
+  let b = src[c++]!;
+  let nbits = 8;
+  let i = 0;
+  while (i < npix) {
+    nbits -= 5;
+    while (nbits < 0) {
+      b = (b << 8) | src[c++]!;
+      nbits += 8;
+    }
+    const fs = ((b >>> nbits) & 31) - 1;
+    b &= (1 << nbits) - 1;
+    let imax = i + blocksize;
+    if (imax > npix) imax = npix;
+    if (fs < 0) {
+      for (; i < imax; i++) out[i] = last;
+    } else if (fs === 25) {
+      for (; i < imax; i++) {
+        while (nbits < 16) { b = (b << 8) | src[c++]!; nbits += 8; }
+        nbits -= 16;
+        const hi = b >>> nbits;
+        b &= (1 << nbits) - 1;
+        while (nbits < 16) { b = (b << 8) | src[c++]!; nbits += 8; }
+        nbits -= 16;
+        const lo = b >>> nbits;
+        b &= (1 << nbits) - 1;
+        const d = (hi << 16) | lo;
+        last = (last + ((d >>> 1) ^ -(d & 1))) | 0;
+        out[i] = last;
+      }
+    } else if (fs > 25) {
+      throw new CodecError(`Rice: invalid split code ${fs + 1} at pixel ${i}`);
+    } else {
+      for (; i < imax; i++) {
+        while (b === 0) {
+          if (c >= len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+          nbits += 8;
+          b = src[c++]!;
+        }
+        const nzero = nbits - 32 + Math.clz32(b);
+        nbits -= nzero + 1;
+        b ^= 1 << nbits;
+        nbits -= fs;
+        while (nbits < 0) {
+          b = (b << 8) | src[c++]!;
+          nbits += 8;
+        }
+        const d = (nzero << fs) | (b >>> nbits);
+        b &= (1 << nbits) - 1;
+        last = (last + ((d >>> 1) ^ -(d & 1))) | 0;
         out[i] = last;
       }
     }

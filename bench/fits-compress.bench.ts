@@ -1,0 +1,146 @@
+/**
+ * Tile compression side by side with cfitsio's fpack/funpack on a 2048×4096 float32 CCD
+ * (sky + read noise + ~1300 stars, generated here): whole-file compress (RICE_1, q = 4,
+ * SUBTRACTIVE_DITHER_1, row tiles — fpack's defaults) and decompress, ours in-process and as a
+ * `tessera` process (start-up included), the peers as processes.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fmt, have, timeBest, timeCommandBest, type BenchModule } from './harness.js';
+import { writeFits } from '../src/fits/writer.js';
+import { FitsReader } from '../src/fits/reader.js';
+import { compressFile, decompressFile } from '../src/fits/compress/file.js';
+
+const NX = 2048;
+const NY = 4096;
+const SIGMA = 32;
+
+/** A realistic CCD: 1000 ADU sky with a gentle gradient, Gaussian noise σ = 32, 1300 stars. */
+function ccd(): Float32Array {
+  let s = 12345;
+  const rnd = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s + 0.5) / 2 ** 32;
+  };
+  const img = new Float32Array(NX * NY);
+  for (let i = 0; i < img.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(rnd()));
+    const t = 2 * Math.PI * rnd();
+    const y = Math.floor(i / NX);
+    const sky = 1000 + 0.01 * y;
+    img[i] = sky + SIGMA * r * Math.cos(t);
+    img[i + 1] = sky + SIGMA * r * Math.sin(t);
+  }
+  const sig = 1.8;
+  for (let k = 0; k < 1300; k++) {
+    const x0 = rnd() * NX;
+    const y0 = rnd() * NY;
+    const flux = 200 * Math.exp(rnd() * 7); // 200 .. 2e5 ADU
+    const norm = flux / (2 * Math.PI * sig * sig);
+    for (let y = Math.max(0, Math.floor(y0 - 8)); y < Math.min(NY, y0 + 9); y++) {
+      for (let x = Math.max(0, Math.floor(x0 - 8)); x < Math.min(NX, x0 + 9); x++) {
+        img[y * NX + x] += norm * Math.exp(-((x - x0) ** 2 + (y - y0) ** 2) / (2 * sig * sig));
+      }
+    }
+  }
+  return img;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const tessera = join(here, '..', '..', 'bin', 'tessera.js');
+
+function rmsError(a: Float32Array, b: Float32Array): { rms: number; max: number } {
+  let s = 0;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i]! - b[i]!;
+    s += d * d;
+    if (Math.abs(d) > m) m = Math.abs(d);
+  }
+  return { rms: Math.sqrt(s / a.length), max: m };
+}
+
+export default {
+  name: 'fits-compress',
+  async run() {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-fz-'));
+    try {
+      const img = ccd();
+      const src = join(dir, 'ccd.fits');
+      writeFits(src, [{ kind: 'image', data: null, shape: [] }, { kind: 'image', data: img, shape: [NX, NY], extname: 'CCD' }]);
+      const rawMB = statSync(src).size / 1e6;
+      const oursFz = join(dir, 'ours.fits.fz');
+      const peerFz = join(dir, 'fpack.fits.fz');
+      const oursOut = join(dir, 'ours.fits');
+      const peerOut = join(dir, 'funpack.fits');
+      const rows: string[][] = [];
+      const peers = have('fpack') && have('funpack');
+
+      // compress
+      const tCompIn = await timeBest(() => compressFile(src, oursFz, { ditherSeed: 1 }), 3);
+      const tCompProc = timeCommandBest('node', [tessera, 'fits', 'compress', src, oursFz, '--seed', '1'], 3);
+      let tFpack = NaN;
+      if (peers) tFpack = timeCommandBest('sh', ['-c', `rm -f ${peerFz} && fpack -O ${peerFz} ${src}`], 3);
+      const oursMB = statSync(oursFz).size / 1e6;
+      const peerMB = peers ? statSync(peerFz).size / 1e6 : NaN;
+
+      // decompress: the same input (fpack's file) for both, and ours of our own file
+      const input = peers ? peerFz : oursFz;
+      const tDecIn = await timeBest(() => decompressFile(input, oursOut), 3);
+      const tDecProc = timeCommandBest('node', [tessera, 'fits', 'decompress', input, oursOut], 3);
+      let tFunpack = NaN;
+      if (peers) tFunpack = timeCommandBest('sh', ['-c', `rm -f ${peerOut} && funpack -O ${peerOut} ${input}`], 3);
+      // decode only (no file written), one HDU
+      const r = FitsReader.open(input);
+      const tDecode = await timeBest(() => r.readImage(1), 5);
+      r.close();
+
+      const ratio = (x: number, y: number): string => (Number.isFinite(y) ? fmt.ratio(x, y) : 'n/a');
+      rows.push(['compress (whole file)', fmt.s(tCompIn), fmt.s(tCompProc), peers ? fmt.s(tFpack) : 'n/a', ratio(tCompIn, tFpack), ratio(tCompProc, tFpack)]);
+      rows.push(['decompress (whole file)', fmt.s(tDecIn), fmt.s(tDecProc), peers ? fmt.s(tFunpack) : 'n/a', ratio(tDecIn, tFunpack), ratio(tDecProc, tFunpack)]);
+      rows.push(['decode one HDU in memory', fmt.s(tDecode), '', '', '', '']);
+
+      // fidelity: our restored pixels vs the original, and vs funpack's reading of the same file
+      const back = FitsReader.open(oursOut).readImage(1).data as Float32Array;
+      const errOurs = rmsError(FitsReader.open(decompressAndPath(oursFz, join(dir, 'own.fits'))).readImage(1).data as Float32Array, img);
+      let agree = 'n/a';
+      if (peers) {
+        const theirs = FitsReader.open(peerOut).readImage(1).data as Float32Array;
+        let same = 0;
+        for (let i = 0; i < back.length; i++) if (Object.is(back[i], theirs[i])) same++;
+        agree = `${same === back.length ? 'all' : same} of ${back.length} pixels bit-identical`;
+      }
+
+      const table = [
+        '| operation | Tessera in-process | Tessera process | cfitsio (fpack/funpack) | ratio in-process | ratio process |',
+        '|---|---|---|---|---|---|',
+        ...rows.map((r) => `| ${r.join(' | ')} |`),
+      ].join('\n');
+      const body = `${table}
+
+Input: ${NX}×${NY} float32 CCD (${rawMB.toFixed(1)} MB; sky 1000 ADU, σ = ${SIGMA} ADU, 1300 stars), RICE_1, q = 4,
+SUBTRACTIVE_DITHER_1, row tiles (fpack's defaults). Times are the best of 3 runs and include
+reading and writing the files (tmpfs/page cache); "process" runs \`node bin/tessera.js\` (Node
+start-up included); peers from Debian's libcfitsio-bin${peers ? '' : ' (not installed: peer columns empty)'}.
+Decompression reads ${peers ? "fpack's" : 'our'} file in both tools.
+
+| | Tessera | fpack |
+|---|---|---|
+| compressed size | ${oursMB.toFixed(2)} MB (ratio ${(rawMB / oursMB).toFixed(2)}) | ${peers ? `${peerMB.toFixed(2)} MB (ratio ${(rawMB / peerMB).toFixed(2)})` : 'n/a'} |
+| rms / max error of the restored pixels | ${errOurs.rms.toFixed(2)} / ${errOurs.max.toFixed(2)} ADU | (σ/4/√12 = ${(SIGMA / 4 / Math.sqrt(12)).toFixed(2)} expected) |
+
+Our decompression of fpack's file vs funpack's: ${agree}.`;
+      return [{ title: 'FITS tile compression (RICE_1 float32 CCD) vs fpack/funpack', body }];
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+} satisfies BenchModule;
+
+function decompressAndPath(fz: string, out: string): string {
+  decompressFile(fz, out);
+  return out;
+}
+
