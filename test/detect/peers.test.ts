@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { detectSources } from '../../src/detect/index.js';
+import { writeFits } from '../../src/fits/writer.js';
+import { tempDir } from '../helpers.js';
+import { simulate, randomStars, matchPositions, rng } from './sim.js';
+import { havePythonSep, haveSextractor, runSep, runSextractor, type PeerCatalog } from './peers.js';
+
+// A 1024×2048 CCD: 700 Moffat stars (FWHM 4), 150 PSF-convolved exponential galaxies, sky 1000 with a gradient.
+const W = 1024, H = 2048;
+const dir = tempDir('tessera-peers-');
+const path = join(dir, 'img.fits');
+const samples: [number, number][] = [];
+for (let y = 40; y < H; y += 97) for (let x = 40; x < W; x += 97) samples.push([x, y]);
+
+let prepared: { X: Float64Array; Y: Float64Array; FA: ArrayLike<number>; FU: ArrayLike<number>; FUE: ArrayLike<number>; back: Float32Array } | undefined;
+function prepare() {
+  if (prepared) return prepared;
+  const u = rng(3);
+  const stars = randomStars(700, W, H, 500, 5e5, 13, 5);
+  const gals = [];
+  for (let i = 0; i < 150; i++) gals.push({ x: 10 + u() * (W - 20), y: 10 + u() * (H - 20), flux: 2e3 * Math.pow(100, u()), h: 1 + 2 * u(), q: 0.4 + 0.6 * u(), theta: u() * 3 });
+  const sim = simulate({ width: W, height: H, stars, galaxies: gals, profile: 'moffat', fwhm: 4, sky: 1000, skyGradX: 0.02, readNoise: 7, gain: 1, seed: 5 });
+  writeFits(path, [{ kind: 'image', data: sim.image, shape: [W, H] }]);
+  const res = detectSources({ width: W, height: H, image: sim.image }, { apertures: [6] });
+  const c = res.catalog;
+  prepared = {
+    X: Float64Array.from(c.get('X_IMAGE'), (v) => v - 1), Y: Float64Array.from(c.get('Y_IMAGE'), (v) => v - 1),
+    FA: c.get('FLUX_APER'), FU: c.get('FLUX_AUTO'), FUE: c.get('FLUXERR_AUTO'), back: res.background.back(),
+  };
+  return prepared;
+}
+
+const med = (a: number[]) => { const b = [...a].sort((p, q) => p - q); return b[b.length >> 1]!; };
+
+function compare(name: string, p: PeerCatalog): void {
+  const o = prepare();
+  // the peer's S/N > 10 objects (AUTO) found by tessera within 1.5 px, and the reverse
+  const m = matchPositions(p.x, p.y, o.X, o.Y, 1.5);
+  let n10 = 0, m10 = 0;
+  const ra: number[] = [], ru: number[] = [];
+  for (let i = 0; i < p.x.length; i++) {
+    if (!(p.auto[i]! / p.autoErr[i]! > 10)) continue;
+    n10++;
+    const j = m[i]!;
+    if (j < 0) continue;
+    m10++;
+    ra.push(o.FA[j]! / p.flux[i]!);
+    ru.push(o.FU[j]! / p.auto[i]!);
+  }
+  assert.ok(n10 > 400, `${name}: ${n10} objects with S/N > 10`);
+  assert.ok(m10 / n10 > 0.95, `${name}: ${m10}/${n10} of its S/N > 10 objects matched`);
+  const m2 = matchPositions(o.X, o.Y, p.x, p.y, 1.5);
+  let o10 = 0, om = 0;
+  for (let j = 0; j < o.X.length; j++) if (o.FU[j]! / o.FUE[j]! > 10) { o10++; if (m2[j]! >= 0) om++; }
+  assert.ok(om / o10 > 0.95, `${name}: ${om}/${o10} of tessera's S/N > 10 objects matched`);
+  assert.ok(Math.abs(med(ra) - 1) < 0.01, `${name}: FLUX_APER ratio median ${med(ra)}`);
+  assert.ok(Math.abs(med(ru) - 1) < 0.01, `${name}: FLUX_AUTO ratio median ${med(ru)}`);
+  for (let k = 0; k < samples.length; k++) {
+    const [x, y] = samples[k]!;
+    const r = o.back[y * W + x]! / p.backSamples[k]!;
+    assert.ok(Math.abs(r - 1) < 0.01, `${name}: background at (${x}, ${y}) ${o.back[y * W + x]} vs ${p.backSamples[k]}`);
+  }
+}
+
+test('agrees with SEP 1.2 on the same image: matches > 95% at S/N > 10, flux ratios and background within 1%', (t) => {
+  if (!havePythonSep()) { t.skip('python3-sep / python3-astropy not installed (Debian /usr/bin/python3)'); return; }
+  prepare();
+  compare('SEP', runSep(path, 6, samples));
+});
+
+test('agrees with source-extractor on the same image: matches > 95% at S/N > 10, flux ratios and background within 1%', (t) => {
+  if (!haveSextractor()) { t.skip('source-extractor not installed'); return; }
+  prepare();
+  compare('source-extractor', runSextractor(path, dir, 6, samples));
+});
