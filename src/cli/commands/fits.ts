@@ -3,12 +3,8 @@ import { FitsReader, type HduInfo } from '../../fits/reader.js';
 import { parseFileHdu } from '../../fits/filehdu.js';
 import { verifyFile } from '../../fits/verify.js';
 
-/** fits compress / fits decompress live with the codecs (src/fits/compress/cli.ts) when built. */
-const compressCli = '../../fits/compress/cli.js';
-const compressCommands: CommandSpec[] = await import(compressCli).then(
-  (m: { compressCommands?: CommandSpec[] }) => m.compressCommands ?? [],
-  () => [],
-);
+/** fits compress / fits decompress live with the codecs. */
+import { compressCommands } from '../../fits/compress/cli.js';
 
 function dims(h: HduInfo): string {
   const hd = h.header;
