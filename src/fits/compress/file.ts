@@ -6,7 +6,7 @@
  */
 import { BLOCK, Header, type Card } from '../header.js';
 import { FitsReader } from '../reader.js';
-import { encodePixels } from '../pixels.js';
+import { bytesPerPixel, encodePixels, swapInPlace } from '../pixels.js';
 import { setChecksums } from '../checksum.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { where as fmtWhere } from '../../util/errors.js';
@@ -146,7 +146,18 @@ export function decompressFits(r: FitsReader, opts: FileOptions = {}): { chunks:
     const isPrimary = i === 1 && restorePrimary;
     if (!isPrimary && h.has('SIMPLE')) h = asExtension(h);
     if (isPrimary && !h.has('SIMPLE')) h = asPrimary(h);
-    const data = encodePixels(img.data, bitpix, w);
+    // raw decoding returns a fresh array of exactly the BITPIX type: swap it in place to big-endian
+    const natural =
+      (bitpix === -32 && img.data instanceof Float32Array) || (bitpix === -64 && img.data instanceof Float64Array) ||
+      (bitpix === 8 && img.data instanceof Uint8Array) || (bitpix === 16 && img.data instanceof Int16Array) ||
+      (bitpix === 32 && img.data instanceof Int32Array) || (bitpix === 64 && img.data instanceof BigInt64Array);
+    let data: Uint8Array;
+    if (natural) {
+      data = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+      swapInPlace(data, bytesPerPixel(bitpix));
+    } else {
+      data = encodePixels(img.data, bitpix, w);
+    }
     const hadSums = HAD_SUMS(info.header) || info.header.has('ZHECKSUM') || info.header.has('ZDATASUM');
     report.push({ index: i, extname: info.extname, action: 'decompressed', inBytes, outBytes: out.hdu(h, data, hadSums) });
   }
