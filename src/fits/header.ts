@@ -267,10 +267,12 @@ export class Header {
     const cards: Card[] = [];
     for (let c = 0; c < end; c++) {
       const img = text.slice(c * CARD, (c + 1) * CARD);
+      // Control characters mean a corrupt header; bytes above 0x7e (e.g. a degree sign in a
+      // comment, common in real files) are read as Latin-1.
       for (let k = 0; k < CARD; k++) {
         const code = img.charCodeAt(k);
-        if (code < 0x20 || code > 0x7e) {
-          throw new TesseraError(`${where}: header card ${c + 1} contains a non-ASCII byte (0x${code.toString(16).padStart(2, '0')}) at column ${k + 1}`);
+        if (code < 0x20 || code === 0x7f || (k < 8 && code > 0x7e)) {
+          throw new TesseraError(`${where}: header card ${c + 1} contains the byte 0x${code.toString(16).padStart(2, '0')} at column ${k + 1} (corrupt header?)`);
         }
       }
       const card = parseCard(img);

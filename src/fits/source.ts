@@ -41,7 +41,13 @@ export class FileSource implements ByteSource {
       const code = (e as NodeJS.ErrnoException).code;
       throw new TesseraError(`${name}: cannot open (${code === 'ENOENT' ? 'no such file' : code ?? String(e)})`);
     }
-    this.size = fstatSync(this.fd).size;
+    const st = fstatSync(this.fd);
+    if (!st.isFile()) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      throw new TesseraError(`${name}: not a regular file`);
+    }
+    this.size = st.size;
   }
   private handle(): number {
     if (this.fd === undefined) throw new TesseraError(`${this.name}: file already closed`);

@@ -118,3 +118,13 @@ test('parseFileHdu: FILE, FILE[index], FILE[EXTNAME]', () => {
   assert.throws(() => parseFileHdu('a.fits[]'), /expected FILE\[HDU\]/);
   assert.throws(() => parseFileHdu('a.fits[1'), /expected FILE or FILE\[HDU\]/);
 });
+
+test('control bytes in a header are an error naming card and column; Latin-1 comments are read', () => {
+  const cards = (xs: string[]) => Buffer.from(xs.map((s) => s.padEnd(80)).join('').padEnd(2880), 'latin1');
+  const h = Header.parse(cards(['TEMP    =                 12.5 / ambient temperature in \u00b0C', 'END']), 'z').header;
+  assert.equal(h.get('TEMP'), 12.5);
+  assert.equal(h.comment('TEMP'), 'ambient temperature in \u00b0C');
+  const bad = cards(['SIMPLE  =                    T', 'NAXIS   =                    0', 'END']);
+  bad[80 + 20] = 0x01;
+  assert.throws(() => Header.parse(bad, 'c.fits[HDU 0]'), /c\.fits\[HDU 0\]: header card 2 contains the byte 0x01 at column 21/);
+});
