@@ -281,8 +281,17 @@ export class Healpix {
 
   /* ---------------- angles ↔ pixels ---------------- */
 
-  /** Healpix's loc2pix: (z, phi, sin theta or NaN) → face coordinates. */
+  private readonly xyfBuf = new Int32Array(3);
+
+  /** Healpix's loc2pix: (z, phi, sin theta or NaN) → face coordinates [ix, iy, face]. */
   loc2xyf(z: number, phi: number, sth: number): [number, number, number] {
+    const b = this.xyfBuf;
+    this.loc2xyfInto(z, phi, sth, b);
+    return [b[0]!, b[1]!, b[2]!];
+  }
+
+  /** loc2xyf without allocation: writes ix, iy, face into out. */
+  private loc2xyfInto(z: number, phi: number, sth: number, out: Int32Array): void {
     const ns = this.nside;
     const za = Math.abs(z);
     const tt = fmodulo(phi * INV_HALFPI, 4.0);
@@ -292,8 +301,10 @@ export class Healpix {
       const jp = Math.trunc(temp1 - temp2);
       const jm = Math.trunc(temp1 + temp2);
       const ifp = Math.floor(jp / ns), ifm = Math.floor(jm / ns);
-      const face = ifp === ifm ? ifp | 4 : ifp < ifm ? ifp : ifm + 8;
-      return [jm - ifm * ns, ns - (jp - ifp * ns) - 1, face];
+      out[2] = ifp === ifm ? ifp | 4 : ifp < ifm ? ifp : ifm + 8;
+      out[0] = jm - ifm * ns;
+      out[1] = ns - (jp - ifp * ns) - 1;
+      return;
     }
     const ntt = Math.min(3, Math.trunc(tt));
     const tp = tt - ntt;
@@ -301,7 +312,17 @@ export class Healpix {
     let jp = Math.trunc(tp * tmp), jm = Math.trunc((1 - tp) * tmp);
     jp = Math.min(jp, ns - 1);
     jm = Math.min(jm, ns - 1);
-    return z >= 0 ? [ns - jm - 1, ns - jp - 1, ntt] : [jp, jm, ntt + 8];
+    if (z >= 0) { out[0] = ns - jm - 1; out[1] = ns - jp - 1; out[2] = ntt; }
+    else { out[0] = jp; out[1] = jm; out[2] = ntt + 8; }
+  }
+
+  /** NESTED pixel of a location (no allocation). */
+  private loc2nest(z: number, phi: number, sth: number): number {
+    const b = this.xyfBuf;
+    this.loc2xyfInto(z, phi, sth, b);
+    const ix = b[0]!, iy = b[1]!;
+    if (ix < 8192 && iy < 8192) return b[2]! * this.npface + spread13(ix) + 2 * spread13(iy);
+    return this.xyf2nest(ix, iy, b[2]!);
   }
 
   /** Healpix's RING loc2pix (numbers; nside ≤ 2^24). */
@@ -337,9 +358,8 @@ export class Healpix {
     const z = Math.cos(theta);
     const sth = theta < 0.01 || theta > 3.14159 - 0.01 ? Math.sin(theta) : NaN;
     if (nest) {
-      this.needNest('ang2pix');
-      const [ix, iy, f] = this.loc2xyf(z, phi, sth);
-      return this.xyf2nest(ix, iy, f);
+      if (this.order < 0) this.needNest('ang2pix');
+      return this.loc2nest(z, phi, sth);
     }
     return this.loc2ring(z, phi, sth);
   }
@@ -358,8 +378,7 @@ export class Healpix {
     const sth = Math.abs(nz) > 0.99 ? xl * Math.sqrt(x * x + y * y) : NaN;
     if (nest) {
       this.needNest('vec2pix');
-      const [ix, iy, f] = this.loc2xyf(nz, phi, sth);
-      return this.xyf2nest(ix, iy, f);
+      return this.loc2nest(nz, phi, sth);
     }
     return this.loc2ring(nz, phi, sth);
   }
