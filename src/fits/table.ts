@@ -244,7 +244,9 @@ function decodeBinaryTable(h: Header, data: Uint8Array): FitsTable {
       col.data = decodeVla(data, nrows, rowBytes, offset, f, k, theap, heapEnd, where, k.name);
     } else {
       const raw = gather(data, nrows, rowBytes, offset, f.width);
-      if (f.type === 'A') {
+      if (f.type === 'A' && f.repeat === 0) {
+        col.data = new Array<string>(nrows).fill('');
+      } else if (f.type === 'A') {
         const sub = k.dim && k.dim.length >= 2 ? k.dim[0]! : f.repeat;
         if (sub <= 0 || f.repeat % sub !== 0) throw new TesseraError(`${where}: keyword TDIM${i}: first axis ${sub} does not divide the string width ${f.repeat}`);
         const per = f.repeat === 0 ? 0 : f.repeat / sub;

@@ -75,3 +75,44 @@ test('readRawData returns the data unit as stored (table + heap)', () => {
   assert.equal(h.dataBytes, h.header.number('NAXIS1') * h.header.number('NAXIS2') + h.header.number('PCOUNT'));
   f.close();
 });
+
+test('ASCII table nulls (TNULL and blank fields), implied decimals, D exponents, TSCAL/TZERO', async () => {
+  const { Header } = await import('../../src/fits/header.js');
+  const { decodeTable } = await import('../../src/fits/table.js');
+  const h = new Header([], 'a.fits[HDU 1]');
+  const set = (k: string, v: string | number) => h.set(k, v);
+  set('XTENSION', 'TABLE'); set('BITPIX', 8); set('NAXIS', 2); set('NAXIS1', 24); set('NAXIS2', 3);
+  set('PCOUNT', 0); set('GCOUNT', 1); set('TFIELDS', 3);
+  set('TTYPE1', 'N'); set('TFORM1', 'I5'); set('TBCOL1', 1); set('TNULL1', '-99');
+  set('TTYPE2', 'X'); set('TFORM2', 'F8.2'); set('TBCOL2', 7);
+  set('TTYPE3', 'Y'); set('TFORM3', 'D9.2'); set('TBCOL3', 16); set('TSCAL3', 2); set('TZERO3', 1);
+  const row = (n: string, x: string, y: string) => `${n.padStart(5)} ${x.padStart(8)} ${y.padStart(9)}`;
+  const rows = [row('12', '1234', '1.5D+01'), row('-99', '-1.25', ''), row('', '3.5', '-2.0E-1')];
+  const data = Buffer.from(rows.join(''), 'latin1');
+  const t = decodeTable(h, data, true);
+  assert.deepEqual([...t.column('N').data as Int32Array], [12, 0, 0]);
+  assert.deepEqual([...t.column('N').nulls!], [0, 1, 1]);
+  const x = t.column('X').data as Float64Array;
+  assert.equal(x[0], 12.34, 'implied decimal point of F8.2');
+  assert.equal(x[1], -1.25);
+  assert.equal(x[2], 3.5);
+  const y = t.column('Y').data as Float64Array;
+  assert.equal(y[0], 31);
+  assert.ok(Number.isNaN(y[1]!));
+  assert.equal(y[2], 2 * -0.2 + 1);
+  assert.deepEqual([...t.column('Y').nulls!], [0, 1, 0]);
+  // A bad number is one error naming the row and column.
+  const bad = Buffer.from(row('12', '12.x4', '1.5D+01').padEnd(72), 'latin1');
+  assert.throws(() => decodeTable(h, bad, true), /a\.fits\[HDU 1\]: row 1 column X: cannot read '12\.x4' as F8\.2/);
+});
+
+test('zero-width columns (0A, 0J) read as empty values', async () => {
+  const { encodeFits } = await import('../../src/fits/writer.js');
+  const f = FitsReader.fromBytes(Buffer.concat(encodeFits([{ kind: 'bintable', nrows: 2, columns: [
+    { name: 'e', data: new Int32Array(0), tform: '0J' },
+    { name: 'x', data: new Float32Array([1, 2]) },
+  ] }])), 'z.fits');
+  const t = f.readTable(1);
+  assert.equal(t.column('e').data.length, 0);
+  assert.deepEqual([...t.column('x').data as Float32Array], [1, 2]);
+});

@@ -187,3 +187,17 @@ test('images with compress: options are written as tile-compressed HDUs and read
   assert.equal((band.data as Int16Array)[0], ints[5 * nx + 3]);
   for (let k = 0; k < f.hdus.length; k++) assert.equal(f.checksums(k).checksum, 'ok', `HDU ${k} checksum`);
 });
+
+test('an explicit bitpix converts: floats to -32, integers to wider integers, floats to integers rounded', () => {
+  const f = roundTrip([
+    { kind: 'image', data: new Float64Array([0.1, 1e10, -2.5]), shape: [3], bitpix: -32 },
+    { kind: 'image', data: new Int16Array([-3, 0, 30000]), shape: [3], bitpix: 32 },
+    { kind: 'image', data: new Float32Array([1.4, -2.6, 300]), shape: [3], bitpix: 16 },
+  ]);
+  assert.deepEqual([...f.readImage(0).data as Float32Array], [...Float32Array.from([0.1, 1e10, -2.5])]);
+  const b = f.readImage(1).data;
+  assert.ok(b instanceof Int32Array);
+  assert.deepEqual([...b], [-3, 0, 30000]);
+  assert.deepEqual([...f.readImage(2).data as Int16Array], [1, -3, 300]);
+  assert.throws(() => encodeFits([{ kind: 'image', data: new Float32Array([1e6]), shape: [1], bitpix: 16 }]), /pixel 0 value 1000000 does not fit BITPIX 16/);
+});
