@@ -23,8 +23,8 @@ Only ra and dec are required; absent columns are stored as NaN. Writes DIR/manif
 one FITS table per pixel, DIR/nest<N>/pix-<P>.fits.`,
     async run(args, io) {
       const out = stringOpt(args, 'output');
-      if (!out) throw new UsageError('refcat build: give the output directory with -o DIR');
-      if (args.positionals.length === 0) throw new UsageError('refcat build: give at least one INPUT file');
+      if (!out) throw new UsageError('give the output directory with -o DIR');
+      if (args.positionals.length === 0) throw new UsageError('give at least one INPUT file');
       const coverage = stringOpt(args, 'coverage') ?? 'data';
       if (coverage !== 'data' && coverage !== 'all') throw new UsageError(`--coverage must be 'data' or 'all', got '${coverage}'`);
       const cones = (args.options['cover-cone'] as string[] | undefined ?? []).map((s) => {
@@ -64,12 +64,12 @@ one FITS table per pixel, DIR/nest<N>/pix-<P>.fits.`,
         if (v.length < 6 || v.length % 2 !== 0 || !v.every(Number.isFinite)) throw new UsageError('--polygon expects RA1,DEC1,RA2,DEC2,... (at least 3 vertices)');
         t = rc.queryPolygon(v.filter((_, i) => i % 2 === 0), v.filter((_, i) => i % 2 === 1), { epoch });
       } else {
-        if (!boolOpt(args, 'cone')) throw new UsageError('refcat query: give --cone RA DEC RADIUS_DEG (or --polygon)');
+        if (!boolOpt(args, 'cone')) throw new UsageError('give --cone RA DEC RADIUS_DEG (or --polygon)');
         const ra = positionalNumber(args, 1, 'RA', 'refcat query');
         const dec = positionalNumber(args, 2, 'DEC', 'refcat query');
         const r = positionalNumber(args, 3, 'RADIUS_DEG', 'refcat query');
-        if (dec < -90 || dec > 90) throw new UsageError(`refcat query: DEC must be within [-90, 90], got ${dec}`);
-        if (!(r > 0 && r <= 180)) throw new UsageError(`refcat query: RADIUS_DEG must be in (0, 180], got ${r}`);
+        if (dec < -90 || dec > 90) throw new UsageError(`DEC must be within [-90, 90], got ${dec}`);
+        if (!(r > 0 && r <= 180)) throw new UsageError(`RADIUS_DEG must be in (0, 180], got ${r}`);
         t = rc.queryCone(ra, dec, r, { epoch });
       }
       if (boolOpt(args, 'count')) { io.stdout.write(`${t.nrows}\n`); return; }

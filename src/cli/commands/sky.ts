@@ -8,7 +8,7 @@ import { Healpix } from '../../sky/healpix.js';
 function raDec(args: ParsedArgs, cmd: string): [number, number] {
   const ra = positionalNumber(args, 0, 'RA (degrees)', cmd);
   const dec = positionalNumber(args, 1, 'DEC (degrees)', cmd);
-  if (dec < -90 || dec > 90) throw new UsageError(`${cmd}: DEC must be within [-90, 90], got ${dec}`);
+  if (dec < -90 || dec > 90) throw new UsageError(`DEC must be within [-90, 90], got ${dec}`);
   return [ra, dec];
 }
 
@@ -56,10 +56,10 @@ export const commands: CommandSpec[] = [
     ],
     details: 'Prints a CSV table (brickname,brickid,brickrow,brickcol,ra,dec,ra1,ra2,dec1,dec2) ordered by BRICKID.',
     run(args, io) {
-      if (!boolOpt(args, 'region')) throw new UsageError('sky bricks: give --region RA1 RA2 DEC1 DEC2');
-      if (args.positionals.length !== 4) throw new UsageError(`sky bricks: --region needs 4 numbers (RA1 RA2 DEC1 DEC2), got ${args.positionals.length}`);
+      if (!boolOpt(args, 'region')) throw new UsageError('give --region RA1 RA2 DEC1 DEC2');
+      if (args.positionals.length !== 4) throw new UsageError(`--region needs 4 numbers (RA1 RA2 DEC1 DEC2), got ${args.positionals.length}`);
       const [ra1, ra2, dec1, dec2] = [0, 1, 2, 3].map((i) => positionalNumber(args, i, ['RA1', 'RA2', 'DEC1', 'DEC2'][i]!, 'sky bricks')) as [number, number, number, number];
-      if (dec1 > dec2) throw new UsageError(`sky bricks: DEC1 (${dec1}) must not exceed DEC2 (${dec2})`);
+      if (dec1 > dec2) throw new UsageError(`DEC1 (${dec1}) must not exceed DEC2 (${dec2})`);
       const list = bricksInRegion(ra1, ra2, dec1, dec2);
       if (boolOpt(args, 'count')) { io.stdout.write(`${list.length}\n`); return; }
       const lines = ['brickname,brickid,brickrow,brickcol,ra,dec,ra1,ra2,dec1,dec2'];
