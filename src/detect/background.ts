@@ -14,7 +14,7 @@
 import type { MaskedImage } from '../image/masked-image.js';
 import { DEFAULT_BAD_MASK } from '../image/masked-image.js';
 import { sextractorMode, medianInPlace } from '../image/stats.js';
-import { splineGridToImage } from '../image/resample.js';
+import { SplineGrid } from '../image/resample.js';
 
 export interface BackgroundOptions {
   /** Mesh size in pixels, one number or [width, height] (default 64). */
@@ -50,6 +50,12 @@ export interface Background {
   back(): Float32Array;
   /** Full-resolution RMS map (computed on first call, then cached). */
   rms(): Float32Array;
+  /** One row of the background / RMS map into out[offset ..] (no full map is built). */
+  backRow(y: number, out: Float32Array | Float64Array, offset?: number): void;
+  rmsRow(y: number, out: Float32Array | Float64Array, offset?: number): void;
+  /** The background / RMS at one pixel position (0-based). */
+  backAt(x: number, y: number): number;
+  rmsAt(x: number, y: number): number;
 }
 
 const NBINS = 256;
@@ -159,11 +165,18 @@ export function estimateBackground(img: MaskedImage, opts: BackgroundOptions = {
   const gb = medianInPlace(Float64Array.from(fBack));
   const gr = medianInPlace(Float64Array.from(fRms));
   let backMap: Float32Array | undefined, rmsMap: Float32Array | undefined;
+  const gBack = new SplineGrid(fBack, nx, ny, xNodes, yNodes, width);
+  const gRms = new SplineGrid(fRms, nx, ny, xNodes, yNodes, width);
+  const full = (g: SplineGrid) => { const m = new Float32Array(width * height); for (let y = 0; y < height; y++) g.row(y, m, y * width); return m; };
   return {
     width, height, nx, ny, meshWidth: bw, meshHeight: bh,
     meshBack: fBack, meshRms: fRms, xNodes, yNodes, globalBack: gb, globalRms: gr,
-    back() { return (backMap ??= splineGridToImage(fBack, nx, ny, xNodes, yNodes, width, height)); },
-    rms() { return (rmsMap ??= splineGridToImage(fRms, nx, ny, xNodes, yNodes, width, height)); },
+    back() { return (backMap ??= full(gBack)); },
+    rms() { return (rmsMap ??= full(gRms)); },
+    backRow(y, out, offset = 0) { if (backMap) out.set(backMap.subarray(y * width, (y + 1) * width), offset); else gBack.row(y, out, offset); },
+    rmsRow(y, out, offset = 0) { if (rmsMap) out.set(rmsMap.subarray(y * width, (y + 1) * width), offset); else gRms.row(y, out, offset); },
+    backAt(x, y) { return gBack.at(x, y); },
+    rmsAt(x, y) { return gRms.at(x, y); },
   };
 }
 

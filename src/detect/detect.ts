@@ -66,6 +66,11 @@ export interface DetectOptions {
   psf?: PsfLike;
   /** Return the segmentation map (object NUMBER per pixel). */
   segmentation?: boolean;
+  /**
+   * 'full' (default): every measurement. 'isophotal': only what the footprints give (positions,
+   * moments, shape, ISOAREA, FLUX_ISO, FLUX_MAX, flags), like SEP's extract() alone.
+   */
+  measure?: 'full' | 'isophotal';
 }
 
 export interface DetectResult {
@@ -108,30 +113,32 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   if (nbad === npixTot) throw new RangeError('detectSources: no usable pixel in the image (all NaN, masked or zero weight)');
 
   const bkg = opts.background ?? estimateBackground(img, { backSize: opts.backSize, backFilterSize: opts.backFilterSize, badMask });
-  const backMap = bkg.back();
-  // background-subtracted image (unusable pixels set to 0), per-pixel sky σ and variance
+  // background-subtracted image (unusable pixels set to 0) and per-pixel sky variance, row by
+  // row from the background spline (no full-resolution maps are built)
   const d = new Float32Array(npixTot);
   const skyVar = new Float32Array(npixTot);
-  let sigma: Float32Array;
-  if (img.variance) {
-    sigma = new Float32Array(npixTot);
-    const vp = img.variance;
-    for (let i = 0; i < npixTot; i++) {
-      if (bad[i]) { d[i] = 0; skyVar[i] = 0; sigma[i] = 0; continue; }
-      d[i] = image[i]! - backMap[i]!;
-      const s = vp[i]!;
-      skyVar[i] = s; sigma[i] = Math.sqrt(s);
-    }
-  } else {
-    sigma = bkg.rms();
-    for (let i = 0; i < npixTot; i++) {
-      d[i] = bad[i] ? 0 : image[i]! - backMap[i]!;
-      const s = sigma[i]!;
-      skyVar[i] = s * s;
+  const brow = new Float32Array(width), rrow = new Float32Array(width);
+  const vp = img.variance;
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    bkg.backRow(y, brow);
+    if (vp) {
+      for (let x = 0; x < width; x++) {
+        const i = o + x;
+        if (bad[i] === 1) { d[i] = 0; skyVar[i] = 0; } else { d[i] = image[i]! - brow[x]!; skyVar[i] = vp[i]!; }
+      }
+    } else {
+      bkg.rmsRow(y, rrow);
+      for (let x = 0; x < width; x++) {
+        const i = o + x;
+        d[i] = bad[i] === 1 ? 0 : image[i]! - brow[x]!;
+        const s = rrow[x]!;
+        skyVar[i] = s * s;
+      }
     }
   }
   // total variance for errors: + Poisson noise of the sources when a gain is known
-  let totVar = skyVar;
+  let totVar: Float32Array = skyVar;
   if (gain > 0) {
     totVar = new Float32Array(npixTot);
     const ig = 1 / gain;
@@ -146,16 +153,15 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     kern = opts.filterFwhm === undefined && !psf ? normalizeKernel({ width: 3, height: 3, data: Float64Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1]) }) : gaussianKernel(fw);
   }
   const f = kern ? correlate(d, width, height, kern) : d;
-  let noiseForThresh = sigma;
+  // the variance the threshold is compared with (per pixel)
+  let threshVar: Float32Array = skyVar;
   if (kern && (opts.threshMode ?? 'unfiltered') === 'filtered') {
     const k2: Kernel = { width: kern.width, height: kern.height, data: kern.data.map((v) => v * v) };
-    const fv = correlate(skyVar, width, height, k2);
-    noiseForThresh = new Float32Array(npixTot);
-    for (let i = 0; i < npixTot; i++) noiseForThresh[i] = Math.sqrt(Math.max(fv[i]!, 0));
+    threshVar = correlate(skyVar, width, height, k2);
   }
 
   // unusable pixels hold d = 0; they may join a footprint (so IMAFLAGS_ISO sees them) but never start one
-  const fp = labelAboveThreshold(f, width, height, thresh, noiseForThresh, minArea);
+  const fp = labelAboveThreshold(f, width, height, thresh, threshVar, minArea, undefined, true);
 
   // deblend and analyse
   const nthresh = opts.deblendNThresh ?? 32;
@@ -165,9 +171,9 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
     // the detection threshold of this object: thresh × noise at its peak pixel (constant noise: the global one)
     let pk = pix[0]!, best = -Infinity, tsum = 0;
-    for (let k = 0; k < pix.length; k++) { const i = pix[k]!; tsum += noiseForThresh[i]!; if (f[i]! > best) { best = f[i]!; pk = i; } }
+    for (let k = 0; k < pix.length; k++) { const i = pix[k]!; tsum += Math.sqrt(threshVar[i]!); if (f[i]! > best) { best = f[i]!; pk = i; } }
     const dthresh = thresh * (tsum / pix.length);
-    const mthresh = thresh * noiseForThresh[pk]!;
+    const mthresh = thresh * Math.sqrt(threshVar[pk]!);
     const kids = deblendFootprint(pix, f, d, width, dthresh, { nthresh, mincont, minArea });
     if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
     else objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, 0));
@@ -181,7 +187,8 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
 
   const planes: PixelPlanes = { width, height, data: d, variance: totVar, bad, segmentation: seg };
   const cat = measure(objs, planes, {
-    image, mask, skyVar, backMap, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
+    image, mask, skyVar, bkg, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
+    full: (opts.measure ?? 'full') === 'full',
   });
   return {
     catalog: cat, background: bkg, globalBack: bkg.globalBack, globalRms: bkg.globalRms,
@@ -193,7 +200,7 @@ interface MeasureContext {
   image: Float32Array;
   mask?: Uint32Array;
   skyVar: Float32Array;
-  backMap: Float32Array;
+  bkg: Background;
   diam: number[];
   kronFact: number;
   kronMin: number;
@@ -203,6 +210,7 @@ interface MeasureContext {
   width: number;
   height: number;
   f: Float32Array;
+  full: boolean;
 }
 
 const FWHM_LEVELS = [0.25, 0.35, 0.45, 0.55, 0.65, 0.75];
@@ -261,8 +269,8 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     IMAF[k] = imaf; NIMAF[k] = nimaf;
     if (sat) flags |= FLAG_SATURATED;
     if (o.xmin === 0 || o.ymin === 0 || o.xmax === width - 1 || o.ymax === height - 1) flags |= FLAG_TRUNCATED;
-    const bi = Math.min(height - 1, Math.max(0, Math.round(o.my))) * width + Math.min(width - 1, Math.max(0, Math.round(o.mx)));
-    BACK[k] = c.backMap[bi]!;
+    BACK[k] = c.bkg.backAt(o.mx, o.my);
+    if (!c.full) { FLAGS[k] = flags; continue; }
 
     // circular apertures at the isophotal barycentre
     sumCircles(p, o.mx, o.my, radii, FAPER, FAPERE, aperFlags, k * naper);
@@ -306,13 +314,15 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
   const cat = new SourceCatalog(n);
   cat.add('NUMBER', NUMBER, 'Running object number')
     .add('X_IMAGE', X, 'Object position along x (isophotal barycentre, FITS 1-based)', 'pixel')
-    .add('Y_IMAGE', Y, 'Object position along y (isophotal barycentre, FITS 1-based)', 'pixel')
-    .add('XWIN_IMAGE', XW, 'Windowed position estimate along x', 'pixel')
-    .add('YWIN_IMAGE', YW, 'Windowed position estimate along y', 'pixel')
-    .add('ERRX2WIN_IMAGE', EX2W, 'Variance of windowed position along x', 'pixel**2')
-    .add('ERRY2WIN_IMAGE', EY2W, 'Variance of windowed position along y', 'pixel**2')
-    .add('ERRXYWIN_IMAGE', EXYW, 'Covariance of windowed position between x and y', 'pixel**2')
-    .add('X2_IMAGE', X2, 'Variance along x', 'pixel**2')
+    .add('Y_IMAGE', Y, 'Object position along y (isophotal barycentre, FITS 1-based)', 'pixel');
+  if (c.full) {
+    cat.add('XWIN_IMAGE', XW, 'Windowed position estimate along x', 'pixel')
+      .add('YWIN_IMAGE', YW, 'Windowed position estimate along y', 'pixel')
+      .add('ERRX2WIN_IMAGE', EX2W, 'Variance of windowed position along x', 'pixel**2')
+      .add('ERRY2WIN_IMAGE', EY2W, 'Variance of windowed position along y', 'pixel**2')
+      .add('ERRXYWIN_IMAGE', EXYW, 'Covariance of windowed position between x and y', 'pixel**2');
+  }
+  cat.add('X2_IMAGE', X2, 'Variance along x', 'pixel**2')
     .add('Y2_IMAGE', Y2, 'Variance along y', 'pixel**2')
     .add('XY_IMAGE', XY, 'Covariance between x and y', 'pixel**2')
     .add('ERRX2_IMAGE', EX2, 'Variance of position along x', 'pixel**2')
@@ -333,8 +343,9 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     .add('FLUXERR_ISO', FISOE, 'RMS error for isophotal flux', 'count')
     .add('FLUX_MAX', FMAX, 'Peak flux above background', 'count')
     .add('XPEAK_IMAGE', XPK, 'x-coordinate of the brightest pixel', 'pixel')
-    .add('YPEAK_IMAGE', YPK, 'y-coordinate of the brightest pixel', 'pixel')
-    .add('FLUX_APER', FAPER, `Flux in circular apertures of diameters ${c.diam.join(', ')} px`, 'count', naper)
+    .add('YPEAK_IMAGE', YPK, 'y-coordinate of the brightest pixel', 'pixel');
+  if (c.full) {
+    cat.add('FLUX_APER', FAPER, `Flux in circular apertures of diameters ${c.diam.join(', ')} px`, 'count', naper)
     .add('FLUXERR_APER', FAPERE, 'RMS error of FLUX_APER', 'count', naper)
     .add('FLUX_AUTO', FAUTO, 'Flux within a Kron-like elliptical aperture', 'count')
     .add('FLUXERR_AUTO', FAUTOE, 'RMS error for AUTO flux', 'count')
@@ -342,7 +353,8 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     .add('FLUX_RADIUS', FRAD, `Radius enclosing ${c.fluxFrac} of FLUX_AUTO`, 'pixel')
     .add('FWHM_IMAGE', FWHM, 'FWHM assuming a Gaussian core', 'pixel')
     .add('SNR_WIN', SNRW, 'Gaussian-weighted SNR');
-  if (c.psf) {
+  }
+  if (c.psf && c.full) {
     cat.add('FLUX_PSF', FPSF, 'Flux from PSF fitting', 'count')
       .add('FLUXERR_PSF', FPSFE, 'RMS flux error for PSF fitting', 'count')
       .add('SPREAD_MODEL', SPREAD, 'Spread parameter from model fitting')

@@ -33,36 +33,38 @@ function find(parent: Int32Array, i: number): number {
 }
 
 /**
- * Label the pixels where det[i] > thresh·noise[i] and bad[i] is not set, keep components of
- * at least minArea pixels. `noise` may be a single number (a uniform noise level).
+ * Label the pixels where det[i] > thresh·noise[i] (noise may be a single number: a uniform
+ * level) and bad[i] is not set, keep components of at least minArea pixels. With
+ * noiseIsVariance, `noise` holds variances: the test is det[i] > thresh·√noise[i].
  */
 export function labelAboveThreshold(
   det: Float32Array, width: number, height: number,
-  thresh: number, noise: Float32Array | number, minArea: number, bad?: Uint8Array,
+  thresh: number, noise: Float32Array | number, minArea: number, bad?: Uint8Array, noiseIsVariance = false,
 ): Footprints {
   const rx0 = new IntVec(), rx1 = new IntVec(), ry = new IntVec();
   let parent = new Int32Array(1024);
   let prevStart = 0, prevEnd = 0;
-  const uniform = typeof noise === 'number';
-  const t0 = uniform ? thresh * noise : 0;
-  const noiseArr = uniform ? null : noise;
+  const above = new Uint8Array(width + 1); // one sentinel 0 at the end of each row
+  const t2 = thresh * thresh;
   for (let y = 0; y < height; y++) {
     const row = y * width;
+    // the threshold test for the whole row, in one tight loop
+    if (typeof noise === 'number') {
+      const t0 = noiseIsVariance ? thresh * Math.sqrt(noise) : thresh * noise;
+      for (let x = 0; x < width; x++) above[x] = det[row + x]! > t0 ? 1 : 0;
+    } else if (noiseIsVariance) {
+      for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > 0 && v * v > t2 * noise[row + x]! ? 1 : 0; }
+    } else {
+      for (let x = 0; x < width; x++) above[x] = det[row + x]! > thresh * noise[row + x]! ? 1 : 0;
+    }
+    if (bad !== undefined) for (let x = 0; x < width; x++) if (bad[row + x] === 1) above[x] = 0;
     const curStart = rx0.n;
     let p = prevStart;
     let x = 0;
     while (x < width) {
-      const i = row + x;
-      const t = noiseArr === null ? t0 : thresh * noiseArr[i]!;
-      if (!(det[i]! > t) || (bad !== undefined && bad[i] === 1)) { x++; continue; }
+      if (above[x] === 0) { x++; continue; }
       const x0 = x;
-      x++;
-      while (x < width) {
-        const j = row + x;
-        const tj = noiseArr === null ? t0 : thresh * noiseArr[j]!;
-        if (!(det[j]! > tj) || (bad !== undefined && bad[j] === 1)) break;
-        x++;
-      }
+      while (above[++x] === 1);
       const x1 = x - 1;
       const r = rx0.push(x0); rx1.push(x1); ry.push(y);
       if (r >= parent.length) { const b = new Int32Array(parent.length * 2); b.set(parent); parent = b; }

@@ -106,7 +106,8 @@ export function correlateDirect(src: Float32Array, width: number, height: number
 
 /**
  * Separable correlation with kx (along x) then ky (along y); centres at (len − 1) >> 1.
- * Zero outside the image. Rows are processed as whole-row multiply-adds (tight loops).
+ * Zero outside the image. The x pass is kept in a ring of ky.length rows (no full-size
+ * temporary); rows are processed as whole-row multiply-adds.
  */
 export function correlateSeparable(
   src: Float32Array, width: number, height: number, kx: ArrayLike<number>, ky: ArrayLike<number>,
@@ -114,18 +115,17 @@ export function correlateSeparable(
 ): Float32Array {
   const nx = kx.length, ny = ky.length;
   const cx = (nx - 1) >> 1, cy = (ny - 1) >> 1;
-  const tmp = new Float32Array(width * height);
+  const ring = new Float32Array(width * ny);
   const acc = new Float64Array(width);
-  // along x: acc[x] = Σ_i kx[i]·src[x + i − cx]
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
+  const xpass = (sy: number) => {
+    const row = sy * width;
+    const o = (sy % ny) * width;
     if (nx === 3 && width >= 2) {
       const k0 = kx[0]!, k1 = kx[1]!, k2 = kx[2]!;
-      tmp[row] = k1 * src[row]! + k2 * src[row + 1]!;
-      const end = row + width - 1;
-      for (let i = row + 1; i < end; i++) tmp[i] = k0 * src[i - 1]! + k1 * src[i]! + k2 * src[i + 1]!;
-      tmp[end] = k0 * src[end - 1]! + k1 * src[end]!;
-      continue;
+      ring[o] = k1 * src[row]! + k2 * src[row + 1]!;
+      for (let x = 1; x < width - 1; x++) ring[o + x] = k0 * src[row + x - 1]! + k1 * src[row + x]! + k2 * src[row + x + 1]!;
+      ring[o + width - 1] = k0 * src[row + width - 2]! + k1 * src[row + width - 1]!;
+      return;
     }
     acc.fill(0);
     for (let i = 0; i < nx; i++) {
@@ -136,15 +136,17 @@ export function correlateSeparable(
       const base = row + dx;
       for (let x = x0; x < x1; x++) acc[x]! += kv * src[base + x]!;
     }
-    for (let x = 0; x < width; x++) tmp[row + x] = acc[x]!;
-  }
-  // along y: out row y = Σ_j ky[j]·tmp row (y + j − cy)
+    for (let x = 0; x < width; x++) ring[o + x] = acc[x]!;
+  };
+  let next = 0; // next source row to run the x pass on
   for (let y = 0; y < height; y++) {
+    const need = Math.min(height - 1, y + ny - 1 - cy);
+    while (next <= need) xpass(next++);
     const o = y * width;
     if (ny === 3 && y >= 1 && y < height - 1) {
       const k0 = ky[0]!, k1 = ky[1]!, k2 = ky[2]!;
-      const a = o - width, c = o + width;
-      for (let x = 0; x < width; x++) out[o + x] = k0 * tmp[a + x]! + k1 * tmp[o + x]! + k2 * tmp[c + x]!;
+      const a = ((y - 1) % 3) * width, b = (y % 3) * width, c = ((y + 1) % 3) * width;
+      for (let x = 0; x < width; x++) out[o + x] = k0 * ring[a + x]! + k1 * ring[b + x]! + k2 * ring[c + x]!;
       continue;
     }
     acc.fill(0);
@@ -153,8 +155,8 @@ export function correlateSeparable(
       if (sy < 0 || sy >= height) continue;
       const kv = ky[j]!;
       if (kv === 0) continue;
-      const row = sy * width;
-      for (let x = 0; x < width; x++) acc[x]! += kv * tmp[row + x]!;
+      const r = (sy % ny) * width;
+      for (let x = 0; x < width; x++) acc[x]! += kv * ring[r + x]!;
     }
     for (let x = 0; x < width; x++) out[o + x] = acc[x]!;
   }

@@ -168,48 +168,89 @@ export function splineWeights(xs: ArrayLike<number>, n: number, x: number): { k:
 }
 
 /**
- * Bicubic natural-spline interpolation of a grid of node values (nx × ny, row-major, node
- * (i, j) at pixel position (xNodes[i], yNodes[j])) onto every pixel of an outW × outH image.
- * First splines along y for every node column and every output row, then along x.
- * With one node along an axis the map is constant along it; with two, linear.
+ * Row-by-row evaluator of a bicubic natural spline through a grid of node values (nx × ny,
+ * row-major, node (i, j) at pixel position (xNodes[i], yNodes[j])), for images of width outW.
+ * `row(y, out, offset)` fills outW values of image row y: first a spline along y for every node
+ * column (O(nx)), then along x. With one node along an axis the map is constant along it; with
+ * two, linear. Outside the nodes the end segments continue.
+ */
+export class SplineGrid {
+  private readonly d2y: Float64Array;
+  private readonly rowVals: Float64Array;
+  private readonly rowD2: Float64Array;
+  private readonly seg: Int32Array;
+  private readonly wx: Float64Array; // a, b, c, d per x
+  constructor(
+    private readonly values: Float64Array | Float32Array, private readonly nx: number, private readonly ny: number,
+    private readonly xNodes: ArrayLike<number>, private readonly yNodes: ArrayLike<number>, readonly outW: number,
+  ) {
+    this.d2y = new Float64Array(nx * ny);
+    const col = new Float64Array(ny), colVals = new Float64Array(ny);
+    for (let i = 0; i < nx; i++) {
+      for (let j = 0; j < ny; j++) colVals[j] = values[j * nx + i]!;
+      splineSecondDerivatives(yNodes, colVals, ny, 0, 1, col);
+      for (let j = 0; j < ny; j++) this.d2y[j * nx + i] = col[j]!;
+    }
+    this.rowVals = new Float64Array(nx);
+    this.rowD2 = new Float64Array(nx);
+    this.seg = new Int32Array(outW);
+    this.wx = new Float64Array(outW * 4);
+    for (let x = 0; x < outW; x++) {
+      const w = splineWeights(xNodes, nx, x);
+      this.seg[x] = w.k;
+      this.wx[4 * x] = w.a; this.wx[4 * x + 1] = w.b; this.wx[4 * x + 2] = w.c; this.wx[4 * x + 3] = w.d;
+    }
+  }
+
+  /** The node values of the spline along y at row y (then their x second derivatives). */
+  private prepareRow(y: number): void {
+    const { nx, ny, values, d2y, rowVals } = this;
+    const sy = splineWeights(this.yNodes, ny, y);
+    const r0 = sy.k * nx, r1 = ny > 1 ? r0 + nx : r0;
+    for (let i = 0; i < nx; i++) rowVals[i] = sy.a * values[r0 + i]! + sy.b * values[r1 + i]! + sy.c * d2y[r0 + i]! + sy.d * d2y[r1 + i]!;
+    if (nx > 1) splineSecondDerivatives(this.xNodes, rowVals, nx, 0, 1, this.rowD2);
+  }
+
+  /** Fill out[offset .. offset + outW) with image row y. */
+  row(y: number, out: Float32Array | Float64Array, offset = 0): void {
+    this.prepareRow(y);
+    const { rowVals, rowD2, outW } = this;
+    if (this.nx === 1) { out.fill(rowVals[0]!, offset, offset + outW); return; }
+    const seg = this.seg, wx = this.wx;
+    // walk segment by segment: the four node quantities are constant inside one
+    let x = 0;
+    while (x < outW) {
+      const k = seg[x]!;
+      const y0 = rowVals[k]!, y1 = rowVals[k + 1]!, c0 = rowD2[k]!, c1 = rowD2[k + 1]!;
+      let e = x;
+      while (e < outW && seg[e] === k) e++;
+      for (let q = x; q < e; q++) {
+        const b = 4 * q;
+        out[offset + q] = wx[b]! * y0 + wx[b + 1]! * y1 + wx[b + 2]! * c0 + wx[b + 3]! * c1;
+      }
+      x = e;
+    }
+  }
+
+  /** The spline at one point (x, y) in pixels. */
+  at(x: number, y: number): number {
+    this.prepareRow(y);
+    if (this.nx === 1) return this.rowVals[0]!;
+    const w = splineWeights(this.xNodes, this.nx, x);
+    return w.a * this.rowVals[w.k]! + w.b * this.rowVals[w.k + 1]! + w.c * this.rowD2[w.k]! + w.d * this.rowD2[w.k + 1]!;
+  }
+}
+
+/**
+ * Bicubic natural-spline interpolation of a grid of node values onto every pixel of an
+ * outW × outH image (see SplineGrid).
  */
 export function splineGridToImage(
   values: Float64Array | Float32Array, nx: number, ny: number,
   xNodes: ArrayLike<number>, yNodes: ArrayLike<number>,
   outW: number, outH: number, out: Float32Array = new Float32Array(outW * outH),
 ): Float32Array {
-  // second derivatives along y for every node column
-  const d2y = new Float64Array(nx * ny);
-  const col = new Float64Array(ny);
-  const colVals = new Float64Array(ny);
-  for (let i = 0; i < nx; i++) {
-    for (let j = 0; j < ny; j++) colVals[j] = values[j * nx + i]!;
-    splineSecondDerivatives(yNodes, colVals, ny, 0, 1, col);
-    for (let j = 0; j < ny; j++) d2y[j * nx + i] = col[j]!;
-  }
-  const rowVals = new Float64Array(nx);
-  const rowD2 = new Float64Array(nx);
-  // per-pixel x segment and weights, the same for every row
-  const seg = new Int32Array(outW);
-  const wa = new Float64Array(outW), wb = new Float64Array(outW), wc = new Float64Array(outW), wd = new Float64Array(outW);
-  for (let x = 0; x < outW; x++) {
-    const s = splineWeights(xNodes, nx, x);
-    seg[x] = s.k; wa[x] = s.a; wb[x] = s.b; wc[x] = s.c; wd[x] = s.d;
-  }
-  for (let y = 0; y < outH; y++) {
-    // spline along y at this row for every node column: O(nx)
-    const sy = splineWeights(yNodes, ny, y);
-    const r0 = sy.k * nx, r1 = ny > 1 ? r0 + nx : r0;
-    for (let i = 0; i < nx; i++) {
-      rowVals[i] = sy.a * values[r0 + i]! + sy.b * values[r1 + i]! + sy.c * d2y[r0 + i]! + sy.d * d2y[r1 + i]!;
-    }
-    const o = y * outW;
-    if (nx === 1) { out.fill(rowVals[0]!, o, o + outW); continue; }
-    splineSecondDerivatives(xNodes, rowVals, nx, 0, 1, rowD2);
-    for (let x = 0; x < outW; x++) {
-      const k = seg[x]!;
-      out[o + x] = wa[x]! * rowVals[k]! + wb[x]! * rowVals[k + 1]! + wc[x]! * rowD2[k]! + wd[x]! * rowD2[k + 1]!;
-    }
-  }
+  const g = new SplineGrid(values, nx, ny, xNodes, yNodes, outW);
+  for (let y = 0; y < outH; y++) g.row(y, out, y * outW);
   return out;
 }

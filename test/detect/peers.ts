@@ -68,18 +68,19 @@ export function runSep(path: string, diameter: number, samples: [number, number]
 }
 
 /** Write a source-extractor configuration (equivalent to tessera's defaults) into dir. */
-export function writeSextractorConfig(dir: string, diameter: number, params: string[]): string {
+export function writeSextractorConfig(dir: string, diameter: number, params: string[], checkBackground = true): string {
   const conf = join(dir, 'tessera.sex');
   writeFileSync(join(dir, 'tessera.param'), params.join('\n') + '\n');
+  writeFileSync(join(dir, 'default.conv'), 'CONV NORM\n# 3x3 all-ground convolution mask with FWHM = 2 pixels.\n1 2 1\n2 4 2\n1 2 1\n');
   writeFileSync(conf, [
     `CATALOG_NAME ${join(dir, 'sex.fits')}`, 'CATALOG_TYPE FITS_1.0', `PARAMETERS_NAME ${join(dir, 'tessera.param')}`,
     'DETECT_TYPE CCD', 'DETECT_MINAREA 5', 'DETECT_THRESH 1.5', 'ANALYSIS_THRESH 1.5',
-    'FILTER Y', 'FILTER_NAME /usr/share/source-extractor/default.conv',
+    'FILTER Y', `FILTER_NAME ${join(dir, 'default.conv')}`,
     'DEBLEND_NTHRESH 32', 'DEBLEND_MINCONT 0.005', 'CLEAN Y', 'CLEAN_PARAM 1.0', 'MASK_TYPE CORRECT',
     `PHOT_APERTURES ${diameter}`, 'PHOT_AUTOPARAMS 2.5,3.5', 'PHOT_FLUXFRAC 0.5', 'SATUR_LEVEL 1e9', 'GAIN 0.0',
     'PIXEL_SCALE 1.0', 'SEEING_FWHM 1.0', `STARNNW_NAME /usr/share/source-extractor/default.nnw`,
     'BACK_SIZE 64', 'BACK_FILTERSIZE 3', 'BACKPHOTO_TYPE GLOBAL',
-    `CHECKIMAGE_TYPE BACKGROUND`, `CHECKIMAGE_NAME ${join(dir, 'sexback.fits')}`,
+    checkBackground ? 'CHECKIMAGE_TYPE BACKGROUND' : 'CHECKIMAGE_TYPE NONE', `CHECKIMAGE_NAME ${join(dir, 'sexback.fits')}`,
     'MEMORY_OBJSTACK 30000', 'MEMORY_PIXSTACK 3000000', 'MEMORY_BUFSIZE 1024', 'VERBOSE_TYPE QUIET', 'NTHREADS 1', 'WRITE_XML N',
   ].join('\n') + '\n');
   return conf;
@@ -89,8 +90,8 @@ export const SEX_PARAMS = ['NUMBER', 'X_IMAGE', 'Y_IMAGE', 'XWIN_IMAGE', 'YWIN_I
   'KRON_RADIUS', 'FLUX_RADIUS', 'A_IMAGE', 'B_IMAGE', 'THETA_IMAGE', 'ISOAREA_IMAGE', 'FLUX_MAX', 'FWHM_IMAGE', 'BACKGROUND', 'FLAGS'];
 
 /** Run source-extractor on a FITS image and read its catalog (0-based positions). */
-export function runSextractor(path: string, dir: string, diameter: number, samples: [number, number][]): PeerCatalog {
-  const conf = writeSextractorConfig(dir, diameter, SEX_PARAMS);
+export function runSextractor(path: string, dir: string, diameter: number, samples: [number, number][], params = SEX_PARAMS): PeerCatalog {
+  const conf = writeSextractorConfig(dir, diameter, params);
   const t0 = process.hrtime.bigint();
   const r = spawnSync('source-extractor', [path, '-c', conf], { encoding: 'utf8', cwd: dir });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -98,7 +99,7 @@ export function runSextractor(path: string, dir: string, diameter: number, sampl
   const rd = FitsReader.open(join(dir, 'sex.fits'));
   const t = rd.readTable(1);
   rd.close();
-  const col = (n: string) => Float64Array.from(t.columns.find((c) => c.name === n)!.data as ArrayLike<number>, Number);
+  const col = (n: string) => { const c = t.columns.find((k) => k.name === n); return c ? Float64Array.from(c.data as ArrayLike<number>, Number) : new Float64Array(t.nrows); };
   const b = FitsReader.open(join(dir, 'sexback.fits'));
   const bi = b.readImage(0);
   b.close();
