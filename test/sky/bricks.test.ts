@@ -76,6 +76,28 @@ test('lookup by position round-trips through id and name, and the box contains t
   }
 });
 
+test('BRICKID, BRICKQ and areas match desiutil.brick tests (checked there against the IDL dtiling bricks)', () => {
+  // desiutil/py/desiutil/test/test_brick.py: ra = dec = linspace(0, 3, 10) − 1.5
+  const ids = [323162, 324603, 327484, 328926, 330367, 331808, 333250, 334691, 337572, 339014];
+  const qs = [0, 3, 2, 0, 3, 2, 0, 3, 2, 0];
+  const areas = [0.062478535, 0.062485076, 0.062494595, 0.062497571, 0.062499356, 0.062499356, 0.062497571, 0.062494595, 0.062485076, 0.062478535];
+  for (let i = 0; i < 10; i++) {
+    const x = (3 * i) / 9 - 1.5;
+    const b = brickForPosition(x, x);
+    assert.equal(b.brickid, ids[i], `point ${i}`);
+    assert.equal(b.brickq, qs[i], `brickq ${i}`);
+    assert.ok(Math.abs(brickAreaDeg2(b) - areas[i]!) < 1e-8, `area ${i}: ${brickAreaDeg2(b)}`);
+  }
+  assert.equal(brickForPosition(0, 0).brickid, 330368);
+  assert.equal(brickForPosition(90, 90).brickid, 662174);
+  assert.equal(brickForPosition(90, -90).brickid, 1);
+  assert.equal(brickForPosition(0, -90).brickq, 1);
+  assert.equal(brickForPosition(0, 90).brickq, 0);
+  assert.equal(brickForPosition(361, 0).brickid, brickForPosition(1, 0).brickid);
+  assert.equal(brickForPosition(-0.5, 0).brickname, brickForPosition(359.5, 0).brickname);
+  assert.ok(Math.abs(brickAreaDeg2(brickForPosition(0, 90)) - 0.049087364) < 1e-8);
+});
+
 test('per-brick WCS is the 3600×3600, 0.262″/px TAN grid centred on the brick', () => {
   const w = wcsForBrick(brickByName('1351p192'));
   assert.deepEqual(w.crpix, [1800.5, 1800.5]);
