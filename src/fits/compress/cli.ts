@@ -75,11 +75,13 @@ export const compressCommands: CommandSpec[] = [
     summary: 'tile-compress every image HDU of a FITS file (like fpack)',
     usage: 'IN OUT',
     options: [
-      { name: 'type', short: 't', type: 'string', valueName: 'ALG', description: 'rice, gzip1, gzip2, hcompress (read only: see details) or none', default: 'rice' },
+      { name: 'type', short: 't', type: 'string', valueName: 'ALG', description: 'rice, gzip1, gzip2, hcompress or none', default: 'rice' },
       { name: 'q', short: 'q', type: 'string', valueName: 'Q', description: 'float quantization: step = noise/Q; a negative Q is the absolute step', default: '4' },
       { name: 'dither', type: 'string', valueName: 'D', description: 'float quantization dither: 1 (SUBTRACTIVE_DITHER_1), 2 (keeps exact zeros) or none', default: '1' },
       { name: 'seed', type: 'string', valueName: 'N', description: 'dither seed ZDITHER0, 1..10000 (default from the clock, as fpack)' },
-      { name: 'tile', type: 'string', valueName: 'WxH', description: 'tile shape, e.g. 2048x16 (default: one row per tile)' },
+      { name: 'tile', type: 'string', valueName: 'WxH', description: 'tile shape, e.g. 2048x16 (default: one row per tile; 16 rows for hcompress)' },
+      { name: 'hscale', type: 'string', valueName: 'S', description: 'HCOMPRESS scale: > 0 times the tile noise, < 0 absolute; 0 = lossless', default: '0' },
+      { name: 'hsmooth', type: 'boolean', description: 'HCOMPRESS: ask readers to smooth lossy tiles (ZVAL2 SMOOTH = 1)' },
       { name: 'lossless', type: 'boolean', description: 'floats without quantization (needs --type gzip1, gzip2 or none)' },
       { name: 'checksum', type: 'boolean', description: 'write CHECKSUM/DATASUM on every HDU' },
       { name: 'no-checksum', type: 'boolean', description: 'drop CHECKSUM/DATASUM (default: recompute on HDUs that had them)' },
@@ -90,14 +92,14 @@ The primary HDU stays without data (a primary image moves to the first extension
 every image extension is compressed; tables and already-compressed HDUs are copied. Headers are
 kept. Integers are compressed losslessly; floats are quantized to noise/Q per tile (noise from
 the median absolute 2nd/3rd/5th-order differences, as cfitsio) with subtractive dithering,
-exactly as fpack's defaults: RICE_1, q = 4, SUBTRACTIVE_DITHER_1, row tiles. Output is read by
-funpack, astropy and cfitsio. HCOMPRESS_1 and PLIO_1 are read (decompress) but not written.`,
+exactly as fpack's defaults: RICE_1, q = 4, SUBTRACTIVE_DITHER_1, row tiles. HCOMPRESS_1 uses
+2-D tiles (default NAXIS1 × 16, as fpack; at least 4×4). Output is read by funpack, astropy and
+cfitsio. PLIO_1 is read (decompress) but not written.`,
     run(args, io) {
       const input = positional(args, 0, 'input file IN', 'fits compress');
       const output = positional(args, 1, 'output file OUT', 'fits compress');
       if (args.positionals.length > 2) throw new UsageError(`fits compress: expected IN OUT, got ${args.positionals.length} arguments`);
       const opts = compressOptionsFrom(args);
-      if (opts.type === 'HCOMPRESS_1') throw new UsageError('--type hcompress: HCOMPRESS_1 is read but not written by Tessera; use rice');
       const report = compressFile(input, output, { ...opts, checksum: checksumOpt(args) });
       summary(report, io, boolOpt(args, 'verbose'));
       return 0;

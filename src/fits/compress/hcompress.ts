@@ -405,3 +405,290 @@ export function hcompressDecode(src: Uint8Array, smooth: boolean, rowLength: num
   if (scale > 1) for (let i = 0; i < nel; i++) a[i] = a[i]! * scale;
   hinv(a, nx, ny, smooth, scale);
 }
+
+/* ------------------------------------------------------------------ encoding */
+
+/** Huffman codes of the 4-bit quadtree nodes (value → code, length), as the decoder reads them. */
+const HCODE = [0x3e, 0x00, 0x01, 0x08, 0x02, 0x09, 0x1a, 0x1b, 0x03, 0x1c, 0x0a, 0x1d, 0x0b, 0x1e, 0x3f, 0x0c];
+const HLEN = [6, 3, 3, 4, 3, 4, 5, 5, 3, 5, 4, 5, 4, 5, 6, 4];
+
+class BitOut {
+  bytes: Uint8Array;
+  n = 0;
+  private buf = 0;
+  private bits = 0; // pending bits in buf (< 8)
+  constructor(size: number) {
+    this.bytes = new Uint8Array(Math.max(64, size));
+  }
+  private push(b: number): void {
+    if (this.n >= this.bytes.length) {
+      const nb = new Uint8Array(this.bytes.length * 2);
+      nb.set(this.bytes);
+      this.bytes = nb;
+    }
+    this.bytes[this.n++] = b;
+  }
+  /** Write the low n (≤ 24) bits of v, most significant first. */
+  put(v: number, n: number): void {
+    this.buf = (this.buf << n) | (v & ((1 << n) - 1));
+    this.bits += n;
+    while (this.bits >= 8) {
+      this.bits -= 8;
+      this.push((this.buf >>> this.bits) & 255);
+    }
+    this.buf &= (1 << this.bits) - 1;
+  }
+  /** Flush a partial byte (zero-padded). */
+  align(): void {
+    if (this.bits > 0) this.push((this.buf << (8 - this.bits)) & 255);
+    this.buf = 0;
+    this.bits = 0;
+  }
+  raw(b: Uint8Array): void {
+    for (let i = 0; i < b.length; i++) this.push(b[i]!);
+  }
+}
+
+function shuffle(a: Float64Array, off: number, n: number, n2: number, tmp: Float64Array): void {
+  let t = 0;
+  for (let i = 1; i < n; i += 2) tmp[t++] = a[off + n2 * i]!;
+  let p1 = off + n2;
+  for (let i = 2; i < n; i += 2, p1 += n2) a[p1] = a[off + n2 * i]!;
+  t = 0;
+  for (let i = 1; i < n; i += 2, p1 += n2) a[p1] = tmp[t++]!;
+}
+
+/** Forward H-transform of a[nx][ny] (ny fastest), in place. */
+function htrans(a: Float64Array, nx: number, ny: number): void {
+  const nmax = Math.max(nx, ny);
+  const log2n = log2up(nmax);
+  const tmp = new Float64Array((nmax + 1) >> 1);
+  let div = 1; // 2^shift: 1 on the first pass, then 2
+  let bit1 = 2; // mask = -bit1, rounding prnd = bit1/2
+  let bit2 = 4; // mask2 = -bit2, prnd2 = bit2/2
+  let nxtop = nx;
+  let nytop = ny;
+  const r1 = (h: number, bit: number): number => Math.floor((h >= 0 ? h + bit / 2 : h) / bit) * bit;
+  const r2 = (h: number, bit: number): number => Math.floor((h >= 0 ? h + bit / 2 : h + bit / 2 - 1) / bit) * bit;
+  for (let k = 0; k < log2n; k++) {
+    const oddx = nxtop % 2;
+    const oddy = nytop % 2;
+    const up = 2 / div; // << (1 - shift)
+    let i = 0;
+    for (; i < nxtop - oddx; i += 2) {
+      let s00 = i * ny;
+      let s10 = s00 + ny;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        const a00 = a[s00]!, a01 = a[s00 + 1]!, a10 = a[s10]!, a11 = a[s10 + 1]!;
+        const h0 = Math.floor((a11 + a10 + a01 + a00) / div);
+        const hx = Math.floor((a11 + a10 - a01 - a00) / div);
+        const hy = Math.floor((a11 - a10 + a01 - a00) / div);
+        const hc = Math.floor((a11 - a10 - a01 + a00) / div);
+        a[s10 + 1] = hc;
+        a[s10] = r1(hx, bit1);
+        a[s00 + 1] = r1(hy, bit1);
+        a[s00] = r2(h0, bit2);
+        s00 += 2;
+        s10 += 2;
+      }
+      if (oddy) {
+        const h0 = (a[s10]! + a[s00]!) * up;
+        const hx = (a[s10]! - a[s00]!) * up;
+        a[s10] = r1(hx, bit1);
+        a[s00] = r2(h0, bit2);
+      }
+    }
+    if (oddx) {
+      let s00 = i * ny;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        const h0 = (a[s00 + 1]! + a[s00]!) * up;
+        const hy = (a[s00 + 1]! - a[s00]!) * up;
+        a[s00 + 1] = r1(hy, bit1);
+        a[s00] = r2(h0, bit2);
+        s00 += 2;
+      }
+      if (oddy) a[s00] = r2(a[s00]! * up * 2, bit2);
+    }
+    for (let r = 0; r < nxtop; r++) shuffle(a, ny * r, nytop, 1, tmp);
+    for (let c = 0; c < nytop; c++) shuffle(a, c, nxtop, ny, tmp);
+    nxtop = (nxtop + 1) >> 1;
+    nytop = (nytop + 1) >> 1;
+    div = 2;
+    bit1 = bit2;
+    bit2 *= 2;
+  }
+}
+
+/** 4-bit codes of bit plane `bit` of a (row length n) over nx × ny, into b[(nx+1)/2 × (ny+1)/2]. */
+function onebit(a: Float64Array, off: number, n: number, nx: number, ny: number, b: Uint8Array, bit: number): void {
+  const p = 2 ** bit;
+  const at = (s: number): number => Math.floor(a[s]! / p) & 1;
+  let k = 0;
+  let i = 0;
+  for (; i < nx - 1; i += 2) {
+    let s00 = off + n * i;
+    const s10d = n;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      b[k++] = at(s00 + s10d + 1) | (at(s00 + s10d) << 1) | (at(s00 + 1) << 2) | (at(s00) << 3);
+      s00 += 2;
+    }
+    if (j < ny) b[k++] = (at(s00 + s10d) << 1) | (at(s00) << 3);
+  }
+  if (i < nx) {
+    let s00 = off + n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      b[k++] = (at(s00 + 1) << 2) | (at(s00) << 3);
+      s00 += 2;
+    }
+    if (j < ny) b[k++] = at(s00) << 3;
+  }
+}
+
+/** Reduce codes a[nx × ny] (row length n) to one 4-bit code per 2×2 block of non-zero flags. */
+function reduce(a: Uint8Array, n: number, nx: number, ny: number, b: Uint8Array): void {
+  let k = 0;
+  let i = 0;
+  const nz = (v: number): number => (v !== 0 ? 1 : 0);
+  for (; i < nx - 1; i += 2) {
+    let s00 = n * i;
+    let s10 = s00 + n;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      b[k++] = nz(a[s10 + 1]!) | (nz(a[s10]!) << 1) | (nz(a[s00 + 1]!) << 2) | (nz(a[s00]!) << 3);
+      s00 += 2;
+      s10 += 2;
+    }
+    if (j < ny) b[k++] = (nz(a[s10]!) << 1) | (nz(a[s00]!) << 3);
+  }
+  if (i < nx) {
+    let s00 = n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      b[k++] = (nz(a[s00 + 1]!) << 2) | (nz(a[s00]!) << 3);
+      s00 += 2;
+    }
+    if (j < ny) b[k++] = nz(a[s00]!) << 3;
+  }
+}
+
+function qtreeEncode(out: BitOut, a: Float64Array, off: number, n: number, nqx: number, nqy: number, nbitplanes: number): void {
+  const log2n = log2up(Math.max(nqx, nqy));
+  const nqx2 = (nqx + 1) >> 1;
+  const nqy2 = (nqy + 1) >> 1;
+  const bmax = (nqx2 * nqy2 + 1) >> 1;
+  const scratch = new Uint8Array(Math.max(1, nqx2 * nqy2));
+  const levels: number[][] = [];
+  for (let bit = nbitplanes - 1; bit >= 0; bit--) {
+    onebit(a, off, n, nqx, nqy, scratch, bit);
+    let nx = nqx2;
+    let ny = nqy2;
+    levels.length = 0;
+    let totalBits = 0;
+    let direct = false;
+    const take = (cnt: number): void => {
+      const codes: number[] = [];
+      for (let i = 0; i < cnt; i++) {
+        const v = scratch[i]!;
+        if (v) { codes.push(v); totalBits += HLEN[v]!; }
+      }
+      levels.push(codes);
+      if (totalBits >> 3 >= bmax) direct = true;
+    };
+    take(nx * ny);
+    for (let k = 1; k < log2n && !direct; k++) {
+      reduce(scratch, ny, nx, ny, scratch);
+      nx = (nx + 1) >> 1;
+      ny = (ny + 1) >> 1;
+      take(nx * ny);
+    }
+    if (direct) {
+      // the quadtree would expand the data: write the bit plane directly, 4 bits per 2×2 block
+      out.put(0, 4);
+      onebit(a, off, n, nqx, nqy, scratch, bit);
+      for (let i = 0; i < nqx2 * nqy2; i++) out.put(scratch[i]!, 4);
+      continue;
+    }
+    out.put(0xf, 4);
+    if (totalBits === 0) {
+      out.put(HCODE[0]!, HLEN[0]!);
+    } else {
+      for (let l = levels.length - 1; l >= 0; l--) {
+        const codes = levels[l]!;
+        for (let i = codes.length - 1; i >= 0; i--) out.put(HCODE[codes[i]!]!, HLEN[codes[i]!]!);
+      }
+    }
+  }
+}
+
+/**
+ * HCOMPRESS_1-encode a tile of `nrows` rows of `rowLength` integers. `scale` > 1 quantizes the
+ * coefficients (lossy); 0 or 1 is lossless.
+ */
+export function hcompressEncode(values: ArrayLike<number>, rowLength: number, nrows: number, scale: number): Uint8Array {
+  const nx = nrows;
+  const ny = rowLength;
+  const nel = nx * ny;
+  const a = new Float64Array(nel);
+  for (let i = 0; i < nel; i++) a[i] = values[i]!;
+  htrans(a, nx, ny);
+  if (scale > 1) {
+    const d = Math.trunc((scale + 1) / 2) - 1;
+    for (let i = 0; i < nel; i++) {
+      const v = a[i]!;
+      a[i] = Math.trunc((v > 0 ? v + d : v - d) / scale);
+    }
+  }
+  const out = new BitOut(nel + 64);
+  const hdr = new Uint8Array(25);
+  const dv = new DataView(hdr.buffer);
+  hdr[0] = 0xdd;
+  hdr[1] = 0x99;
+  dv.setInt32(2, nx, false);
+  dv.setInt32(6, ny, false);
+  dv.setInt32(10, scale, false);
+  dv.setBigInt64(14, BigInt(a[0]!), false);
+  a[0] = 0;
+  // sign bits, then absolute values
+  const signs = new Uint8Array((nel + 7) >> 3);
+  let ns = 0;
+  for (let i = 0; i < nel; i++) {
+    const v = a[i]!;
+    if (v !== 0) {
+      if (v < 0) {
+        signs[ns >> 3]! |= 0x80 >> (ns & 7);
+        a[i] = -v;
+      }
+      ns++;
+    }
+  }
+  const nx2 = (nx + 1) >> 1;
+  const ny2 = (ny + 1) >> 1;
+  const vmax = [0, 0, 0];
+  for (let r = 0; r < nx; r++) {
+    for (let c = 0; c < ny; c++) {
+      const q = (c >= ny2 ? 1 : 0) + (r >= nx2 ? 1 : 0);
+      const v = a[r * ny + c]!;
+      if (v > vmax[q]!) vmax[q] = v;
+    }
+  }
+  const nb = vmax.map((v) => (v > 0 ? Math.floor(Math.log2(v)) + 1 : 0));
+  // Math.log2 can round up at exact powers of two minus a little; fix by checking
+  for (let q = 0; q < 3; q++) {
+    while (nb[q]! > 0 && 2 ** (nb[q]! - 1) > vmax[q]!) nb[q]!--;
+    while (2 ** nb[q]! <= vmax[q]!) nb[q]!++;
+  }
+  hdr[22] = nb[0]!;
+  hdr[23] = nb[1]!;
+  hdr[24] = nb[2]!;
+  out.raw(hdr);
+  qtreeEncode(out, a, 0, ny, nx2, ny2, nb[0]!);
+  qtreeEncode(out, a, ny2, ny, nx2, ny >> 1, nb[1]!);
+  qtreeEncode(out, a, ny * nx2, ny, nx >> 1, ny2, nb[1]!);
+  qtreeEncode(out, a, ny * nx2 + ny2, ny, nx >> 1, ny >> 1, nb[2]!);
+  out.put(0, 4);
+  out.align();
+  out.raw(signs.subarray(0, (ns + 7) >> 3));
+  return out.bytes.slice(0, out.n);
+}

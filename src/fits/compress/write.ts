@@ -7,7 +7,8 @@ import { Header, type Card } from '../header.js';
 import type { CompressOptions, CompressionType, PixelArray } from './types.js';
 import { riceEncode } from './rice.js';
 import { gzipEncode } from './gzip.js';
-import { quantize, NULL_VALUE, type DitherCode } from './quantize.js';
+import { quantize, tileStats, NULL_VALUE, type DitherCode } from './quantize.js';
+import { hcompressEncode } from './hcompress.js';
 import { copyTile, tileBox, tileGrid } from './tiles.js';
 
 /** Keywords of the image header that the table header replaces or renames. */
@@ -339,8 +340,23 @@ function encodeInts(
       return gzipEncode(bigEndian(ints, len, width, false), width, type === 'GZIP_2');
     case 'NOCOMPRESS':
       return bigEndian(ints, len, width, false);
-    case 'HCOMPRESS_1':
-      throw new TesseraError(`${where}: writing HCOMPRESS_1 is not supported (read only); use RICE_1`);
+    case 'HCOMPRESS_1': {
+      const ny = len / extent[0]!;
+      let scale = hscale;
+      if (scale > 0) {
+        // relative to the tile's noise (as cfitsio): smallest of the 2nd/3rd/5th-order MAD estimates
+        const f = new Float64Array(len);
+        for (let i = 0; i < len; i++) f[i] = ints[i]!;
+        const st = tileStats(f, extent[0]!, ny);
+        let noise = st.noise3;
+        if (st.noise2 !== 0 && st.noise2 < noise) noise = st.noise2;
+        if (st.noise5 !== 0 && st.noise5 < noise) noise = st.noise5;
+        scale *= noise;
+      } else {
+        scale = -scale;
+      }
+      return hcompressEncode(ints.subarray(0, len), extent[0]!, ny, Math.trunc(scale + 0.5));
+    }
     default:
       throw new TesseraError(`${where}: tile ${t + 1}: cannot write ${type}`);
   }

@@ -55,6 +55,10 @@ function cases(): Case[] {
     { name: 'u8_rice', data: u8, shape: [200, 60], opts: {} },
     { name: 'i16_gzip2', data: i16, shape: [200, 60], opts: { type: 'GZIP_2' } },
     { name: 'i32_gzip1', data: i32, shape: [200, 60], opts: { type: 'GZIP_1' } },
+    { name: 'i16_hcompress', data: i16, shape: [200, 60], opts: { type: 'HCOMPRESS_1' } },
+    { name: 'i32_hcompress', data: i32, shape: [200, 60], opts: { type: 'HCOMPRESS_1', tile: [200, 60] } },
+    { name: 'i16_hcompress_lossy', data: i16, shape: [200, 60], opts: { type: 'HCOMPRESS_1', hcompressScale: 2.5, hcompressSmooth: true } },
+    { name: 'f32_hcompress', data: skyImage(200, 60, 34), shape: [200, 60], opts: { type: 'HCOMPRESS_1', ditherSeed: 12, tile: [100, 20] } },
     { name: 'i16_nocompress', data: i16, shape: [200, 60], opts: { type: 'NOCOMPRESS' }, astropy: false },
     { name: 'cube_rice', data: cube, shape: [40, 30, 3], opts: { tile: [20, 10, 2], ditherSeed: 77 } },
   ];

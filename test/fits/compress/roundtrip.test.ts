@@ -67,6 +67,30 @@ test('lossless integer round trips: every type, algorithm and tile shape', () =>
   }
 });
 
+test('HCOMPRESS_1 round trips: lossless integers exact for odd tile sizes; lossy within scale', () => {
+  const rnd = lcg(13);
+  for (const [nx, ny, tile] of [[37, 23, [37, 23]], [50, 36, [50, 12]], [64, 20, [16, 5]], [9, 40, [9, 16]]] as [number, number, number[]][]) {
+    const n = nx * ny;
+    const i16 = new Int16Array(n).map(() => Math.round(300 * gauss(rnd)));
+    i16[0] = -32768; i16[1] = 32767;
+    const i32 = new Int32Array(n).map(() => Math.round(1e6 * gauss(rnd)));
+    i32[0] = -2147483648; i32[1] = 2147483647;
+    for (const [bitpix, data] of [[16, i16], [32, i32]] as const) {
+      const { c, d } = roundTrip(imageHeader(bitpix, [nx, ny]), data, [nx, ny], { type: 'HCOMPRESS_1', tile });
+      assert.equal(c.header.string('ZCMPTYPE'), 'HCOMPRESS_1');
+      assert.deepEqual(d.data, data, `BITPIX ${bitpix} ${nx}×${ny} tile ${tile}`);
+    }
+  }
+  // lossy: absolute scale 8 keeps every pixel within a few times the scale
+  const f = skyImage(64, 32, 14);
+  const ints = new Int16Array(f.length).map((_, i) => Math.round(f[i]!));
+  const { d } = roundTrip(imageHeader(16, [64, 32]), ints, [64, 32], { type: 'HCOMPRESS_1', hcompressScale: -8 });
+  let maxErr = 0;
+  for (let i = 0; i < ints.length; i++) maxErr = Math.max(maxErr, Math.abs((d.data as Int16Array)[i]! - ints[i]!));
+  assert.ok(maxErr > 0 && maxErr <= 4 * 8, `max error ${maxErr}`);
+  assert.throws(() => compressImage(imageHeader(16, [64, 3]), new Int16Array(192), [64, 3], { type: 'HCOMPRESS_1' }, 't'), /at least 4/);
+});
+
 test('float quantization round trips: error ≤ step/2, NaN kept, exact zeros with DITHER_2', () => {
   const shape = [120, 40];
   const f = skyImage(120, 40, 3);
