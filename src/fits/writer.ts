@@ -19,7 +19,7 @@ export interface ColumnInput {
    * or one entry per row for a variable-length column (typed arrays, strings or boolean[]).
    * Complex columns (tform C/M): Float32Array/Float64Array with re, im interleaved.
    */
-  data: PixelArray | string[] | boolean[] | readonly (PixelArray | string | boolean[])[];
+  data: PixelArray | number[] | string[] | boolean[] | readonly (PixelArray | string | boolean[])[];
   /** Explicit TFORM (e.g. '3E', 'C', '16X', '1PJ', '20A'); inferred from data when absent. */
   tform?: string;
   unit?: string;
@@ -37,6 +37,8 @@ export type HduInput =
 export interface WriteOptions {
   /** Add CHECKSUM and DATASUM to every HDU. */
   checksum?: boolean;
+  /** File name used in error messages (writeFits passes its path). */
+  name?: string;
 }
 
 /** Keywords that describe structure: never copied from a user's header. */
@@ -57,8 +59,9 @@ function pad(n: number): Uint8Array {
   return new Uint8Array(r === 0 ? 0 : BLOCK - r);
 }
 
-function hduWhere(i: number, extname?: string): string {
-  return extname ? `HDU ${i} '${extname}'` : `HDU ${i}`;
+function hduWhere(name: string | undefined, i: number, extname?: string): string {
+  const h = extname ? `HDU ${i} '${extname}'` : `HDU ${i}`;
+  return name === undefined ? h : `${name}[${h}]`;
 }
 
 /** Encode HDUs to the byte chunks of a FITS file. */
@@ -71,7 +74,7 @@ export function encodeFits(hdus: HduInput[], opts: WriteOptions = {}): Uint8Arra
   }
   list.forEach((hdu, i) => {
     const primary = i === 0;
-    const where = hduWhere(i, hdu.extname);
+    const where = hduWhere(opts.name, i, hdu.extname);
     let header: Header;
     let data: Uint8Array[];
     if (hdu.kind === 'image' && hdu.compress) {
@@ -100,7 +103,7 @@ export function encodeFits(hdus: HduInput[], opts: WriteOptions = {}): Uint8Arra
 
 /** Write a FITS file atomically (temporary file, fsync, rename). */
 export function writeFits(path: string, hdus: HduInput[], opts: WriteOptions = {}): void {
-  writeFileAtomic(path, encodeFits(hdus, opts));
+  writeFileAtomic(path, encodeFits(hdus, { ...opts, name: opts.name ?? path }));
 }
 
 /* ---------------------------------------------------------------- images */
@@ -199,11 +202,15 @@ function isTyped(x: unknown): x is PixelArray {
 
 function prepareColumn(col: ColumnInput, nrows: number, where: string): Prepared {
   const cw = `${where} column ${col.name}`;
-  const d = col.data;
+  let d = col.data;
+  // Plain arrays of numbers are written as doubles (or converted to the explicit TFORM).
+  if (Array.isArray(d) && d.length > 0 && typeof d[0] === 'number' && d.every((v) => typeof v === 'number')) {
+    d = Float64Array.from(d as unknown as number[]);
+  }
   const explicit = col.tform ? parseBinaryTform(col.tform, where, `column ${col.name} tform`) : undefined;
   // Variable-length arrays: one entry per row that is itself an array or a string.
   const isVla = explicit?.vla !== undefined || (!isTyped(d) && d.length > 0 && (isTyped(d[0]) || Array.isArray(d[0]) || (typeof d[0] === 'string' && explicit?.vla !== undefined)));
-  if (isVla) return prepareVla(col, nrows, cw, explicit?.vla, explicit?.type);
+  if (isVla) return prepareVla({ ...col, data: d as ColumnInput['data'] }, nrows, cw, explicit?.vla, explicit?.type);
   if (isTyped(d)) {
     const nat = typeOf(d);
     let type = explicit?.type ?? nat.type;
@@ -323,8 +330,16 @@ function encodeBinaryTable(hdu: Extract<HduInput, { kind: 'bintable' }>, where: 
   let offset = 0;
   for (const p of prepared) {
     const w = p.width;
-    if (w === rowBytes) table.set(p.bytes);
-    else for (let r = 0; r < nrows; r++) table.set(p.bytes.subarray(r * w, (r + 1) * w), r * rowBytes + offset);
+    const src = p.bytes;
+    if (w === rowBytes) table.set(src);
+    else if (w >= 32) for (let r = 0; r < nrows; r++) table.set(src.subarray(r * w, (r + 1) * w), r * rowBytes + offset);
+    else {
+      // Narrow columns: a byte loop beats one subarray + set per row.
+      for (let r = 0, i = 0; r < nrows; r++) {
+        const base = r * rowBytes + offset;
+        for (let k = 0; k < w; k++) table[base + k] = src[i++]!;
+      }
+    }
     offset += w;
   }
   const heap: Uint8Array[] = [];

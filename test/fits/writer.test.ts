@@ -87,6 +87,7 @@ test('binary tables: every inferred and explicit TFORM round-trips, VLA P and Q,
     { name: 'd2', data: new Float64Array([1, 2, 3, 4, 5, 6]), dim: [2] },
     { name: 'mat', data: new Float32Array(18).map((_, i) => i), dim: [3, 2] },
     { name: 'asE', data: new Float64Array([0.1, 0.2, 0.3]), tform: 'E' },
+    { name: 'plain', data: [0.5, -1, 1e300] },
     { name: 'c', data: new Float32Array([1, -1, 2, -2, 3, -3]), tform: 'C' },
     { name: 'm', data: new Float64Array([1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6]), tform: '2M' },
     { name: 'l', data: [true, false, true] },
@@ -106,6 +107,11 @@ test('binary tables: every inferred and explicit TFORM round-trips, VLA P and Q,
     const got = t.column(c.name);
     if (c.name === 'asE') {
       assert.deepEqual([...got.data as Float32Array], [...new Float32Array([0.1, 0.2, 0.3])]);
+      continue;
+    }
+    if (c.name === 'plain') {
+      assert.ok(got.data instanceof Float64Array);
+      assert.deepEqual([...got.data], c.data);
       continue;
     }
     if (c.name.startsWith('v')) {
@@ -200,4 +206,10 @@ test('an explicit bitpix converts: floats to -32, integers to wider integers, fl
   assert.deepEqual([...b], [-3, 0, 30000]);
   assert.deepEqual([...f.readImage(2).data as Int16Array], [1, -3, 300]);
   assert.throws(() => encodeFits([{ kind: 'image', data: new Float32Array([1e6]), shape: [1], bitpix: 16 }]), /pixel 0 value 1000000 does not fit BITPIX 16/);
+});
+
+test('writeFits errors name the output file and HDU', () => {
+  const out = join(tempDir(), 'bad.fits');
+  assert.throws(() => writeFits(out, [{ kind: 'bintable', extname: 'CAT', nrows: 2, columns: [{ name: 'flux', data: ['a', 2] as unknown as string[] }] }]),
+    /bad\.fits\[HDU 1 'CAT'\] column flux: mixed value types \(expected strings\)/);
 });
