@@ -65,40 +65,18 @@ export class SkyIndex {
     if (n === 0) { dmin = 0; dmax = 0; }
     const h = Math.max(zoneHeightDeg, (dmax - dmin) / 4194304, 1e-7);
     this.zoneHeightDeg = h;
-    const zoneOf = new Int32Array(n);
-    const raQ = new Uint32Array(n);
     const raW = new Float64Array(n);
-    let zmin = 0x7fffffff, zmax = -1;
     for (let i = 0; i < n; i++) {
-      const zz = Math.floor((decDeg[i]! + 90) / h);
-      zoneOf[i] = zz;
-      if (zz < zmin) zmin = zz;
-      if (zz > zmax) zmax = zz;
       let r = raDeg[i]! % 360;
       if (r < 0) r += 360;
       if (r >= 360) r = 0;
       raW[i] = r;
-      raQ[i] = Math.min(0xffffffff, Math.floor((r / 360) * 4294967296));
     }
-    if (n === 0) { zmin = 0; zmax = 0; }
-    this.zoneMin = zmin;
-    this.zoneCount = zmax - zmin + 1;
-    // LSD radix sort by quantised RA (two 16-bit passes), then a stable counting sort by zone
-    let a = new Uint32Array(n), b = new Uint32Array(n);
-    for (let i = 0; i < n; i++) a[i] = i;
-    const cnt = new Int32Array(65537);
-    for (const shift of [0, 16]) {
-      cnt.fill(0);
-      for (let i = 0; i < n; i++) cnt[((raQ[a[i]!]! >>> shift) & 0xffff) + 1]!++;
-      for (let k = 0; k < 65536; k++) cnt[k + 1]! += cnt[k]!;
-      for (let i = 0; i < n; i++) { const r = a[i]!; b[cnt[(raQ[r]! >>> shift) & 0xffff]!++] = r; }
-      const t = a; a = b; b = t;
-    }
-    const zs = new Int32Array(this.zoneCount + 1);
-    for (let i = 0; i < n; i++) zs[zoneOf[i]! - zmin + 1]!++;
-    for (let k = 0; k < this.zoneCount; k++) zs[k + 1]! += zs[k]!;
-    this.zoneStart = zs.slice();
-    for (let i = 0; i < n; i++) { const r = a[i]!; b[zs[zoneOf[r]! - zmin]!++] = r; }
+    const zsort = zoneSort(raW, decDeg, h);
+    this.zoneMin = zsort.zmin;
+    this.zoneCount = zsort.zoneCount;
+    this.zoneStart = zsort.zoneStart;
+    const b = zsort.perm;
     this.perm = b;
     this.ra = new Float64Array(n);
     this.x = new Float64Array(n);
@@ -223,7 +201,9 @@ export class SkyIndex {
           if (c2 < best.c2 || (c2 === best.c2 && best.k >= 0 && perm[k]! < perm[best.k]!)) { best.c2 = c2; best.k = k; }
         }
       : null;
-    for (let i = 0; i < nq; i++) {
+    const order = queryOrder(raDeg, decDeg, this.zoneHeightDeg);
+    for (let q = 0; q < nq; q++) {
+      const i = order ? order[q]! : q;
       const d = decDeg[i]!;
       let r = raDeg[i]! % 360;
       if (r < 0) r += 360;
@@ -329,4 +309,61 @@ function meanSpacingDeg(dec: ArrayLike<number>): number {
   const band = Math.max(1e-6, hi - lo);
   // assume an RA extent comparable to the Dec extent (a field); all-sky gives a larger value anyway
   return Math.sqrt((band * Math.max(band, 1e-6)) / n);
+}
+
+/**
+ * Order rows by Dec zone (height h degrees) and, within a zone, by RA (quantised to 2^-32 of a
+ * turn): an LSD radix sort on RA (two 16-bit passes) then a stable counting sort on the zone.
+ * `ra` must already be wrapped to [0, 360).
+ */
+function zoneSort(ra: Float64Array, dec: ArrayLike<number>, h: number): { perm: Uint32Array; zmin: number; zoneCount: number; zoneStart: Int32Array } {
+  const n = ra.length;
+  const zoneOf = new Int32Array(n);
+  const raQ = new Uint32Array(n);
+  let zmin = 0x7fffffff, zmax = -1;
+  for (let i = 0; i < n; i++) {
+    const zz = Math.floor((dec[i]! + 90) / h);
+    zoneOf[i] = zz;
+    if (zz < zmin) zmin = zz;
+    if (zz > zmax) zmax = zz;
+    raQ[i] = Math.min(0xffffffff, Math.floor((ra[i]! / 360) * 4294967296));
+  }
+  if (n === 0) { zmin = 0; zmax = 0; }
+  const zoneCount = zmax - zmin + 1;
+  let a = new Uint32Array(n), b = new Uint32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
+  const cnt = new Int32Array(65537);
+  for (const shift of [0, 16]) {
+    cnt.fill(0);
+    for (let i = 0; i < n; i++) cnt[((raQ[a[i]!]! >>> shift) & 0xffff) + 1]!++;
+    for (let k = 0; k < 65536; k++) cnt[k + 1]! += cnt[k]!;
+    for (let i = 0; i < n; i++) { const r = a[i]!; b[cnt[(raQ[r]! >>> shift) & 0xffff]!++] = r; }
+    const t = a; a = b; b = t;
+  }
+  const zs = new Int32Array(zoneCount + 1);
+  for (let i = 0; i < n; i++) zs[zoneOf[i]! - zmin + 1]!++;
+  for (let k = 0; k < zoneCount; k++) zs[k + 1]! += zs[k]!;
+  const zoneStart = zs.slice();
+  for (let i = 0; i < n; i++) { const r = a[i]!; b[zs[zoneOf[r]! - zmin]!++] = r; }
+  return { perm: b, zmin, zoneCount, zoneStart };
+}
+
+/** A cache-friendly order for queries: zone-then-RA (falls back to identity for small or invalid input). */
+function queryOrder(ra: ArrayLike<number>, dec: ArrayLike<number>, h: number): Uint32Array | null {
+  const n = ra.length;
+  if (n < 20000) return null;
+  const raW = new Float64Array(n);
+  const decC = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let r = ra[i]! % 360;
+    if (!(r === r)) r = 0;
+    if (r < 0) r += 360;
+    if (r >= 360) r = 0;
+    raW[i] = r;
+    const d = dec[i]!;
+    decC[i] = d >= -90 && d <= 90 ? d : 0;
+  }
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < n; i++) { if (decC[i]! < lo) lo = decC[i]!; if (decC[i]! > hi) hi = decC[i]!; }
+  return zoneSort(raW, decC, Math.max(h, (hi - lo) / 4194304, 1e-7)).perm;
 }
