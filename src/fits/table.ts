@@ -89,6 +89,14 @@ export function parseTdim(s: string, where: string, key: string): number[] {
   return m[1]!.split(',').map((x) => Number(x.trim()));
 }
 
+/** Rows without bytes cost nothing in the file; refuse absurd counts rather than allocate them. */
+function checkRowCount(where: string, rowBytes: number, nrows: number): void {
+  if (nrows < 0) throw new TesseraError(`${where}: keyword NAXIS2: expected a non-negative row count, got ${nrows}`);
+  if (rowBytes === 0 && nrows > 10_000_000) {
+    throw new TesseraError(`${where}: NAXIS1 = 0 (rows without bytes) but NAXIS2 = ${nrows}: refusing to build ${nrows} empty rows`);
+  }
+}
+
 function makeTable(header: Header, nrows: number, columns: FitsColumn[]): FitsTable {
   return {
     nrows,
@@ -227,6 +235,7 @@ function decodeBinaryTable(h: Header, data: Uint8Array): FitsTable {
     total += f.width;
   }
   if (total !== rowBytes) throw new TesseraError(`${where}: the TFORMn widths add up to ${total} bytes per row but NAXIS1 = ${rowBytes}`);
+  checkRowCount(where, rowBytes, nrows);
   if (data.length < mainBytes) throw new TesseraError(`${where}: table needs ${mainBytes} bytes for ${nrows} rows but the data unit has ${data.length}`);
   const columns: FitsColumn[] = [];
   let offset = 0;
@@ -342,6 +351,7 @@ function decodeAsciiTable(h: Header, data: Uint8Array): FitsTable {
   const tfields = h.integer('TFIELDS');
   if (tfields < 0 || tfields > 999) throw new TesseraError(`${where}: keyword TFIELDS: expected 0..999, got ${tfields}`);
   if (data.length < rowBytes * nrows) throw new TesseraError(`${where}: table needs ${rowBytes * nrows} bytes but the data unit has ${data.length}`);
+  checkRowCount(where, rowBytes, nrows);
   const text = Buffer.from(data.buffer, data.byteOffset, rowBytes * nrows).toString('latin1');
   const columns: FitsColumn[] = [];
   for (let i = 1; i <= tfields; i++) {
