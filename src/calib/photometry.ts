@@ -90,7 +90,7 @@ export function zeroPoint(
  * the sky level over its whole area, which matters least for the brightest stars. Returns the
  * multiplicative factor and its error; 1 with NaN error when fewer than 3 stars qualify.
  */
-export function apertureCorrection(psfFlux: ArrayLike<number>, apFlux: ArrayLike<number>, apFluxErr: ArrayLike<number>, snMin = 50, maxStars = 20): { factor: number; err: number; n: number } {
+export function apertureCorrection(psfFlux: ArrayLike<number>, apFlux: ArrayLike<number>, apFluxErr: ArrayLike<number>, snMin = 50, maxStars = 15): { factor: number; err: number; n: number } {
   const cand: { a: number; r: number }[] = [];
   for (let i = 0; i < psfFlux.length; i++) {
     const p = psfFlux[i]!, a = apFlux[i]!, e = apFluxErr[i]!;
@@ -100,8 +100,16 @@ export function apertureCorrection(psfFlux: ArrayLike<number>, apFlux: ArrayLike
   cand.sort((u, v) => v.a - u.a);
   const r = cand.slice(0, maxStars).map((c) => c.r);
   if (r.length < 3) return { factor: 1, err: NaN, n: r.length };
-  const st = clippedMean(r, 3, 5);
-  return { factor: st.mean, err: st.err, n: st.n };
+  // Neighbours inside a large aperture only ever add flux, and can be frequent: clip around
+  // the median with a MAD-based σ (floor 0.5%), not around a mean inflated by them.
+  const sorted = r.slice().sort((a, b) => a - b);
+  const med = sorted[sorted.length >> 1]!;
+  const mad = r.map((v) => Math.abs(v - med)).sort((a, b) => a - b)[r.length >> 1]! * 1.4826;
+  const lim = 3 * Math.max(mad, 0.005 * med);
+  const kept = r.filter((v) => Math.abs(v - med) <= lim);
+  const mean = kept.reduce((a, b) => a + b, 0) / kept.length;
+  const sd = kept.length > 1 ? Math.sqrt(kept.reduce((a, b) => a + (b - mean) ** 2, 0) / (kept.length - 1)) : 0;
+  return { factor: mean, err: sd / Math.sqrt(kept.length), n: kept.length };
 }
 
 export interface CcdZp {

@@ -43,9 +43,9 @@ export interface PsfFitOptions {
   sampling?: number;
   /** Initial FWHM guess in pixels (sets stamp size and sampling). */
   fwhmPix: number;
-  /** Stamp half-width in image pixels (default max(6, ceil(3 × FWHM)), at most 15). */
+  /** Stamp half-width in image pixels (default max(5, ceil(2.5 × FWHM)), at most 12 — a 25 × 25 stamp like PSFEx's default PSF_SIZE). */
   radiusPix?: number;
-  /** Iterations of the basis solve (default 10). */
+  /** Iterations of the basis solve (default 8). */
   iterations?: number;
   /** κ for χ² outlier rejection (default 4). */
   kappa?: number;
@@ -144,11 +144,11 @@ export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfF
   const fwhm = opts.fwhmPix;
   if (!(fwhm > 0)) throw new TesseraError(`PSF fit: initial FWHM must be positive, got ${fwhm}`);
   const sampling = opts.sampling ?? (fwhm < 2.5 ? 0.5 : 1);
-  const radius = opts.radiusPix ?? Math.min(15, Math.max(6, Math.ceil(3 * fwhm)));
+  const radius = opts.radiusPix ?? Math.min(12, Math.max(5, Math.ceil(2.5 * fwhm)));
   const nb = 2 * Math.round(radius / sampling) + 1;
   const c = (nb - 1) / 2;
   const D = 2 * radius + 1; // data stamp side
-  const iterations = opts.iterations ?? 10;
+  const iterations = opts.iterations ?? 8;
   const kappa = opts.kappa ?? 4;
   const acc = opts.accuracy ?? 0.01;
   const { width, height } = img;
@@ -217,14 +217,19 @@ export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfF
   };
 
   const totalIter = iterations;
+  // The per-sample normal matrices depend on the weights only, which settle after the first
+  // iterations: they are rebuilt while fluxes/centres move or after a rejection, else reused.
+  let rebuildN = true;
   for (let it = 0; it < totalIter; it++) {
-    N.fill(0); R.fill(0);
+    if (it === 0 || it === 2 || it === 4) rebuildN = true;
+    if (rebuildN) N.fill(0);
+    R.fill(0);
     const chis: number[] = [];
     for (const s of sd) {
       if (!s.ok) continue;
       // Refit flux (and after the first iterations, the centre) with the current model.
       render(s, 0, 0, M);
-      if (it >= 2) {
+      if (it === 2 || it === 4) {
         const h = 0.05;
         render(s, h, 0, Mx); render(s, 0, h, My);
         // Linear least squares for [f, f·dx, f·dy] with model M + dx·∂M/∂x + dy·∂M/∂y.
@@ -277,10 +282,15 @@ export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfF
           chi += r * r * w; dof++;
           const bj = by * nb + bx;
           const no = bj * nT * nT, ro = bj * nT;
-          for (let p = 0; p < nT; p++) {
-            const tp = w * s.terms[p]!;
-            R[ro + p]! += tp * r;
-            for (let q = 0; q <= p; q++) N[no + p * nT + q]! += tp * s.terms[q]!;
+          if (rebuildN) {
+            for (let p = 0; p < nT; p++) {
+              const tp = w * s.terms[p]!;
+              R[ro + p]! += tp * r;
+              for (let q = 0; q <= p; q++) N[no + p * nT + q]! += tp * s.terms[q]!;
+            }
+          } else {
+            const wr = w * r;
+            for (let p = 0; p < nT; p++) R[ro + p]! += wr * s.terms[p]!;
           }
         }
       }
@@ -323,9 +333,12 @@ export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfF
       const lim = Math.max(med + kappa * mad, 2 * med);
       let nOk = 0;
       for (const s of sd) if (s.ok) nOk++;
+      rebuildN = false;
       for (const s of sd) {
-        if (s.ok && s.chi2 > lim && nOk > minStars) { s.ok = false; nOk--; }
+        if (s.ok && s.chi2 > lim && nOk > minStars) { s.ok = false; nOk--; rebuildN = true; }
       }
+    } else {
+      rebuildN = false;
     }
   }
   const used: number[] = [], rejected: number[] = [];

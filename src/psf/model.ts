@@ -187,8 +187,8 @@ export class PsfModel {
     const c = (n - 1) / 2;
     const s = this.sampling;
     // For each output column/row: the first basis index and 6 Lanczos taps (zero outside).
-    const jx = new Int32Array(w), jy = new Int32Array(h);
-    const wx = new Float64Array(w * 6), wy = new Float64Array(h * 6);
+    const sc = this.scratch(w, h, n);
+    const jx = sc.jx, jy = sc.jy, wx = sc.wx, wy = sc.wy;
     for (let i = 0; i < w; i++) {
       const u = (i - cx) * step / s + c; // position in basis units
       const j0 = Math.floor(u) - 2;
@@ -208,7 +208,7 @@ export class PsfModel {
       }
     }
     // Separable: first along x for each basis row → tmp[basisRow][outCol]
-    const tmp = new Float64Array(n * w);
+    const tmp = sc.tmp;
     for (let by = 0; by < n; by++) {
       const bo = by * n;
       for (let i = 0; i < w; i++) {
@@ -235,6 +235,17 @@ export class PsfModel {
         for (let i = 0; i < w; i++) out[ro + i]! += wv * tmp[to + i]!;
       }
     }
+  }
+
+  private sc: { w: number; h: number; n: number; jx: Int32Array; jy: Int32Array; wx: Float64Array; wy: Float64Array; tmp: Float64Array } | undefined;
+
+  /** Scratch buffers of renderOffset, reused between calls of the same size. */
+  private scratch(w: number, h: number, n: number) {
+    const c = this.sc;
+    if (c && c.w >= w && c.h >= h && c.n >= n) return c;
+    const W = Math.max(w, c?.w ?? 0), H = Math.max(h, c?.h ?? 0), N = Math.max(n, c?.n ?? 0);
+    this.sc = { w: W, h: H, n: N, jx: new Int32Array(W), jy: new Int32Array(H), wx: new Float64Array(W * 6), wy: new Float64Array(H * 6), tmp: new Float64Array(N * W) };
+    return this.sc;
   }
 
   /** FWHM (pixels) and ellipticity of the model at (x, y), from a 4×-oversampled rendering. */

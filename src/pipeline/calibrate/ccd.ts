@@ -132,6 +132,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
       gain: inp.gain ?? 0,
       satLevel: inp.saturate,
       backSize: config.backSize ?? 128,
+      segmentation: true,
     });
   } catch (e) {
     if (e instanceof RangeError) throw new TesseraError(`${what}: ${e.message}`);
@@ -189,18 +190,34 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const starPsf: number[] = [], starAp: number[] = [], starApE: number[] = [];
   {
     // On the image before background subtraction, with a local annulus sky: the large aperture
-    // must not depend on how the background map behaves under bright stars.
-    const planes = { width, height, data: im, variance, bad };
+    // must not depend on how the background map behaves under bright stars. Pixels of other
+    // detected objects (segmentation map) are treated as unusable: the aperture sum replaces
+    // them by their mirror image about the star, and the annulus ignores them.
+    const seg = det.segmentation!;
+    const NUM = cat.get('NUMBER');
+    const R = Math.ceil(rAc) + 1, S = 2 * R + 1;
+    const cutData = new Float32Array(S * S), cutVar = new Float32Array(S * S), cutBad = new Uint8Array(S * S);
+    const planes = { width: S, height: S, data: cutData, variance: cutVar, bad: cutBad };
     const f = new Float64Array(1), v = new Float64Array(1);
     const ann: number[] = [];
-    // The 30 brightest PSF stars away from the edges (apertureCorrection uses the top 20).
+    // The 30 brightest PSF stars away from the edges (apertureCorrection uses the top 15).
     const cand = fit.used.map((k) => sel.indices[k]!).filter((i) => {
       const xc = x0[i]!, yc = y0[i]!;
       return xc >= rAc + 12 && yc >= rAc + 12 && xc <= width - rAc - 13 && yc <= height - rAc - 13 && ph.flux[i]! > 0;
     }).sort((a, b) => ph.flux[b]! - ph.flux[a]!).slice(0, 30);
     for (const i of cand) {
       const xc = x0[i]!, yc = y0[i]!;
-      sumCircles(planes, xc, yc, [rAc], f, v, null, 0);
+      const id = NUM[i]!;
+      const ox = Math.round(xc) - R, oy = Math.round(yc) - R;
+      for (let yy = 0; yy < S; yy++) {
+        for (let xx = 0; xx < S; xx++) {
+          const p = (oy + yy) * width + ox + xx, q = yy * S + xx;
+          cutData[q] = im[p]!; cutVar[q] = variance[p]!;
+          const sg = seg[p]!;
+          cutBad[q] = (bad && bad[p]) || (sg !== 0 && sg !== id) || !(im[p]! - im[p]! === 0) ? 1 : 0;
+        }
+      }
+      sumCircles(planes, xc - ox, yc - oy, [rAc], f, v, null, 0);
       ann.length = 0;
       const r1 = rAc + 3, r2 = rAc + 10;
       for (let yy = Math.floor(yc - r2); yy <= Math.ceil(yc + r2); yy++) {
@@ -208,7 +225,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
           const d2 = (xx - xc) ** 2 + (yy - yc) ** 2;
           if (d2 < r1 * r1 || d2 > r2 * r2) continue;
           const p = yy * width + xx;
-          if (bad && bad[p]) continue;
+          if ((bad && bad[p]) || seg[p] !== 0) continue;
           const val = im[p]!;
           if (val - val === 0) ann.push(val);
         }
