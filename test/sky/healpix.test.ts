@@ -149,3 +149,68 @@ for ns in [${nsides.join(',')}]:
     }
   }
 });
+
+test('live comparison with healpy: 300 random discs and 120 random polygons (inclusive or not, ring/nest)', (t) => {
+  const ok = spawnSync(PYTHON, ['-c', 'import healpy'], { stdio: 'ignore' }).status === 0;
+  if (!ok) { t.skip('python3-healpy not installed'); return; }
+  const random = rng(123);
+  const discs: Array<{ nside: number; vec: number[]; radius: number; inclusive: boolean; fact: number; nest: boolean }> = [];
+  for (let i = 0; i < 300; i++) {
+    const nside = 2 ** Math.floor(random() * 11);
+    const z = 2 * random() - 1, p = 2 * Math.PI * random(), s = Math.sqrt(1 - z * z);
+    const pix = Math.sqrt((4 * Math.PI) / (12 * nside * nside));
+    discs.push({ nside, vec: [s * Math.cos(p), s * Math.sin(p), z], radius: Math.min(3, pix * (0.2 + 6 * random())), inclusive: random() < 0.6, fact: [1, 2, 4, 8][Math.floor(random() * 4)]!, nest: random() < 0.5 });
+  }
+  const polys: Array<{ nside: number; verts: number[][]; inclusive: boolean; fact: number; nest: boolean }> = [];
+  for (let i = 0; i < 120; i++) {
+    const nside = 2 ** Math.floor(random() * 10);
+    const z = 2 * random() - 1, p = 2 * Math.PI * random();
+    const size = Math.sqrt((4 * Math.PI) / (12 * nside * nside)) * (0.5 + 4 * random());
+    // a convex quadrilateral around (z, p): four points at increasing position angles
+    const th0 = Math.acos(z);
+    const verts: number[][] = [];
+    const a0 = 2 * Math.PI * random();
+    for (let k = 0; k < 4; k++) {
+      const a = a0 + (k * Math.PI) / 2 + (random() - 0.5) * 0.6;
+      const r = size * (0.6 + 0.4 * random());
+      // offset on the sphere from (th0, p) by r along angle a
+      const ct = Math.cos(th0), st = Math.sin(th0);
+      const c = [st * Math.cos(p), st * Math.sin(p), ct];
+      const e = [-Math.sin(p), Math.cos(p), 0];
+      const n = [-ct * Math.cos(p), -ct * Math.sin(p), st];
+      verts.push([0, 1, 2].map((j) => Math.cos(r) * c[j]! + Math.sin(r) * (Math.cos(a) * n[j]! + Math.sin(a) * e[j]!)));
+    }
+    polys.push({ nside, verts, inclusive: random() < 0.6, fact: [1, 2, 4, 8][Math.floor(random() * 4)]!, nest: random() < 0.5 });
+  }
+  const py = `
+import sys, json, numpy as np, healpy as hp
+d = json.loads(sys.stdin.read())
+out = {'discs': [], 'polys': []}
+for c in d['discs']:
+    out['discs'].append(hp.query_disc(c['nside'], c['vec'], c['radius'], inclusive=c['inclusive'], fact=c['fact'], nest=c['nest']).tolist())
+for c in d['polys']:
+    try:
+        out['polys'].append(hp.query_polygon(c['nside'], np.array(c['verts']), inclusive=c['inclusive'], fact=c['fact'], nest=c['nest']).tolist())
+    except Exception as e:
+        out['polys'].append(None)
+print(json.dumps(out))
+`;
+  const r = spawnSync(PYTHON, ['-c', py], { input: JSON.stringify({ discs, polys }), encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stderr);
+  const want = JSON.parse(r.stdout) as { discs: number[][]; polys: Array<number[] | null> };
+  discs.forEach((c, i) => {
+    const got = new Healpix(c.nside).queryDiscVec(c.vec, c.radius, { nest: c.nest, inclusive: c.inclusive, fact: c.fact });
+    assert.deepEqual(got, want.discs[i], `disc ${i}: ${JSON.stringify(c)}`);
+  });
+  let compared = 0;
+  polys.forEach((c, i) => {
+    if (want.polys[i] === null) {
+      assert.throws(() => new Healpix(c.nside).queryPolygon(c.verts, { nest: c.nest, inclusive: c.inclusive, fact: c.fact }));
+      return;
+    }
+    compared++;
+    const got = new Healpix(c.nside).queryPolygon(c.verts, { nest: c.nest, inclusive: c.inclusive, fact: c.fact });
+    assert.deepEqual(got, want.polys[i], `polygon ${i}: ${JSON.stringify(c)}`);
+  });
+  assert.ok(compared > 100);
+});
