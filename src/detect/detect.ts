@@ -99,48 +99,55 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   const fluxFrac = opts.fluxFrac ?? 0.5;
   const psf = opts.psf;
 
-  // usable-pixel map
-  const bad = new Uint8Array(npixTot);
-  let nbad = 0;
-  for (let i = 0; i < npixTot; i++) {
-    const v = image[i]!;
-    if (v - v !== 0 || (mask !== undefined && (mask[i]! & badMask) !== 0)) { bad[i] = 1; nbad++; }
-  }
-  if (img.variance) {
+  // quick check: at least one usable pixel
+  {
+    let any = false;
     const vp = img.variance;
-    for (let i = 0; i < npixTot; i++) { const s = vp[i]!; if (!(s > 0 && s < Infinity) && !bad[i]) { bad[i] = 1; nbad++; } }
+    for (let i = 0; i < npixTot && !any; i++) {
+      const v = image[i]!;
+      if (v - v !== 0) continue;
+      if (mask !== undefined && (mask[i]! & badMask) !== 0) continue;
+      if (vp !== undefined) { const s = vp[i]!; if (!(s > 0 && s < Infinity)) continue; }
+      any = true;
+    }
+    if (!any) throw new RangeError('detectSources: no usable pixel in the image (all NaN, masked or zero weight)');
   }
-  if (nbad === npixTot) throw new RangeError('detectSources: no usable pixel in the image (all NaN, masked or zero weight)');
 
   const bkg = opts.background ?? estimateBackground(img, { backSize: opts.backSize, backFilterSize: opts.backFilterSize, badMask });
-  // background-subtracted image (unusable pixels set to 0) and per-pixel sky variance, row by
-  // row from the background spline (no full-resolution maps are built)
-  const d = new Float32Array(npixTot);
-  const skyVar = new Float32Array(npixTot);
+  // One pass, row by row from the background spline (no full-resolution maps are built):
+  // the usable-pixel map, the background-subtracted image (unusable pixels set to 0), the
+  // per-pixel sky variance, and each row's smallest variance (a cheap pre-test for thresholding).
+  const bad = scratch.u8('bad', npixTot);
+  const d = scratch.f32('d', npixTot);
+  const skyVar = scratch.f32('skyVar', npixTot);
+  const rowMinVar = new Float64Array(height);
   const brow = new Float32Array(width), rrow = new Float32Array(width);
   const vp = img.variance;
   for (let y = 0; y < height; y++) {
     const o = y * width;
     bkg.backRow(y, brow);
-    if (vp) {
-      for (let x = 0; x < width; x++) {
-        const i = o + x;
-        if (bad[i] === 1) { d[i] = 0; skyVar[i] = 0; } else { d[i] = image[i]! - brow[x]!; skyVar[i] = vp[i]!; }
-      }
-    } else {
-      bkg.rmsRow(y, rrow);
-      for (let x = 0; x < width; x++) {
-        const i = o + x;
-        d[i] = bad[i] === 1 ? 0 : image[i]! - brow[x]!;
-        const s = rrow[x]!;
-        skyVar[i] = s * s;
-      }
+    let vmin = Infinity;
+    bkg.rmsRow(y, rrow);
+    for (let x = 0; x < width; x++) {
+      const i = o + x;
+      const v = image[i]!;
+      let isBad = v - v !== 0 || (mask !== undefined && (mask[i]! & badMask) !== 0);
+      let s: number;
+      if (vp) { s = vp[i]!; if (!(s > 0 && s < Infinity)) isBad = true; }
+      else { const r = rrow[x]!; s = r * r; }
+      // an unusable pixel gets the background RMS as its noise (for the threshold only: it is
+      // never summed), so a footprint can cover it but nothing is detected on it
+      if (isBad) { const r = rrow[x]!; s = r * r; bad[i] = 1; d[i] = 0; }
+      else { bad[i] = 0; d[i] = v - brow[x]!; }
+      skyVar[i] = s;
+      if (s < vmin) vmin = s;
     }
+    rowMinVar[y] = vmin === Infinity ? 0 : vmin;
   }
   // total variance for errors: + Poisson noise of the sources when a gain is known
   let totVar: Float32Array = skyVar;
   if (gain > 0) {
-    totVar = new Float32Array(npixTot);
+    totVar = scratch.f32('totVar', npixTot);
     const ig = 1 / gain;
     for (let i = 0; i < npixTot; i++) { const v = d[i]!; totVar[i] = skyVar[i]! + (v > 0 ? v * ig : 0); }
   }
@@ -152,16 +159,17 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     const fw = psf?.fwhmPixAt ? psf.fwhmPixAt(width / 2, height / 2) : (opts.filterFwhm ?? 2);
     kern = opts.filterFwhm === undefined && !psf ? normalizeKernel({ width: 3, height: 3, data: Float64Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1]) }) : gaussianKernel(fw);
   }
-  const f = kern ? correlate(d, width, height, kern) : d;
+  const f = kern ? correlate(d, width, height, kern, 'auto', scratch.f32('f', npixTot)) : d;
   // the variance the threshold is compared with (per pixel)
   let threshVar: Float32Array = skyVar;
   if (kern && (opts.threshMode ?? 'unfiltered') === 'filtered') {
     const k2: Kernel = { width: kern.width, height: kern.height, data: kern.data.map((v) => v * v) };
-    threshVar = correlate(skyVar, width, height, k2);
+    threshVar = correlate(skyVar, width, height, k2, 'auto', scratch.f32('threshVar', npixTot));
   }
+  const preTest = threshVar === skyVar ? rowMinVar : undefined;
 
   // unusable pixels hold d = 0; they may join a footprint (so IMAFLAGS_ISO sees them) but never start one
-  const fp = labelAboveThreshold(f, width, height, thresh, threshVar, minArea, undefined, true);
+  const fp = labelAboveThreshold(f, width, height, thresh, threshVar, minArea, undefined, true, preTest);
 
   // deblend and analyse
   const nthresh = opts.deblendNThresh ?? 32;
@@ -182,7 +190,8 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   // number objects in raster order of their barycentres
   objs.sort((p, q) => (Math.round(p.my) - Math.round(q.my)) || (p.mx - q.mx));
   const n = objs.length;
-  const seg = new Int32Array(npixTot);
+  const seg = opts.segmentation ? new Int32Array(npixTot) : scratch.i32('seg', npixTot);
+  if (!opts.segmentation) seg.fill(0);
   for (let k = 0; k < n; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
 
   const planes: PixelPlanes = { width, height, data: d, variance: totVar, bad, segmentation: seg };
@@ -194,6 +203,35 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     catalog: cat, background: bkg, globalBack: bkg.globalBack, globalRms: bkg.globalRms,
     segmentation: opts.segmentation ? seg : undefined, nFootprints: fp.count,
   };
+}
+
+/**
+ * Scratch planes reused from one call to the next when the image size repeats (a pipeline
+ * runs CCD after CCD): saves allocating and page-faulting ~150 MB per 2k×4k CCD. Nothing that
+ * detectSources returns lives in them (the segmentation map, when asked for, is fresh).
+ */
+const scratch = {
+  pool: new Map<string, Float32Array | Uint8Array | Int32Array>(),
+  f32(name: string, n: number): Float32Array {
+    let a = this.pool.get(name);
+    if (!(a instanceof Float32Array) || a.length !== n) { a = new Float32Array(n); this.pool.set(name, a); }
+    return a;
+  },
+  u8(name: string, n: number): Uint8Array {
+    let a = this.pool.get(name);
+    if (!(a instanceof Uint8Array) || a.length !== n) { a = new Uint8Array(n); this.pool.set(name, a); }
+    return a;
+  },
+  i32(name: string, n: number): Int32Array {
+    let a = this.pool.get(name);
+    if (!(a instanceof Int32Array) || a.length !== n) { a = new Int32Array(n); this.pool.set(name, a); }
+    return a;
+  },
+};
+
+/** Release the scratch planes kept between calls of detectSources. */
+export function releaseDetectScratch(): void {
+  scratch.pool.clear();
 }
 
 interface MeasureContext {

@@ -35,11 +35,13 @@ function find(parent: Int32Array, i: number): number {
 /**
  * Label the pixels where det[i] > thresh·noise[i] (noise may be a single number: a uniform
  * level) and bad[i] is not set, keep components of at least minArea pixels. With
- * noiseIsVariance, `noise` holds variances: the test is det[i] > thresh·√noise[i].
+ * noiseIsVariance, `noise` holds variances: the test is det[i] > thresh·√noise[i]; then
+ * rowMinNoise (optional) gives a lower bound of each row's variance, used as a pre-test.
  */
 export function labelAboveThreshold(
   det: Float32Array, width: number, height: number,
   thresh: number, noise: Float32Array | number, minArea: number, bad?: Uint8Array, noiseIsVariance = false,
+  rowMinNoise?: Float64Array,
 ): Footprints {
   const rx0 = new IntVec(), rx1 = new IntVec(), ry = new IntVec();
   let parent = new Int32Array(1024);
@@ -53,7 +55,9 @@ export function labelAboveThreshold(
       const t0 = noiseIsVariance ? thresh * Math.sqrt(noise) : thresh * noise;
       for (let x = 0; x < width; x++) above[x] = det[row + x]! > t0 ? 1 : 0;
     } else if (noiseIsVariance) {
-      for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > 0 && v * v > t2 * noise[row + x]! ? 1 : 0; }
+      // pre-test against the row's smallest threshold: most pixels never read the noise plane
+      const tmin = rowMinNoise ? thresh * Math.sqrt(rowMinNoise[y]!) : 0;
+      for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > tmin && v * v > t2 * noise[row + x]! ? 1 : 0; }
     } else {
       for (let x = 0; x < width; x++) above[x] = det[row + x]! > thresh * noise[row + x]! ? 1 : 0;
     }

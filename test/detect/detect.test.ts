@@ -268,6 +268,11 @@ test('variance plane: the threshold follows the local noise (no excess detection
   for (let j = 0; j < X.length; j++) (X[j]! < w / 2 ? left++ : right++);
   assert.ok(left + right < 20, `${left + right} noise detections at 3σ`);
   assert.ok(Math.abs(left - right) <= Math.max(6, 0.6 * (left + right)), `left ${left} right ${right}`);
+  // zero-weight (infinite variance) columns next to noise never make detections
+  const holed = Float32Array.from(variance);
+  for (let y = 0; y < h; y++) for (const x of [100, 101, 300]) holed[y * w + x] = Infinity;
+  const withHoles = detectSources({ width: w, height: h, image, variance: holed }, { threshSigma: 3 });
+  assert.ok(withHoles.catalog.length <= withVar.catalog.length + 2, `${withHoles.catalog.length} vs ${withVar.catalog.length} detections with dead columns`);
   // 'filtered' threshold mode: thresholds in units of the filtered noise (more detections at equal thresh)
   const filtered = detectSources({ width: w, height: h, image, variance }, { threshSigma: 3, threshMode: 'filtered' });
   assert.ok(filtered.catalog.length >= withVar.catalog.length);
