@@ -67,12 +67,26 @@ export function dequantize(
   const r = ditherRandoms();
   let { iseed, next } = firstRandom(row, r);
   const d2 = dither === 2;
-  for (let i = 0; i < n; i++) {
-    const v = input[i]!;
-    if (check && v === bl) out[i] = NaN;
-    else if (d2 && v === ZERO_VALUE) out[i] = 0;
-    else out[i] = (v - r[next]! + 0.5) * scale + zero;
-    if (++next === N_RANDOM) {
+  let i = 0;
+  while (i < n) {
+    // a run of the random sequence without wrapping
+    const start = i;
+    let end = i + (N_RANDOM - next);
+    if (end > n) end = n;
+    const k = next - start;
+    if (!check && !d2) {
+      // the common case: no nulls declared, SUBTRACTIVE_DITHER_1
+      for (; i < end; i++) out[i] = (input[i]! - r[i + k]! + 0.5) * scale + zero;
+    } else {
+      for (; i < end; i++) {
+        const v = input[i]!;
+        if (check && v === bl) out[i] = NaN;
+        else if (d2 && v === ZERO_VALUE) out[i] = 0;
+        else out[i] = (v - r[i + k]! + 0.5) * scale + zero;
+      }
+    }
+    next += end - start;
+    if (next === N_RANDOM) {
       if (++iseed === N_RANDOM) iseed = 0;
       next = Math.trunc(r[iseed]! * 500);
     }

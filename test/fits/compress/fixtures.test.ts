@@ -1,11 +1,12 @@
 /**
- * Tile-compressed files made by astropy 5.2 (cfitsio inside) and fpack: our pixels must equal the
- * expected ones bit for bit (astropy's reading, cross-checked against funpack by make_fixtures.py;
+ * Tile-compressed files made by astropy 5.2 (cfitsio inside) and fpack (stored gzipped; the
+ * reader opens .gz files directly): our pixels must equal the expected ones bit for bit (astropy's reading, cross-checked against funpack by make_fixtures.py;
  * null pixels are NaN as cfitsio gives them — astropy 5.2 ignores ZBLANK, see the manifest).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { FitsReader } from '../../../src/fits/reader.js';
 import { decompressImage, isCompressedImage } from '../../../src/fits/compress/index.js';
@@ -33,7 +34,8 @@ const CTOR: Record<string, new (b: ArrayBuffer) => PixelArray> = {
 };
 
 export function expected(f: Fixture): PixelArray {
-  const b = readFileSync(join(FIXTURES, f.bin));
+  const raw = readFileSync(join(FIXTURES, f.bin));
+  const b = f.bin.endsWith('.gz') ? gunzipSync(raw) : raw;
   const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
   const C = CTOR[f.dtype];
   if (!C) throw new Error(`no array type for ${f.dtype}`);

@@ -39,6 +39,7 @@ function cases(): Case[] {
   const cube = skyImage(40, 90, 32);
   return [
     { name: 'f32_rice_d1', data: f, shape: [200, 60], opts: { ditherSeed: 1 } },
+    { name: 'f32_rice_one_tile', data: f, shape: [200, 60], opts: { tile: [200, 60], ditherSeed: 9000 } },
     { name: 'f32_rice_d2', data: f, shape: [200, 60], opts: { dither: 'SUBTRACTIVE_DITHER_2', ditherSeed: 9999 } },
     { name: 'f32_rice_nodither', data: f, shape: [200, 60], opts: { dither: 'NO_DITHER' } },
     // no NaNs here: funpack (cfitsio 4.2.0) mis-restores 2-D tiles that contain nulls, even in
