@@ -17,7 +17,7 @@ import { TesseraError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { FitsReader, writeFits, Header, type FitsColumn } from '../../fits/index.js';
 import { healpix } from '../../sky/healpix.js';
-import { SphericalPolygon, radecToVec, vecToRadec, dot } from '../../sky/sphere.js';
+import { SphericalPolygon, radecToVec, vecToRadec, dot, separationDeg } from '../../sky/sphere.js';
 import { REFCAT_COLUMNS, emptyColumn, type RefcatTable } from './columns.js';
 import { propagateColumns } from './epoch.js';
 
@@ -479,6 +479,26 @@ export class Refcat {
     let out = this.collect(pixels, (x, y, z) => poly.containsVec([x, y, z]));
     if (opts.epoch !== undefined) out = this.propagate(out, opts.epoch);
     return out;
+  }
+
+  /**
+   * Rows on an image: the footprint of a WCS over width×height pixels (FITS convention: the
+   * outer pixel edges 0.5 … width+0.5), grown by marginArcsec on every side (in pixels at the
+   * central pixel scale). Edges are great circles between the corners: fine for a TAN(-like) CCD.
+   */
+  queryWcs(wcs: { pixToSkyOne(x: number, y: number, origin?: 0 | 1): [number, number] }, width: number, height: number, opts: QueryOptions & { marginArcsec?: number } = {}): RefcatTable {
+    let mpx = 0;
+    if (opts.marginArcsec) {
+      const [x0, y0] = [(width + 1) / 2, (height + 1) / 2];
+      const [r0, d0] = wcs.pixToSkyOne(x0, y0, 1);
+      const [r1, d1] = wcs.pixToSkyOne(x0 + 1, y0, 1);
+      const [r2, d2] = wcs.pixToSkyOne(x0, y0 + 1, 1);
+      const scale = Math.sqrt(separationDeg(r0, d0, r1, d1) * separationDeg(r0, d0, r2, d2)) * 3600;
+      mpx = opts.marginArcsec / scale;
+    }
+    const lo = 0.5 - mpx, hx = width + 0.5 + mpx, hy = height + 0.5 + mpx;
+    const pts = [[lo, lo], [hx, lo], [hx, hy], [lo, hy]].map(([x, y]) => wcs.pixToSkyOne(x!, y!, 1));
+    return this.queryPolygon(pts.map((p) => p[0]), pts.map((p) => p[1]), opts);
   }
 
   private checkCoverage(pixels: number[], touches: (p: number) => boolean, what: string): void {

@@ -206,3 +206,26 @@ test('tessera refcat build / query (CSV to stdout, FITS file, epoch, errors)', a
   assert.equal(usage.code, 2);
   assert.ok(readFileSync(join(dir, 'rc', 'manifest.json'), 'utf8').includes('"nside": 64'));
 });
+
+test('queryWcs: stars on an image footprint (with margin) from a TAN WCS', async () => {
+  const { Wcs } = await import('../../../src/wcs/index.js');
+  const dir = tempDir();
+  const c = stars(20000, 210, 45, 0.6, 8);
+  writeCsv(join(dir, 'in.csv'), c, 0, 20000);
+  await buildRefcat([join(dir, 'in.csv')], join(dir, 'rc'), { nside: 32 });
+  const rc = Refcat.open(join(dir, 'rc'));
+  const s = 0.263 / 3600, ang = 0.3;
+  const wcs = Wcs.tan({ crval: [210.1, 45.05], crpix: [1024.5, 2048.5], cd: [[-s * Math.cos(ang), s * Math.sin(ang)], [s * Math.sin(ang), s * Math.cos(ang)]] });
+  const t = rc.queryWcs(wcs, 2048, 4096);
+  const tm = rc.queryWcs(wcs, 2048, 4096, { marginArcsec: 60 });
+  // truth: stars whose pixel position falls on the image (and within 60″ ≈ 228 px for the margin case)
+  let n = 0, nm = 0;
+  for (let i = 0; i < 20000; i++) {
+    const [x, y] = wcs.skyToPixOne(c.ra[i]!, c.dec[i]!);
+    if (x >= 0.5 && x <= 2048.5 && y >= 0.5 && y <= 4096.5) n++;
+    const mpx = 60 / 0.263;
+    if (x >= 0.5 - mpx && x <= 2048.5 + mpx && y >= 0.5 - mpx && y <= 4096.5 + mpx) nm++;
+  }
+  assert.ok(Math.abs(t.nrows - n) <= 1, `${t.nrows} vs ${n}`);
+  assert.ok(Math.abs(tm.nrows - nm) <= 1, `${tm.nrows} vs ${nm}`);
+});
