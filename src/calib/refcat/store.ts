@@ -542,9 +542,27 @@ export class Refcat {
 function pixelTouchesCone(h: ReturnType<typeof healpix>, p: number, c: readonly number[], radiusDeg: number): boolean {
   const [cra, cdec] = vecToRadec(c);
   if (h.ang2pixRaDec(cra, cdec, true) === p) return true;
-  const cosr = Math.cos((radiusDeg * Math.PI) / 180);
-  for (const v of h.boundaries(p, true, 16)) if (dot(v, c) >= cosr) return true;
+  // distance from the cone centre to the pixel boundary (16 great-circle arcs per side)
+  const r = (radiusDeg * Math.PI) / 180;
+  const b = h.boundaries(p, true, 16);
+  for (let i = 0; i < b.length; i++) if (pointArcDistance(c, b[i]!, b[(i + 1) % b.length]!) <= r) return true;
   return false;
+}
+
+/** Angular distance (radians) from unit vector c to the minor great-circle arc a→b. */
+function pointArcDistance(c: readonly number[], a: readonly number[], b: readonly number[]): number {
+  const n = [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
+  const nn = Math.hypot(n[0]!, n[1]!, n[2]!);
+  const ang = (u: readonly number[], v: readonly number[]) => Math.acos(Math.max(-1, Math.min(1, dot(u, v))));
+  if (nn > 0) {
+    const s = dot(c, n) / nn;
+    // foot of the perpendicular: c minus its component along the normal
+    const f = [c[0]! - (s * n[0]!) / nn, c[1]! - (s * n[1]!) / nn, c[2]! - (s * n[2]!) / nn];
+    const cross1 = [a[1]! * f[2]! - a[2]! * f[1]!, a[2]! * f[0]! - a[0]! * f[2]!, a[0]! * f[1]! - a[1]! * f[0]!];
+    const cross2 = [f[1]! * b[2]! - f[2]! * b[1]!, f[2]! * b[0]! - f[0]! * b[2]!, f[0]! * b[1]! - f[1]! * b[0]!];
+    if (dot(cross1, n) >= 0 && dot(cross2, n) >= 0) return Math.asin(Math.min(1, Math.abs(s)));
+  }
+  return Math.min(ang(c, a), ang(c, b));
 }
 
 function pixelTouchesPolygon(h: ReturnType<typeof healpix>, p: number, poly: SphericalPolygon): boolean {

@@ -229,3 +229,27 @@ test('queryWcs: stars on an image footprint (with margin) from a TAN WCS', async
   assert.ok(Math.abs(t.nrows - n) <= 1, `${t.nrows} vs ${n}`);
   assert.ok(Math.abs(tm.nrows - nm) <= 1, `${tm.nrows} vs ${nm}`);
 });
+
+test('coverage check catches a small cone that pokes just over a pixel edge', async () => {
+  const dir = tempDir();
+  const h = healpix(32);
+  // stars only inside one pixel; the query cone is centred in it, 0.02° from an edge
+  const pix = h.ang2pixRaDec(45, 20, true);
+  const [cra, cdec] = h.pix2angRaDec(pix, true);
+  const lines = ['ra,dec'];
+  for (let i = 0; i < 50; i++) lines.push(`${cra + (i % 7) * 0.01},${cdec + Math.floor(i / 7) * 0.01}`);
+  writeFileSync(join(dir, 'in.csv'), lines.join('\n') + '\n');
+  await buildRefcat([join(dir, 'in.csv')], join(dir, 'rc'), { nside: 32 });
+  const rc = Refcat.open(join(dir, 'rc'));
+  // walk from the centre towards a corner until just inside the pixel, 0.02° from the boundary
+  const corner = h.boundaries(pix, true, 1)[0]!;
+  const { vecToRadec } = await import('../../../src/sky/sphere.js');
+  const [kra, kdec] = vecToRadec(corner);
+  let lo = 0, hi = 1;
+  const at = (f: number) => gnomonicUnproject(cra, cdec, ...(gnomonicProject(cra, cdec, kra, kdec)!.map((v) => v * f) as [number, number]));
+  for (let k = 0; k < 60; k++) { const m = (lo + hi) / 2; const [a, d] = at(m); if (h.ang2pixRaDec(a, d, true) === pix) lo = m; else hi = m; }
+  const [qa, qd] = at(lo * 0.995);
+  assert.equal(h.ang2pixRaDec(qa, qd, true), pix);
+  assert.throws(() => rc.queryCone(qa, qd, 0.05), RefcatCoverageError);
+  assert.doesNotThrow(() => rc.queryCone(cra, cdec, 0.05));
+});
