@@ -162,7 +162,9 @@ export function raRange(ras: ArrayLike<number>): [number, number, boolean] {
 
 /**
  * A spherical polygon with great-circle edges (e.g. a CCD footprint), vertices in order
- * (either orientation). Convex and non-convex simple polygons smaller than a hemisphere work.
+ * (either orientation), smaller than a hemisphere. Point-in-polygon counts edge crossings from
+ * the normalised vertex centroid, so that centroid must lie inside: always true for convex
+ * polygons (CCD and tract footprints), not guaranteed for strongly non-convex ones.
  */
 export class SphericalPolygon {
   readonly ra: Float64Array;

@@ -81,4 +81,26 @@ one FITS table per pixel, DIR/nest<N>/pix-<P>.fits.`,
       io.stderr.write(`refcat: ${t.nrows} rows → ${out}\n`);
     },
   },
+  {
+    name: 'refcat info',
+    summary: 'summarise a reference catalog directory',
+    usage: 'DIR',
+    options: [{ name: 'json', type: 'boolean', description: 'print the manifest as JSON' }],
+    run(args, io) {
+      const rc = Refcat.open(positional(args, 0, 'DIR', 'refcat info'));
+      const m = rc.manifest;
+      if (boolOpt(args, 'json')) { io.stdout.write(JSON.stringify(m, null, 1) + '\n'); return; }
+      const npix = Object.keys(m.pixels).length;
+      io.stdout.write([
+        `nside      ${m.nside} (NESTED)`,
+        `rows       ${m.nrows}`,
+        `pixels     ${npix} with rows`,
+        `covered    ${m.covered === 'all' ? 'all sky' : `${m.covered.length} pixels`}`,
+        `ref_epoch  ${m.defaultRefEpoch} (default for rows without one)`,
+        `columns    ${m.columns.map((c) => c.name).join(', ')}`,
+        `inputs     ${m.inputs.join(', ')}`,
+        `created    ${m.created}`,
+      ].join('\n') + '\n');
+    },
+  },
 ];

@@ -205,6 +205,12 @@ test('tessera refcat build / query (CSV to stdout, FITS file, epoch, errors)', a
   const usage = await cli(['refcat', 'query', join(dir, 'rc'), '--cone', '10', '10']);
   assert.equal(usage.code, 2);
   assert.ok(readFileSync(join(dir, 'rc', 'manifest.json'), 'utf8').includes('"nside": 64'));
+  const info = await cli(['refcat', 'info', join(dir, 'rc')]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /rows\s+3000/);
+  const poly = await cli(['refcat', 'query', join(dir, 'rc'), '--polygon', '99.9,-30.1,100.1,-30.1,100.1,-29.9,99.9,-29.9', '--count']);
+  assert.equal(poly.code, 0, poly.stderr);
+  assert.ok(Number(poly.stdout) > 0);
 });
 
 test('queryWcs: stars on an image footprint (with margin) from a TAN WCS', async () => {
