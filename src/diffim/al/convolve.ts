@@ -1,0 +1,163 @@
+/**
+ * Convolution of a whole image with a spatially varying kernel K(x, y) = Σ_m P_m(x, y)·K_m,
+ * P_m = X^a·Y^b polynomial terms of the normalised position: out = Σ_m P_m·(src ⊗ K_m).
+ * Done by FFT in overlap-save tiles: each tile is transformed once, multiplied by every K̂_m and
+ * transformed back, so the cost per pixel is (1 + M)·O(log N) whatever the kernel area. Two
+ * real tiles travel in one complex transform (real in re, the other in im).
+ *
+ * Pixel convention: 0-based; (src ⊗ K)(x, y) = Σ_{u,v} K(u, v)·src(x − u, y − v) with the
+ * kernel array indexed (v + h)·size + (u + h). Outside the image src counts as 0; NaN in src
+ * must be replaced by the caller (and masked).
+ */
+import { fftComplex } from '../../image/fft.js';
+
+export interface KernelTerm {
+  /** size × size kernel (odd size). */
+  kernel: Float64Array;
+  size: number;
+  /** Polynomial exponents of this term's spatial weight X^ax·Y^ay (0, 0 = constant). */
+  ax: number;
+  ay: number;
+}
+
+export interface SpatialConvolveInput {
+  src: Float32Array;
+  width: number;
+  height: number;
+  terms: KernelTerm[];
+  /** Normalisation of the positions: X = (x − cx)/sx, Y = (y − cy)/sy. */
+  cx: number; cy: number; sx: number; sy: number;
+  /** Optional second image convolved with a constant kernel and added: out += extra ⊗ K_e. */
+  extra?: { src: Float32Array; kernel: Float64Array; size: number };
+  /** Rows [y0, y1) of the output to compute (default all): lets workers split the image. */
+  y0?: number;
+  y1?: number;
+}
+
+let bufR = new Float64Array(0), bufI = new Float64Array(0), tmpR = new Float64Array(0), tmpI = new Float64Array(0);
+
+/** 2-D FFT of n × n in place, rows then columns (columns through a contiguous copy). */
+export function fft2(re: Float64Array, im: Float64Array, n: number, inverse: boolean): void {
+  for (let y = 0; y < n; y++) fftComplex(re, im, inverse, n, y * n, 1);
+  if (tmpR.length < n) { tmpR = new Float64Array(n); tmpI = new Float64Array(n); }
+  for (let x = 0; x < n; x++) {
+    for (let y = 0; y < n; y++) { tmpR[y] = re[y * n + x]!; tmpI[y] = im[y * n + x]!; }
+    fftComplex(tmpR, tmpI, inverse, n, 0, 1);
+    for (let y = 0; y < n; y++) { re[y * n + x] = tmpR[y]!; im[y * n + x] = tmpI[y]!; }
+  }
+}
+
+function kernelSpectrum(k: Float64Array, size: number, n: number): { re: Float64Array; im: Float64Array } {
+  const re = new Float64Array(n * n), im = new Float64Array(n * n);
+  const h = (size - 1) >> 1;
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) {
+    const v = j - h, u = i - h;
+    re[((v + n) % n) * n + ((u + n) % n)] = k[j * size + i]!;
+  }
+  fft2(re, im, n, false);
+  return { re, im };
+}
+
+function loadTile(src: Float32Array, width: number, height: number, bx: number, by: number, n: number, dst: Float64Array): void {
+  for (let y = 0; y < n; y++) {
+    const sy = by + y;
+    if (sy < 0 || sy >= height) continue;
+    const x0 = Math.max(0, -bx), x1 = Math.min(n, width - bx);
+    const srow = sy * width + bx, drow = y * n;
+    for (let x = x0; x < x1; x++) dst[drow + x] = src[srow + x]!;
+  }
+}
+
+/** Tile size for a kernel of the given size: the power of two ≥ 4·size, at least 128. */
+export function tileSize(kernelSize: number): number {
+  let n = 128;
+  while (n < 4 * kernelSize) n *= 2;
+  return n;
+}
+
+/** out = Σ_m P_m(x, y)·(src ⊗ K_m) [+ extra ⊗ K_e]; see the module comment. */
+export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = new Float32Array(inp.width * inp.height)): Float32Array {
+  const { src, width, height, terms } = inp;
+  let ks = 1;
+  for (const t of terms) ks = Math.max(ks, t.size);
+  if (inp.extra) ks = Math.max(ks, inp.extra.size);
+  const n = tileSize(ks);
+  const hk = (ks - 1) >> 1;
+  const valid = n - 2 * hk;
+  const nn = n * n;
+  const specs = terms.map((t) => kernelSpectrum(t.kernel, t.size, n));
+  const espec = inp.extra ? kernelSpectrum(inp.extra.kernel, inp.extra.size, n) : null;
+  const y0 = inp.y0 ?? 0, y1 = inp.y1 ?? height;
+  // polynomial powers per column and row
+  let maxA = 0, maxB = 0;
+  for (const t of terms) { maxA = Math.max(maxA, t.ax); maxB = Math.max(maxB, t.ay); }
+  const xp: Float64Array[] = [], yp: Float64Array[] = [];
+  for (let a = 0; a <= maxA; a++) { const r = new Float64Array(width); for (let x = 0; x < width; x++) r[x] = ((x - inp.cx) / inp.sx) ** a; xp.push(r); }
+  for (let b = 0; b <= maxB; b++) { const r = new Float64Array(height); for (let y = 0; y < height; y++) r[y] = ((y - inp.cy) / inp.sy) ** b; yp.push(r); }
+  if (bufR.length < nn) { bufR = new Float64Array(nn); bufI = new Float64Array(nn); }
+  const sR = new Float64Array(nn), sI = new Float64Array(nn);
+  const eR = espec ? new Float64Array(nn) : null, eI = espec ? new Float64Array(nn) : null;
+  const tiles: [number, number][] = [];
+  for (let ty = y0; ty < y1; ty += valid) for (let tx = 0; tx < width; tx += valid) tiles.push([tx, ty]);
+  for (let y = y0; y < y1; y++) out.fill(0, y * width, (y + 1) * width);
+  for (let t = 0; t < tiles.length; t += 2) {
+    const [ax, ay] = tiles[t]!;
+    const second = t + 1 < tiles.length;
+    const [bx, by] = second ? tiles[t + 1]! : [0, 0];
+    sR.fill(0); sI.fill(0);
+    loadTile(src, width, height, ax - hk, ay - hk, n, sR);
+    if (second) loadTile(src, width, height, bx - hk, by - hk, n, sI);
+    fft2(sR, sI, n, false);
+    if (eR && eI && inp.extra) {
+      eR.fill(0); eI.fill(0);
+      loadTile(inp.extra.src, width, height, ax - hk, ay - hk, n, eR);
+      if (second) loadTile(inp.extra.src, width, height, bx - hk, by - hk, n, eI);
+      fft2(eR, eI, n, false);
+    }
+    for (let m = 0; m < terms.length; m++) {
+      const kr = specs[m]!.re, ki = specs[m]!.im;
+      for (let i = 0; i < nn; i++) {
+        const a = sR[i]!, b = sI[i]!, c = kr[i]!, d = ki[i]!;
+        bufR[i] = a * c - b * d;
+        bufI[i] = a * d + b * c;
+      }
+      if (m === 0 && espec && eR && eI) {
+        const kr2 = espec.re, ki2 = espec.im;
+        for (let i = 0; i < nn; i++) {
+          const a = eR[i]!, b = eI[i]!, c = kr2[i]!, d = ki2[i]!;
+          bufR[i]! += a * c - b * d;
+          bufI[i]! += a * d + b * c;
+        }
+      }
+      fft2(bufR, bufI, n, true);
+      const px = xp[terms[m]!.ax]!, py = yp[terms[m]!.ay]!;
+      store(bufR, n, ax, ay, hk, valid, out, width, Math.min(y1, height), px, py);
+      if (second) store(bufI, n, bx, by, hk, valid, out, width, Math.min(y1, height), px, py);
+    }
+  }
+  return out;
+}
+
+function store(res: Float64Array, n: number, tx: number, ty: number, hk: number, valid: number, out: Float32Array, width: number, yEnd: number, px: Float64Array, py: Float64Array): void {
+  const w = Math.min(valid, width - tx), h = Math.min(valid, yEnd - ty);
+  for (let y = 0; y < h; y++) {
+    const srow = (y + hk) * n + hk, drow = (ty + y) * width + tx;
+    const wy = py[ty + y]!;
+    for (let x = 0; x < w; x++) out[drow + x]! += res[srow + x]! * wy * px[tx + x]!;
+  }
+}
+
+/** Full 2-D convolution of two small kernels (sizes a and b, odd) → size a + b − 1. */
+export function convolveKernels(k1: Float64Array, s1: number, k2: Float64Array, s2: number): { kernel: Float64Array; size: number } {
+  const s = s1 + s2 - 1;
+  const out = new Float64Array(s * s);
+  for (let j1 = 0; j1 < s1; j1++) for (let i1 = 0; i1 < s1; i1++) {
+    const a = k1[j1 * s1 + i1]!;
+    if (a === 0) continue;
+    for (let j2 = 0; j2 < s2; j2++) {
+      const row = (j1 + j2) * s + i1;
+      for (let i2 = 0; i2 < s2; i2++) out[row + i2]! += a * k2[j2 * s2 + i2]!;
+    }
+  }
+  return { kernel: out, size: s };
+}

@@ -1,0 +1,512 @@
+/**
+ * Alard–Lupton image subtraction: stamp selection, kernel fit, fast spatially varying
+ * convolution, differential background, variance and mask propagation, NaN where undefined,
+ * and Reiss & Lupton (DMTN-021) decorrelation of the difference image's noise.
+ *
+ * SIGN AND NORMALISATION CONVENTIONS (always):
+ * - D = science − matched template, in SCIENCE-image counts: a source that brightened in the
+ *   science image is positive, a faded one negative, and the PSF flux of a point source on D is
+ *   its flux change in science counts.
+ * - convolve = 'template' (template sharper): K ⊗ T + bg ≈ S, D = S − K ⊗ T − bg; Σ K = S/T
+ *   flux ratio (KSUM).
+ * - convolve = 'science' (template blurrier): K ⊗ S + bg ≈ T, D = (K ⊗ S + bg − T)/ΣK; KSUM is
+ *   reported as the science/template ratio 1/ΣK so it means the same in both modes.
+ * Pixel convention: 0-based inside; positions in the result are 0-based.
+ */
+import { DEFAULT_BAD_MASK, MaskBits, type MaskedImage } from '../image/masked-image.js';
+import { detectSources, type DetectResult } from '../detect/detect.js';
+import { estimateBackground } from '../detect/background.js';
+import { GaussianPsf, type PsfLike } from '../detect/psf-like.js';
+import { fftComplex } from '../image/fft.js';
+import { TesseraError } from '../util/errors.js';
+import { defaultBasis, kernelImage, makeBasis, nPoly, type BasisSpec } from './al/basis.js';
+import { backgroundAt, coefAt, fitAlKernel, type AlSolution } from './al/fit.js';
+import { convolveKernels, convolveSpatial, fft2, type KernelTerm } from './al/convolve.js';
+
+export interface DiffInput extends MaskedImage {
+  /** PSF model (any PsfLike); when absent the FWHM is measured from stars. */
+  psf?: PsfLike;
+  /** Saturation level (counts, before background subtraction). */
+  saturation?: number;
+  /** Gain (e-/count) used when the variance must be estimated. */
+  gain?: number;
+}
+
+export interface SubtractOptions {
+  kernelOrder?: number;
+  bgOrder?: number;
+  convolve?: 'auto' | 'template' | 'science';
+  decorrelate?: boolean;
+  /** Override the AL basis (sigmas, degrees, half-width). */
+  basis?: Partial<BasisSpec>;
+  /** Candidate stamp centres (0-based) instead of a detection on the template. */
+  stampCentres?: { x: number; y: number }[];
+  /** Detection on the template, if already done (its sources also give stamp candidates). */
+  templateSources?: DetectResult;
+  /** Minimum fraction of science pixels the template must cover (default 0.1). */
+  minOverlap?: number;
+  /** Labels used in error messages. */
+  scienceName?: string;
+  templateName?: string;
+}
+
+export interface SubtractResult {
+  diff: MaskedImage;
+  /** PSF of the difference image (science counts normalisation), centred stamp. */
+  diffPsf: { data: Float32Array; size: number; fwhmPix: number };
+  /** The difference image's PSF as a PsfLike: PSF of the unconvolved image ⊗ φ (sub-pixel). */
+  psf: PsfLike;
+  /** Decorrelation kernel (size × size, unit sum; [1] when not decorrelated). */
+  phi: { kernel: Float64Array; size: number };
+  solution: AlSolution;
+  convolved: 'template' | 'science';
+  /** Science/template flux ratio at the image centre and its error. */
+  ksum: number;
+  ksumErr: number;
+  chi2Dof: number;
+  /** Clipped rms of D/√var over good pixels (≈1 for a consistent subtraction). */
+  residRms: number;
+  decorrelated: boolean;
+  fwhmSci: number;
+  fwhmTmpl: number;
+  /** Template sources (0-based positions) used for stamps and nearest-source distances. */
+  templateSources: { x: Float64Array; y: Float64Array; flux: Float64Array };
+  /** Matched template on the science grid in science counts (S − D − bg), for stamps. */
+  matchedTemplate: Float32Array;
+  notes: string[];
+  timings: Record<string, number>;
+}
+
+function medianSample(a: Float32Array, bad?: Uint8Array, maxN = 200001): number {
+  const step = Math.max(1, Math.floor(a.length / maxN));
+  const v: number[] = [];
+  for (let i = 0; i < a.length; i += step) { const x = a[i]!; if (x === x && Math.abs(x) < Infinity && !(bad && bad[i])) v.push(x); }
+  if (!v.length) return NaN;
+  v.sort((p, q) => p - q);
+  return v[v.length >> 1]!;
+}
+
+function badMap(img: MaskedImage): Uint8Array {
+  const n = img.width * img.height;
+  const out = new Uint8Array(n);
+  const { image, variance, mask } = img;
+  for (let i = 0; i < n; i++) if (image[i]! - image[i]! !== 0) out[i] = 1;
+  if (variance) for (let i = 0; i < n; i++) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) out[i] = 1; }
+  if (mask) for (let i = 0; i < n; i++) if (mask[i]! & DEFAULT_BAD_MASK) out[i] = 1;
+  return out;
+}
+
+/** Variance plane: given, or background RMS² plus source Poisson noise when a gain is known. */
+export function ensureVariance(img: DiffInput): Float32Array {
+  if (img.variance) return img.variance;
+  const bkg = estimateBackground(img, {});
+  const back = bkg.back(), rms = bkg.rms();
+  const v = new Float32Array(img.width * img.height);
+  const g = img.gain && img.gain > 0 ? img.gain : 0;
+  for (let i = 0; i < v.length; i++) {
+    const r = rms[i]!;
+    v[i] = r * r + (g ? Math.max(img.image[i]! - back[i]!, 0) / g : 0);
+  }
+  return v;
+}
+
+/** Dilate: OR of mask values within a (2r+1)² box (sparse: cost ∝ set pixels · r). */
+export function dilateMask(m: Uint32Array, width: number, height: number, r: number): Uint32Array {
+  if (r <= 0) return m.slice();
+  const h = new Uint32Array(m.length);
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    for (let x = 0; x < width; x++) {
+      const v = m[o + x]!;
+      if (!v) continue;
+      const a = Math.max(0, x - r), b = Math.min(width - 1, x + r);
+      for (let i = a; i <= b; i++) h[o + i]! |= v;
+    }
+  }
+  const out = new Uint32Array(m.length);
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    for (let x = 0; x < width; x++) {
+      const v = h[o + x]!;
+      if (!v) continue;
+      const a = Math.max(0, y - r), b = Math.min(height - 1, y + r);
+      for (let j = a; j <= b; j++) out[j * width + x]! |= v;
+    }
+  }
+  return out;
+}
+
+interface StarList { x: Float64Array; y: Float64Array; flux: Float64Array; snr: Float64Array; fwhm: Float64Array; flags: Int32Array; peak: Float64Array }
+
+function starsOf(res: DetectResult): StarList {
+  const c = res.catalog;
+  const n = c.length;
+  const g = (k: string) => c.get(k) as ArrayLike<number>;
+  const xw = g('XWIN_IMAGE'), yw = g('YWIN_IMAGE'), f = g('FLUX_AUTO'), fe = g('FLUXERR_AUTO'), fw = g('FWHM_IMAGE'), fl = g('FLAGS'), pk = g('FLUX_MAX'), bk = g('BACKGROUND');
+  const out: StarList = { x: new Float64Array(n), y: new Float64Array(n), flux: new Float64Array(n), snr: new Float64Array(n), fwhm: new Float64Array(n), flags: new Int32Array(n), peak: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    out.x[i] = xw[i]! - 1; out.y[i] = yw[i]! - 1; out.flux[i] = f[i]!; out.snr[i] = f[i]! / (fe[i]! || Infinity);
+    out.fwhm[i] = fw[i]!; out.flags[i] = fl[i]!; out.peak[i] = pk[i]! + (bk ? bk[i]! : 0);
+  }
+  return out;
+}
+
+/** Median FWHM of bright, unflagged, compact sources (pixels). */
+function measuredFwhm(s: StarList): number {
+  const v: number[] = [];
+  for (let i = 0; i < s.x.length; i++) if (s.flags[i] === 0 && s.snr[i]! > 30 && s.fwhm[i]! > 0.5) v.push(s.fwhm[i]!);
+  if (v.length < 3) return NaN;
+  v.sort((a, b) => a - b);
+  // stellar locus: the lower part of the size distribution (galaxies are larger)
+  return v[Math.floor(v.length * 0.3)]!;
+}
+
+/**
+ * Stamp candidates: unflagged, S/N ≥ 20, compact, below 0.8 × saturation, isolated (no
+ * neighbour brighter than 5 % of the flux within `isoRadius`), far enough from the edges; at
+ * most `perCell` of the brightest per cell of a grid of ~256-px cells so the whole image is sampled.
+ */
+export function selectStampStars(s: StarList, width: number, height: number, edge: number, isoRadius: number, fwhm: number, saturation = Infinity, perCell = 3): { x: number; y: number }[] {
+  const n = s.x.length;
+  const ok: number[] = [];
+  const cell = isoRadius;
+  const gw = Math.ceil(width / cell) + 1, gh = Math.ceil(height / cell) + 1;
+  const grid = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const k = Math.floor(s.y[i]! / cell) * gw + Math.floor(s.x[i]! / cell);
+    (grid.get(k) ?? grid.set(k, []).get(k)!).push(i);
+  }
+  for (let i = 0; i < n; i++) {
+    if (s.flags[i] !== 0 || !(s.snr[i]! >= 20)) continue;
+    if (s.peak[i]! >= 0.8 * saturation) continue;
+    if (fwhm > 0 && !(s.fwhm[i]! < 2 * fwhm)) continue;
+    const x = s.x[i]!, y = s.y[i]!;
+    if (x < edge || y < edge || x > width - 1 - edge || y > height - 1 - edge) continue;
+    let iso = true;
+    const cx = Math.floor(x / cell), cy = Math.floor(y / cell);
+    for (let dy = -1; dy <= 1 && iso; dy++) for (let dx = -1; dx <= 1 && iso; dx++) {
+      if (cx + dx < 0 || cy + dy < 0 || cx + dx >= gw) continue;
+      for (const j of grid.get((cy + dy) * gw + cx + dx) ?? []) {
+        if (j === i) continue;
+        if ((s.x[j]! - x) ** 2 + (s.y[j]! - y) ** 2 < isoRadius * isoRadius && s.flux[j]! > 0.05 * s.flux[i]!) { iso = false; break; }
+      }
+    }
+    if (iso) ok.push(i);
+  }
+  const nx = Math.max(1, Math.round(width / 256)), ny = Math.max(1, Math.round(height / 256));
+  const cells = new Map<number, number[]>();
+  for (const i of ok) {
+    const k = Math.min(ny - 1, Math.floor((s.y[i]! / height) * ny)) * nx + Math.min(nx - 1, Math.floor((s.x[i]! / width) * nx));
+    (cells.get(k) ?? cells.set(k, []).get(k)!).push(i);
+  }
+  const out: { x: number; y: number }[] = [];
+  for (const list of cells.values()) {
+    list.sort((a, b) => s.snr[b]! - s.snr[a]!);
+    for (const i of list.slice(0, perCell)) out.push({ x: Math.round(s.x[i]!), y: Math.round(s.y[i]!) });
+  }
+  return out;
+}
+
+/**
+ * DMTN-021 decorrelation kernel φ: φ̂(k) = √((σ_i² + κ̄²σ_c²)/(σ_i² + σ_c²|κ̂(k)|²)), κ the
+ * matching kernel (size × size), σ_i² the variance of the unconvolved image, σ_c² of the
+ * convolved one. Returned as a (size × size) real kernel of unit sum.
+ */
+export function decorrelationKernel(kappa: Float64Array, size: number, varTarget: number, varConv: number): Float64Array {
+  let n = 32;
+  while (n < 4 * size) n *= 2;
+  const re = new Float64Array(n * n), im = new Float64Array(n * n);
+  const h = (size - 1) >> 1;
+  let kbar = 0;
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) {
+    const v = kappa[j * size + i]!;
+    kbar += v;
+    re[((j - h + n) % n) * n + ((i - h + n) % n)] = v;
+  }
+  fft2(re, im, n, false);
+  const num = varTarget + kbar * kbar * varConv;
+  for (let i = 0; i < n * n; i++) {
+    const p2 = re[i]! * re[i]! + im[i]! * im[i]!;
+    re[i] = Math.sqrt(num / (varTarget + varConv * p2));
+    im[i] = 0;
+  }
+  fft2(re, im, n, true);
+  const out = new Float64Array(size * size);
+  let s = 0;
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) {
+    const v = re[((j - h + n) % n) * n + ((i - h + n) % n)]!;
+    out[j * size + i] = v;
+    s += v;
+  }
+  for (let i = 0; i < out.length; i++) out[i]! /= s;
+  void fftComplex;
+  return out;
+}
+
+/** Clipped rms of D/√var over valid pixels (sampled), 3σ clip. */
+export function noiseRatio(d: Float32Array, v: Float32Array, step = 3): number {
+  const a: number[] = [];
+  for (let i = 0; i < d.length; i += step) { const x = d[i]!, s = v[i]!; if (x === x && s > 0 && s < Infinity) a.push(x / Math.sqrt(s)); }
+  if (!a.length) return NaN;
+  let lo = -Infinity, hi = Infinity, sd = NaN;
+  for (let it = 0; it < 10; it++) {
+    let s = 0, s2 = 0, n = 0;
+    for (const x of a) if (x > lo && x < hi) { s += x; s2 += x * x; n++; }
+    const m = s / n; const nsd = Math.sqrt(Math.max(0, s2 / n - m * m));
+    // correct the 3σ clip's bias on σ (Gaussian: σ_clipped = 0.9866 σ)
+    if (Math.abs(nsd - sd) < 1e-6 * nsd) break;
+    sd = nsd; lo = m - 3 * sd; hi = m + 3 * sd;
+  }
+  return sd / 0.98657;
+}
+
+/** PSF of a (decorrelated) difference image: the unconvolved image's PSF convolved with φ. */
+export class DiffPsf implements PsfLike {
+  constructor(readonly base: PsfLike, readonly phi: Float64Array, readonly phiSize: number, readonly fwhmPix: number) {}
+  stampAt(x: number, y: number, size: number, out: Float32Array = new Float32Array(size * size)): Float32Array {
+    if (this.phiSize === 1) return this.base.stampAt(x, y, size, out);
+    const big = size + this.phiSize - 1;
+    const hp = (this.phiSize - 1) >> 1;
+    const b = this.base.stampAt(x, y, size);
+    const c = convolveKernels(Float64Array.from(b), size, this.phi, this.phiSize);
+    void big;
+    for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) out[j * size + i] = c.kernel[(j + hp) * c.size + i + hp]!;
+    return out;
+  }
+  fwhmPixAt(): number { return this.fwhmPix; }
+}
+
+/**
+ * FWHM (pixels) from Gaussian-weighted second moments at given star positions (0-based), with
+ * the local background from the median of an annulus. For a Gaussian of σ and weight σ_w the
+ * weighted moment is σ²σ_w²/(σ²+σ_w²): inverted exactly, iterating σ_w towards σ.
+ * Returns the median over stars (NaN if fewer than 3 measured).
+ */
+export function momentFwhm(img: Float32Array, width: number, height: number, pos: readonly { x: number; y: number }[], guess: number): number {
+  const res: number[] = [];
+  const r = Math.max(6, Math.ceil(2.5 * guess));
+  const ann: number[] = [];
+  for (const p of pos.slice(0, 200)) {
+    const xc = Math.round(p.x), yc = Math.round(p.y);
+    if (xc - r - 3 < 0 || yc - r - 3 < 0 || xc + r + 3 >= width || yc + r + 3 >= height) continue;
+    ann.length = 0;
+    for (let y = yc - r - 3; y <= yc + r + 3; y++) for (let x = xc - r - 3; x <= xc + r + 3; x++) {
+      const d2 = (x - xc) ** 2 + (y - yc) ** 2;
+      if (d2 > r * r) { const v = img[y * width + x]!; if (v === v) ann.push(v); }
+    }
+    ann.sort((a, b) => a - b);
+    const bg = ann[ann.length >> 1]!;
+    let sw = guess / 2.3548, ok = true;
+    let sig = sw;
+    for (let it = 0; it < 8; it++) {
+      let s0 = 0, sxx = 0, syy = 0, mx = 0, my = 0;
+      const k = 1 / (2 * sw * sw);
+      for (let y = yc - r; y <= yc + r; y++) for (let x = xc - r; x <= xc + r; x++) {
+        const v = img[y * width + x]! - bg;
+        if (v !== v) { ok = false; break; }
+        const w = Math.exp(-((x - p.x) ** 2 + (y - p.y) ** 2) * k) * v;
+        s0 += w; mx += w * (x - p.x); my += w * (y - p.y);
+      }
+      if (!ok || !(s0 > 0)) { ok = false; break; }
+      mx /= s0; my /= s0;
+      for (let y = yc - r; y <= yc + r; y++) for (let x = xc - r; x <= xc + r; x++) {
+        const v = img[y * width + x]! - bg;
+        const dx = x - p.x - mx, dy = y - p.y - my;
+        const w = Math.exp(-((x - p.x) ** 2 + (y - p.y) ** 2) * k) * v;
+        sxx += w * dx * dx; syy += w * dy * dy;
+      }
+      const m2 = (sxx + syy) / (2 * s0);
+      if (!(m2 > 0) || m2 >= sw * sw) { ok = false; break; }
+      sig = Math.sqrt((m2 * sw * sw) / (sw * sw - m2));
+      if (Math.abs(sig - sw) < 1e-4) break;
+      sw = sig;
+    }
+    if (ok && sig > 0.3 && sig < 5 * guess) res.push(Math.sqrt(Math.max(sig * sig - 1 / 12, 0.01)) * 2.3548200450309493);
+  }
+  if (res.length < 3) return NaN;
+  res.sort((a, b) => a - b);
+  return res[res.length >> 1]!;
+}
+
+/** PSF stamp (size × size) at (x, y) from a PsfLike, centred (integer position). */
+function psfStamp(psf: PsfLike, x: number, y: number, size: number): Float64Array {
+  const s = psf.stampAt(Math.round(x), Math.round(y), size);
+  return Float64Array.from(s);
+}
+
+/**
+ * Subtract `template` (already on the science pixel grid) from `science`. Both MaskedImages
+ * with optional variance/mask/PSF; missing variance is estimated. See the module comment.
+ */
+export function subtractImages(science: DiffInput, template: DiffInput, opts: SubtractOptions = {}): SubtractResult {
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const tick = (k: string, t: number) => { timings[k] = (performance.now() - t) / 1000; return performance.now(); };
+  const { width, height } = science;
+  const sName = opts.scienceName ?? 'science image', tName = opts.templateName ?? 'template';
+  if (template.width !== width || template.height !== height) {
+    throw new TesseraError(`${tName}: ${template.width}×${template.height} pixels, but the science image ${sName} is ${width}×${height}: warp the template onto the science grid first`);
+  }
+  const notes: string[] = [];
+  const sBad = badMap(science), tBad = badMap(template);
+  let nOver = 0, nSci = 0;
+  for (let i = 0; i < sBad.length; i++) if (!sBad[i]) { nSci++; if (!tBad[i]) nOver++; }
+  if (nSci === 0) throw new TesseraError(`${sName}: no usable pixel (all NaN or masked)`);
+  const overlap = nOver / nSci;
+  if (nOver === 0) throw new TesseraError(`${tName} does not overlap ${sName}: no science pixel has valid template data`);
+  if (overlap < (opts.minOverlap ?? 0.1)) throw new TesseraError(`${tName} covers only ${(100 * overlap).toFixed(1)}% of ${sName} (need at least ${(100 * (opts.minOverlap ?? 0.1)).toFixed(0)}%)`);
+  let t = performance.now();
+  const sVar = ensureVariance(science), tVar = ensureVariance(template);
+  t = tick('variance', t);
+  // template detection: stamp candidates, template FWHM, nearest-source distances later
+  const tDet = opts.templateSources ?? detectSources({ ...template, variance: tVar }, { threshSigma: 5, minArea: 5, deblendNThresh: 16 });
+  const tStars = starsOf(tDet);
+  t = tick('detect template', t);
+  const fwhmGuess = measuredFwhm(tStars);
+  const hwGuess = Math.min(20, Math.max(5, Math.ceil(2.5 * (fwhmGuess > 0 ? fwhmGuess : 4))));
+  const centres = opts.stampCentres ?? selectStampStars(tStars, width, height, 2.5 * hwGuess + 1, 2.5 * hwGuess, fwhmGuess, template.saturation ?? Infinity);
+  let fwhmT = template.psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2) ?? NaN;
+  if (!(fwhmT > 0)) fwhmT = momentFwhm(template.image, width, height, centres, fwhmGuess > 0 ? fwhmGuess : 4);
+  let fwhmS = science.psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2) ?? NaN;
+  if (!(fwhmS > 0)) fwhmS = momentFwhm(science.image, width, height, centres, fwhmT > 0 ? fwhmT * 1.3 : 5);
+  if (!(fwhmT > 0) || !(fwhmS > 0)) {
+    throw new TesseraError(`cannot measure the PSF width of the ${!(fwhmT > 0) ? tName : sName}: fewer than 3 isolated stars measured (${centres.length} candidates; give a PSF model)`);
+  }
+  let convolved: 'template' | 'science';
+  const mode = opts.convolve ?? 'auto';
+  if (mode === 'auto') convolved = fwhmT <= fwhmS ? 'template' : 'science';
+  else convolved = mode;
+  if (mode === 'auto' && convolved === 'science') notes.push(`template FWHM ${fwhmT.toFixed(2)} px > science ${fwhmS.toFixed(2)} px: convolving the science image`);
+  const sharp = convolved === 'template' ? fwhmT : fwhmS, blurry = convolved === 'template' ? fwhmS : fwhmT;
+  if (mode !== 'auto' && sharp > blurry * 1.05) notes.push(`convolving the blurrier image (${convolved}) by request: expect deconvolution artefacts`);
+  const spec0 = defaultBasis(sharp, blurry, { degrees: opts.basis?.degrees, hw: opts.basis?.hw });
+  const spec: BasisSpec = { sigmas: opts.basis?.sigmas ?? spec0.sigmas, degrees: opts.basis?.degrees ?? spec0.degrees, hw: opts.basis?.hw ?? spec0.hw };
+  const basis = makeBasis(spec);
+  const hw = spec.hw;
+  const rs = Math.max(8, Math.round(1.5 * hw));
+  // stamps
+  const bad = new Uint8Array(sBad.length);
+  for (let i = 0; i < bad.length; i++) bad[i] = sBad[i]! | tBad[i]!;
+  const target = convolved === 'template' ? science : template;
+  const ref = convolved === 'template' ? template : science;
+  const targetVar = convolved === 'template' ? sVar : tVar, refVar = convolved === 'template' ? tVar : sVar;
+  const sol = fitAlKernel({ width, height, target: target.image, targetVar, ref: ref.image, refVar, bad }, basis, centres, { kernelOrder: opts.kernelOrder ?? 2, bgOrder: opts.bgOrder ?? 1 });
+  notes.push(...sol.notes);
+  t = tick('kernel fit', t);
+  // kernels per spatial term
+  const order = sol.kernelOrder;
+  const nTerm = nPoly(order);
+  const size = basis.size;
+  const Km: Float64Array[] = [];
+  const exps: [number, number][] = [];
+  for (let tdeg = 0; tdeg <= order; tdeg++) for (let j = 0; j <= tdeg; j++) exps.push([tdeg - j, j]);
+  const cvec = new Float64Array(basis.n);
+  for (let m = 0; m < nTerm; m++) {
+    for (let k = 0; k < basis.n; k++) cvec[k] = m < sol.coef[k]!.length ? sol.coef[k]![m]! : 0;
+    Km.push(kernelImage(basis, cvec));
+  }
+  const kCentre = kernelImage(basis, coefAt(sol, sol.cx, sol.cy));
+  let kc = 0;
+  for (const v of kCentre) kc += v;
+  // decorrelation
+  const decorrelate = opts.decorrelate ?? true;
+  const varT = medianSample(targetVar, bad), varC = medianSample(refVar, bad);
+  let phi: Float64Array = new Float64Array([1]);
+  let phiSize = 1;
+  if (decorrelate) { phi = decorrelationKernel(kCentre, size, varT, varC); phiSize = size; }
+  // convolution: Dgen = φ ⊗ (target − Σ P_m (ref ⊗ K_m)) (background subtracted after)
+  const refClean = new Float32Array(ref.image.length), tgtClean = new Float32Array(ref.image.length);
+  for (let i = 0; i < refClean.length; i++) {
+    const a = ref.image[i]!, b = target.image[i]!;
+    refClean[i] = bad[i] || a - a !== 0 ? 0 : a;
+    tgtClean[i] = bad[i] || b - b !== 0 ? 0 : b;
+  }
+  const terms: KernelTerm[] = [];
+  for (let m = 0; m < nTerm; m++) {
+    const k = decorrelate ? convolveKernels(Km[m]!, size, phi, phiSize) : { kernel: Km[m]!, size };
+    for (let i = 0; i < k.kernel.length; i++) k.kernel[i] = -k.kernel[i]!;
+    terms.push({ kernel: k.kernel, size: k.size, ax: exps[m]![0], ay: exps[m]![1] });
+  }
+  const dgen = convolveSpatial({ src: refClean, width, height, terms, cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy, extra: { src: tgtClean, kernel: phi, size: phiSize } });
+  t = tick('convolve', t);
+  // variance: decorrelated → white: var_t + κ̄²·var_c; otherwise var_t + K_c² ⊗ var_c
+  const variance = new Float32Array(width * height);
+  if (decorrelate) {
+    const k2 = kc * kc;
+    for (let i = 0; i < variance.length; i++) variance[i] = targetVar[i]! + k2 * refVar[i]!;
+  } else {
+    const ksq = Float64Array.from(kCentre, (v) => v * v);
+    const rv = new Float32Array(refVar.length);
+    for (let i = 0; i < rv.length; i++) { const v = refVar[i]!; rv[i] = bad[i] || !(v < Infinity) ? 0 : v; }
+    const cv = convolveSpatial({ src: rv, width, height, terms: [{ kernel: ksq, size, ax: 0, ay: 0 }], cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy });
+    for (let i = 0; i < variance.length; i++) variance[i] = targetVar[i]! + cv[i]!;
+  }
+  // masks: reference problems grow by the kernel (+φ) footprint, target problems by φ
+  const sMask = science.mask, tMask = template.mask;
+  const refM = new Uint32Array(width * height), tgtM = new Uint32Array(width * height);
+  const rMaskIn = convolved === 'template' ? tMask : sMask, tMaskIn = convolved === 'template' ? sMask : tMask;
+  const rBad = convolved === 'template' ? tBad : sBad, tgBad = convolved === 'template' ? sBad : tBad;
+  for (let i = 0; i < refM.length; i++) {
+    refM[i] = (rMaskIn ? rMaskIn[i]! : 0) | (rBad[i] ? MaskBits.NO_DATA : 0);
+    tgtM[i] = (tMaskIn ? tMaskIn[i]! : 0) | (tgBad[i] ? MaskBits.NO_DATA : 0);
+  }
+  const hphi = (phiSize - 1) >> 1;
+  const mr = dilateMask(refM, width, height, hw + hphi);
+  const mt = dilateMask(tgtM, width, height, hphi);
+  const mask = new Uint32Array(width * height);
+  const image = new Float32Array(width * height);
+  const edge = hw + hphi;
+  const sign = convolved === 'template' ? 1 : -1;
+  const scale = convolved === 'template' ? 1 : 1 / kc;
+  const matched = new Float32Array(width * height);
+  const bgRow = new Float64Array(width);
+  const P = new Float64Array(nPoly(sol.bgOrder));
+  for (let y = 0; y < height; y++) {
+    // differential background along the row (polynomial in X at fixed Y)
+    for (let x = 0; x < width; x++) {
+      if (sol.bgOrder <= 1) { bgRow[x] = x === 0 ? backgroundAt(sol, 0, y) : bgRow[0]! + (sol.bgOrder === 1 ? sol.bgCoef[1]! * (x / sol.sx) : 0); }
+      else bgRow[x] = backgroundAt(sol, x, y);
+    }
+    void P;
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      let m = mr[i]! | mt[i]!;
+      const isEdge = x < edge || y < edge || x >= width - edge || y >= height - edge;
+      if (isEdge) m |= MaskBits.EDGE;
+      mask[i] = m;
+      const dead = isEdge || (m & (DEFAULT_BAD_MASK | MaskBits.NO_DATA)) !== 0;
+      if (dead) { image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
+      const d = (dgen[i]! - bgRow[x]!) * sign * scale;
+      image[i] = d;
+      variance[i] = variance[i]! * scale * scale;
+      matched[i] = science.image[i]! - d;
+    }
+  }
+  t = tick('mask+variance', t);
+  const residRms = noiseRatio(image, variance);
+  // PSF of D: PSF of the unconvolved image ⊗ φ
+  const psfSize = 2 * Math.ceil(2.5 * blurry) + 1;
+  const tgtPsf = target.psf ?? new GaussianPsf(convolved === 'template' ? fwhmS : fwhmT);
+  let dp = psfStamp(tgtPsf, (width - 1) / 2, (height - 1) / 2, psfSize);
+  let dps = psfSize;
+  if (decorrelate) { const c = convolveKernels(dp, psfSize, phi, phiSize); dp = c.kernel; dps = c.size; }
+  // crop back to psfSize, unit sum
+  const off = (dps - psfSize) >> 1;
+  const dpc = new Float32Array(psfSize * psfSize);
+  let ssum = 0;
+  for (let j = 0; j < psfSize; j++) for (let i = 0; i < psfSize; i++) { const v = dp[(j + off) * dps + i + off]!; dpc[j * psfSize + i] = v; ssum += v; }
+  for (let i = 0; i < dpc.length; i++) dpc[i]! /= ssum;
+  const ksum = convolved === 'template' ? kc : 1 / kc;
+  const ksumErr = convolved === 'template' ? sol.ksumErr : sol.ksumErr / (kc * kc);
+  timings.total = (performance.now() - t0) / 1000;
+  return {
+    diff: { width, height, image, variance, mask },
+    diffPsf: { data: dpc, size: psfSize, fwhmPix: convolved === 'template' ? fwhmS : fwhmT },
+    psf: new DiffPsf(tgtPsf, phi, phiSize, convolved === 'template' ? fwhmS : fwhmT),
+    phi: { kernel: phi, size: phiSize },
+    solution: sol, convolved, ksum, ksumErr, chi2Dof: sol.chi2Dof, residRms, decorrelated: decorrelate,
+    fwhmSci: fwhmS, fwhmTmpl: fwhmT,
+    templateSources: { x: tStars.x, y: tStars.y, flux: tStars.flux },
+    matchedTemplate: matched, notes, timings,
+  };
+}
