@@ -61,23 +61,24 @@ export interface Background {
 const NBINS = 256;
 const BIN_PER_SIGMA = 16;
 
-/** Mesh statistics on `n` values in buf: { back, rms } or null when unusable. */
-function meshStats(buf: Float32Array, n: number, hist: Float64Array, pearson: number): { back: number; rms: number } | null {
+/**
+ * Mesh statistics on `n` values in buf, whose sum and sum of squares about `shift` are given
+ * (the copy loop accumulates them): { back, rms } or null when unusable.
+ */
+function meshStats(buf: Float32Array, n: number, hist: Float64Array, pearson: number, sum: number, sum2: number, shift: number): { back: number; rms: number } | null {
   if (n < 2) return null;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += buf[i]!;
-  let mean = s / n;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) { const d = buf[i]! - mean; s2 += d * d; }
-  let sig = Math.sqrt(s2 / n);
+  let mean = sum / n;
+  let sig = Math.sqrt(Math.max(0, sum2 / n - mean * mean));
+  mean += shift;
   // ±2σ cut about the mean (removes most of the bright object pixels)
   {
     const lo = mean - 2 * sig, hi = mean + 2 * sig;
     let m = 0, t = 0, t2 = 0;
-    for (let i = 0; i < n; i++) { const v = buf[i]!; if (v >= lo && v <= hi) { m++; t += v; t2 += v * v; } }
+    for (let i = 0; i < n; i++) { const v = buf[i]!; if (v >= lo && v <= hi) { const u = v - mean; m++; t += u; t2 += u * u; } }
     if (m < 2) return { back: mean, rms: sig };
-    mean = t / m;
-    sig = Math.sqrt(Math.max(0, t2 / m - mean * mean));
+    const dm = t / m;
+    sig = Math.sqrt(Math.max(0, t2 / m - dm * dm));
+    mean += dm;
   }
   if (!(sig > 0)) return { back: mean, rms: 0 };
   // fine histogram over mean ± 8σ₂ (σ₂: the 2σ-cut sigma, ~0.88 of the true one)
@@ -136,22 +137,39 @@ export function estimateBackground(img: MaskedImage, opts: BackgroundOptions = {
     const y0 = j * bh, y1 = Math.min(height, y0 + bh);
     for (let i = 0; i < nx; i++) {
       const x0 = i * bw, x1 = Math.min(width, x0 + bw);
-      let n = 0;
-      for (let y = y0; y < y1; y++) {
-        const row = y * width;
-        for (let x = x0; x < x1; x++) {
-          const k = row + x;
-          const v = image[k]!;
-          if (v - v !== 0) continue;
-          if (mask !== undefined && (mask[k]! & badMask) !== 0) continue;
-          if (variance !== undefined) { const s = variance[k]!; if (!(s > 0 && s < Infinity)) continue; }
-          if (exclude !== undefined && exclude[k]) continue;
-          buf[n++] = v;
+      let n = 0, sum = 0, sum2 = 0;
+      // sums about a shift (the first pixel of the mesh) keep the variance accurate
+      const shift = Number.isFinite(image[y0 * width + x0]!) ? image[y0 * width + x0]! : 0;
+      if (mask === undefined && variance === undefined && exclude === undefined) {
+        for (let y = y0; y < y1; y++) {
+          const row = y * width;
+          for (let x = x0; x < x1; x++) {
+            const v = image[row + x]!;
+            if (v - v !== 0) continue;
+            buf[n++] = v;
+            const u = v - shift;
+            sum += u; sum2 += u * u;
+          }
+        }
+      } else {
+        for (let y = y0; y < y1; y++) {
+          const row = y * width;
+          for (let x = x0; x < x1; x++) {
+            const k = row + x;
+            const v = image[k]!;
+            if (v - v !== 0) continue;
+            if (mask !== undefined && (mask[k]! & badMask) !== 0) continue;
+            if (variance !== undefined) { const s = variance[k]!; if (!(s > 0 && s < Infinity)) continue; }
+            if (exclude !== undefined && exclude[k]) continue;
+            buf[n++] = v;
+            const u = v - shift;
+            sum += u; sum2 += u * u;
+          }
         }
       }
       const area = (x1 - x0) * (y1 - y0);
       if (n < 0.5 * area) continue;
-      const st = meshStats(buf, n, hist, pearson);
+      const st = meshStats(buf, n, hist, pearson, sum, sum2, shift);
       if (st) { back[j * nx + i] = st.back; rms[j * nx + i] = st.rms; }
     }
   }

@@ -136,8 +136,9 @@ export interface DeblendOptions {
   minArea: number;
 }
 
-// reusable scratch
+// reusable scratch (no allocation per footprint)
 let scratchSub = new Int32Array(0);
+let scratchLx = new Int32Array(0), scratchLy = new Int32Array(0), scratchFv = new Float64Array(0);
 
 /**
  * Deblend one footprint (pixel indices in raster order). Returns the children's footprints
@@ -164,7 +165,8 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   if (scratchSub.length < bw * bh) scratchSub = new Int32Array(bw * bh);
   const sub = scratchSub;
   sub.fill(-1, 0, bw * bh);
-  const lx = new Int32Array(n), ly = new Int32Array(n), fv = new Float64Array(n);
+  if (scratchLx.length < n) { const c = Math.max(n, 2 * scratchLx.length); scratchLx = new Int32Array(c); scratchLy = new Int32Array(c); scratchFv = new Float64Array(c); }
+  const lx = scratchLx, ly = scratchLy, fv = scratchFv;
   for (let k = 0; k < n; k++) {
     const i = pix[k]!;
     const x = i % width, y = (i - x) / width;

@@ -128,6 +128,20 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     bkg.backRow(y, brow);
     let vmin = Infinity;
     bkg.rmsRow(y, rrow);
+    if (!vp && mask === undefined) {
+      // the common case, in a tight loop: only NaN/Inf pixels are unusable
+      for (let x = 0; x < width; x++) {
+        const i = o + x;
+        const v = image[i]!;
+        const r = rrow[x]!;
+        const s = r * r;
+        skyVar[i] = s;
+        if (s < vmin) vmin = s;
+        if (v - v !== 0) { bad[i] = 1; d[i] = 0; } else { bad[i] = 0; d[i] = v - brow[x]!; }
+      }
+      rowMinVar[y] = vmin === Infinity ? 0 : vmin;
+      continue;
+    }
     for (let x = 0; x < width; x++) {
       const i = o + x;
       const v = image[i]!;
@@ -190,14 +204,19 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   // number objects in raster order of their barycentres
   objs.sort((p, q) => (Math.round(p.my) - Math.round(q.my)) || (p.mx - q.mx));
   const n = objs.length;
-  const seg = opts.segmentation ? new Int32Array(npixTot) : scratch.i32('seg', npixTot);
-  if (!opts.segmentation) seg.fill(0);
-  for (let k = 0; k < n; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
+  // segmentation map: needed to mask neighbours in the AUTO/Kron/FLUX_RADIUS measurements
+  const full = (opts.measure ?? 'full') === 'full';
+  let seg: Int32Array | undefined;
+  if (full || opts.segmentation) {
+    seg = opts.segmentation ? new Int32Array(npixTot) : scratch.i32('seg', npixTot);
+    if (!opts.segmentation) seg.fill(0);
+    for (let k = 0; k < n; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
+  }
 
   const planes: PixelPlanes = { width, height, data: d, variance: totVar, bad, segmentation: seg };
   const cat = measure(objs, planes, {
     image, mask, skyVar, bkg, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
-    full: (opts.measure ?? 'full') === 'full',
+    full,
   });
   return {
     catalog: cat, background: bkg, globalBack: bkg.globalBack, globalRms: bkg.globalRms,

@@ -216,17 +216,32 @@ export class SplineGrid {
     this.prepareRow(y);
     const { rowVals, rowD2, outW } = this;
     if (this.nx === 1) { out.fill(rowVals[0]!, offset, offset + outW); return; }
-    const seg = this.seg, wx = this.wx;
-    // walk segment by segment: the four node quantities are constant inside one
+    const seg = this.seg, xs = this.xNodes;
+    // walk segment by segment: inside one the spline is a cubic in x, evaluated by forward
+    // differences (three additions per pixel)
     let x = 0;
     while (x < outW) {
       const k = seg[x]!;
-      const y0 = rowVals[k]!, y1 = rowVals[k + 1]!, c0 = rowD2[k]!, c1 = rowD2[k + 1]!;
       let e = x;
       while (e < outW && seg[e] === k) e++;
-      for (let q = x; q < e; q++) {
-        const b = 4 * q;
-        out[offset + q] = wx[b]! * y0 + wx[b + 1]! * y1 + wx[b + 2]! * c0 + wx[b + 3]! * c1;
+      const x0 = xs[k]!, h = xs[k + 1]! - x0;
+      const y0 = rowVals[k]!, y1 = rowVals[k + 1]!, c0 = rowD2[k]!, c1 = rowD2[k + 1]!;
+      // p(t) with t = (x − x0)/h: a·y0 + b·y1 + (a³ − a)·h²c0/6 + (b³ − b)·h²c1/6, a = 1 − t, b = t
+      // → p(t) = P0 + P1·t + P2·t² + P3·t³
+      const g0 = (h * h * c0) / 6, g1 = (h * h * c1) / 6;
+      const P0 = y0;
+      const P1 = y1 - y0 - 2 * g0 - g1;
+      const P2 = 3 * g0;
+      const P3 = g1 - g0;
+      // forward differences with step dt = 1/h starting at t0 = (x − x0)/h
+      const dt = 1 / h, t0 = (x - x0) * dt;
+      let v = P0 + t0 * (P1 + t0 * (P2 + t0 * P3));
+      const q3 = 6 * P3 * dt * dt * dt;
+      let d1 = P1 * dt + P2 * (2 * t0 * dt + dt * dt) + P3 * (3 * t0 * t0 * dt + 3 * t0 * dt * dt + dt * dt * dt);
+      let d2 = 2 * P2 * dt * dt + P3 * (6 * t0 * dt * dt + 6 * dt * dt * dt);
+      for (let q = offset + x, end = offset + e; q < end; q++) {
+        out[q] = v;
+        v += d1; d1 += d2; d2 += q3;
       }
       x = e;
     }
