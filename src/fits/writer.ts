@@ -3,7 +3,9 @@
  * through ./compress) and binary tables (every TFORM, variable-length arrays on the heap), with
  * standard headers, big-endian data, 2880-byte padding, and CHECKSUM/DATASUM on request.
  */
-import { writeFileAtomic } from '../util/atomic.js';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../util/errors.js';
 import { setChecksums } from './checksum.js';
 import { BLOCK, Header, type Card } from './header.js';
@@ -64,46 +66,80 @@ function hduWhere(name: string | undefined, i: number, extname?: string): string
   return name === undefined ? h : `${name}[${h}]`;
 }
 
-/** Encode HDUs to the byte chunks of a FITS file. */
-export function encodeFits(hdus: HduInput[], opts: WriteOptions = {}): Uint8Array[] {
-  const chunks: Uint8Array[] = [];
-  const list = [...hdus];
-  const first = list[0];
-  if (!first || first.kind !== 'image' || first.compress) {
-    list.unshift({ kind: 'image', data: null, shape: [] });
-  }
-  list.forEach((hdu, i) => {
-    const primary = i === 0;
-    const where = hduWhere(opts.name, i, hdu.extname);
-    let header: Header;
-    let data: Uint8Array[];
-    if (hdu.kind === 'image' && hdu.compress) {
-      if (!hdu.data) throw new TesseraError(`${where}: a compressed image needs data`);
-      const ih = imageHeader(hdu, false, where);
-      const out = compressImage(ih.header, hdu.data, hdu.shape, hdu.compress, where);
-      header = out.header;
-      data = [out.bytes];
-    } else if (hdu.kind === 'image') {
-      const r = imageHeader(hdu, primary, where);
-      header = r.header;
-      data = r.data ? [r.data] : [];
-    } else {
-      const r = encodeBinaryTable(hdu, where);
-      header = r.header;
-      data = r.data;
-    }
-    const dataLen = data.reduce((a, b) => a + b.length, 0);
-    const padding = pad(dataLen);
-    if (dataLen) data.push(padding);
-    if (opts.checksum) setChecksums(header, data);
-    chunks.push(header.toBytes(), ...data);
-  });
-  return chunks;
+/** The HDUs as written: an empty primary first when the first HDU cannot be the primary. */
+function withPrimary(hdus: HduInput[]): HduInput[] {
+  const first = hdus[0];
+  if (!first || first.kind !== 'image' || first.compress) return [{ kind: 'image', data: null, shape: [] }, ...hdus];
+  return hdus;
 }
 
-/** Write a FITS file atomically (temporary file, fsync, rename). */
+/** The byte chunks of one HDU (header, data, padding). */
+function encodeHdu(hdu: HduInput, i: number, opts: WriteOptions): Uint8Array[] {
+  const primary = i === 0;
+  const where = hduWhere(opts.name, i, hdu.extname);
+  let header: Header;
+  let data: Uint8Array[];
+  if (hdu.kind === 'image' && hdu.compress) {
+    if (!hdu.data) throw new TesseraError(`${where}: a compressed image needs data`);
+    const ih = imageHeader(hdu, false, where);
+    const out = compressImage(ih.header, hdu.data, hdu.shape, hdu.compress, where);
+    header = out.header;
+    data = [out.bytes];
+  } else if (hdu.kind === 'image') {
+    const r = imageHeader(hdu, primary, where);
+    header = r.header;
+    data = r.data ? [r.data] : [];
+  } else {
+    const r = encodeBinaryTable(hdu, where);
+    header = r.header;
+    data = r.data;
+  }
+  const dataLen = data.reduce((a, b) => a + b.length, 0);
+  if (dataLen) data.push(pad(dataLen));
+  if (opts.checksum) setChecksums(header, data);
+  return [header.toBytes(), ...data];
+}
+
+/** Encode HDUs to the byte chunks of a FITS file. */
+export function encodeFits(hdus: HduInput[], opts: WriteOptions = {}): Uint8Array[] {
+  return withPrimary(hdus).flatMap((hdu, i) => encodeHdu(hdu, i, opts));
+}
+
+/**
+ * Write a FITS file atomically (temporary file in the same folder, fsync, rename), encoding one
+ * HDU at a time so that only one HDU's bytes are held in memory besides the inputs.
+ */
 export function writeFits(path: string, hdus: HduInput[], opts: WriteOptions = {}): void {
-  writeFileAtomic(path, encodeFits(hdus, { ...opts, name: opts.name ?? path }));
+  const o = { ...opts, name: opts.name ?? path };
+  const list = withPrimary(hdus);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const fd = openSync(tmp, 'w');
+  try {
+    list.forEach((hdu, i) => {
+      for (const chunk of encodeHdu(hdu, i, o)) {
+        let off = 0;
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      }
+    });
+    fsyncSync(fd);
+    closeSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw e;
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw new TesseraError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  } catch { /* some filesystems refuse fsync on directories */ }
 }
 
 /* ---------------------------------------------------------------- images */

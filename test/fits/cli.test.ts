@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, tempDir } from '../helpers.js';
-import { fixture, imagesFits } from './truth.js';
+import { compressedFile, fixture, imagesFits } from './truth.js';
 
 test('fits info lists HDUs with type, EXTNAME, BITPIX, dimensions and compression', async () => {
   const r = await cli(['fits', 'info', imagesFits()]);
@@ -12,7 +12,7 @@ test('fits info lists HDUs with type, EXTNAME, BITPIX, dimensions and compressio
   assert.match(r.stdout, /^16\s+CUBE\s+image\s+-32\s+6×3×4\s+-$/m);
   const t = await cli(['fits', 'info', fixture('table.fits')]);
   assert.match(t.stdout, /^1\s+CATALOG\s+bintable\s+8\s+6 rows × 23 columns/m);
-  const z = await cli(['fits', 'info', '--json', fixture('compressed/fpack_mef.fits.fz')]);
+  const z = await cli(['fits', 'info', '--json', compressedFile('fpack_mef.fits.fz')]);
   const rows = JSON.parse(z.stdout) as { extname: string; type: string; bitpix: number; compression: string }[];
   const n4 = rows.find((x) => x.extname === 'N4')!;
   assert.equal(n4.type, 'compressed-image');
@@ -27,11 +27,11 @@ test('fits header FILE[HDU] prints the 80-column cards; image header for compres
   assert.match(lines[0]!, /^XTENSION= 'IMAGE   '/);
   assert.equal(lines.at(-1), 'END');
   for (const l of lines) assert.ok(l.length <= 80);
-  const z = await cli(['fits', 'header', `${fixture('compressed/fpack_mef.fits.fz')}[N4]`]);
+  const z = await cli(['fits', 'header', `${compressedFile('fpack_mef.fits.fz')}[N4]`]);
   assert.match(z.stdout, /^XTENSION= 'IMAGE   '/);
   assert.match(z.stdout, /^BITPIX  =\s+-32/m);
   assert.doesNotMatch(z.stdout, /ZCMPTYPE/);
-  const raw = await cli(['fits', 'header', '--raw', `${fixture('compressed/fpack_mef.fits.fz')}[1]`]);
+  const raw = await cli(['fits', 'header', '--raw', `${compressedFile('fpack_mef.fits.fz')}[1]`]);
   assert.match(raw.stdout, /^ZCMPTYPE= 'RICE_1  '/m);
   const all = await cli(['fits', 'header', fixture('checksum.fits')]);
   assert.match(all.stdout, /^# HDU 0\n SIMPLE|^# HDU 0\nSIMPLE/m);

@@ -48,3 +48,20 @@ export function imagesFits(): string {
   }
   return imagesPath;
 }
+
+/** A fixture of the compress helper (stored gzipped under compressed/), as the plain file's bytes. */
+export function compressedBytes(name: string): Buffer {
+  return gunzipSync(readFileSync(fixture(`compressed/${name}.gz`)));
+}
+
+const compressedPaths = new Map<string, string>();
+/** The same, written once to a temporary file (for code that opens paths). */
+export function compressedFile(name: string): string {
+  let p = compressedPaths.get(name);
+  if (!p) {
+    p = join(tempDir('tessera-fits-'), name);
+    writeFileSync(p, compressedBytes(name));
+    compressedPaths.set(name, p);
+  }
+  return p;
+}
