@@ -270,12 +270,19 @@ export function decompressImage(
   const origin = new Array<number>(nd).fill(0);
   if (nd >= 2) origin[1] = y0;
   const npix = shape.reduce((a, b) => a * b, 1);
-  const out = kind.make(npix);
-
   const maxLen = grid.maxTileLength;
-  const ints = new Int32Array(maxLen);
-  const flts = new Float64Array(maxLen);
-  const tileBuf = kind.make(maxLen);
+  let out: PixelArray, ints: Int32Array, flts: Float64Array, tileBuf: PixelArray;
+  try {
+    out = kind.make(npix);
+    ints = new Int32Array(maxLen);
+    flts = new Float64Array(maxLen);
+    tileBuf = kind.make(maxLen);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new TesseraError(`${where}: image of ${shape.join('×')} pixels in tiles of ${p.tile.join('×')} is too large to hold in memory (ZNAXISn/ZTILEn corrupt?)`);
+    }
+    throw e;
+  }
   const start = new Array<number>(nd).fill(0);
   const extent = new Array<number>(nd).fill(0);
   const rowTiles = p.tile[0]! >= p.size[0]! && p.tile.slice(1).every((t) => t === 1);

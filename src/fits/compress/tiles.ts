@@ -65,6 +65,9 @@ export function copyTile(
   let lines = 1;
   for (let i = 1; i < nd; i++) lines *= extent[i]!;
   let src = 0;
+  // same typed-array kind on both sides: copy whole lines with set()
+  const fast =
+    ArrayBuffer.isView(tileBuf) && ArrayBuffer.isView(image) && tileBuf.constructor === image.constructor;
   for (let l = 0; l < lines; l++) {
     let off = start[0]! - imgOrigin[0]!;
     let inside = true;
@@ -74,8 +77,16 @@ export function copyTile(
       off += p * stride[i]!;
     }
     if (inside) {
-      if (toImage) for (let x = 0; x < w; x++) image[off + x] = tileBuf[src + x]!;
-      else for (let x = 0; x < w; x++) tileBuf[src + x] = image[off + x]!;
+      if (fast) {
+        const t = tileBuf as unknown as Float64Array;
+        const im = image as unknown as Float64Array;
+        if (toImage) im.set(t.subarray(src, src + w), off);
+        else t.set(im.subarray(off, off + w), src);
+      } else if (toImage) {
+        for (let x = 0; x < w; x++) image[off + x] = tileBuf[src + x]!;
+      } else {
+        for (let x = 0; x < w; x++) tileBuf[src + x] = image[off + x]!;
+      }
     }
     src += w;
     for (let i = 1; i < nd; i++) {

@@ -205,6 +205,10 @@ test('corrupt tiles give one TesseraError naming the file and the tile', () => {
   const h2 = c.header.clone();
   h2.set('ZCMPTYPE', 'LZW_9');
   assert.throws(() => decompressImage(h2, c.bytes, 'bad.fits[1]'), /ZCMPTYPE = 'LZW_9'/);
+  const h4 = c.header.clone();
+  h4.set('ZNAXIS1', 2e9);
+  h4.set('ZTILE1', 2e9);
+  assert.throws(() => decompressImage(h4, c.bytes, 'bad.fits[1]'), (e: Error) => e instanceof TesseraError && /too large/.test(e.message));
   const h3 = c.header.clone();
   h3.set('ZNAXIS2', 11);
   assert.throws(() => decompressImage(h3, c.bytes, 'bad.fits[1]'), /11 tiles|rows/);
