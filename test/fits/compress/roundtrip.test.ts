@@ -287,3 +287,22 @@ test('fits compress options: type, tile, dither and errors', async () => {
   writeFileSync(join(dir, 'trunc.fits'), readFileSync(src).subarray(0, 4000));
   await assert.rejects(run('fits compress', [join(dir, 'trunc.fits'), out]), TesseraError);
 });
+
+test('writeFits(..., { compress }) and FitsReader.readImage round trip through this module', () => {
+  const dir = tempDir();
+  const path = join(dir, 'w.fits.fz');
+  const u16 = new Uint16Array(60 * 20).map((_, i) => (i * 331) % 65536);
+  const f = skyImage(60, 20, 40);
+  writeFits(path, [
+    { kind: 'image', data: u16, shape: [60, 20], extname: 'MASK', compress: { type: 'RICE_1' } },
+    { kind: 'image', data: f, shape: [60, 20], extname: 'SCI', compress: { type: 'GZIP_2', ditherSeed: 4 } },
+  ]);
+  const r = FitsReader.open(path);
+  assert.equal(r.hdu('MASK').type, 'compressed-image');
+  assert.deepEqual(r.readImage('MASK').data, u16);
+  const back = r.readImage('SCI').data as Float32Array;
+  const zscale = r.readTable('SCI').columns.find((c) => c.name === 'ZSCALE')!.data as Float64Array;
+  for (let i = 0; i < f.length; i++) assert.ok(Math.abs(back[i]! - f[i]!) <= zscale[Math.floor(i / 60)]! / 2 + 1e-3, `pixel ${i}`);
+  assert.deepEqual(r.readImage('MASK', { box: { x0: 5, y0: 3, x1: 17, y1: 9 } }).shape, [12, 6]);
+  r.close();
+});
