@@ -123,3 +123,19 @@ print(json.dumps([a.separation(b).deg.tolist(), a.position_angle(b).deg.tolist()
     }
   });
 });
+
+test('bounding box includes great-circle edges bulging poleward', () => {
+  const p = new SphericalPolygon([0, 60, 60, 0], [80, 80, 70, 70]);
+  const box = p.boundingBox();
+  // sample the top edge (0,80)→(60,80) along its great circle
+  const a = radecToVec(0, 80), b = radecToVec(60, 80);
+  let maxDec = -90;
+  for (let k = 0; k <= 1000; k++) {
+    const t = k / 1000;
+    const v = [a[0] * (1 - t) + b[0] * t, a[1] * (1 - t) + b[1] * t, a[2] * (1 - t) + b[2] * t];
+    maxDec = Math.max(maxDec, vecToRadec(v)[1]);
+  }
+  assert.ok(maxDec > 80.5);
+  assert.ok(Math.abs(box.dec2 - maxDec) < 1e-6, `${box.dec2} vs ${maxDec}`);
+  assert.equal(box.dec1, 70); // the bottom edge bulges north too, so 70 at the corners is the minimum
+});
