@@ -31,6 +31,22 @@ function norm(key: string): string {
   return k;
 }
 
+/**
+ * Each card's normalised key, remembered on the card (a non-enumerable symbol property, invisible
+ * to spreads, JSON and deep equality) together with the key it was computed from, since cards are
+ * plain mutable objects.
+ */
+const NORM = Symbol('tessera.fits.normKey');
+interface NormCached { [NORM]?: { key: string; norm: string } }
+function cardNorm(c: Card): string {
+  const e = (c as NormCached)[NORM];
+  if (e !== undefined && e.key === c.key) return e.norm;
+  const n = norm(c.key);
+  if (!Object.isExtensible(c)) return n;
+  Object.defineProperty(c, NORM, { value: { key: c.key, norm: n }, writable: true, configurable: true, enumerable: false });
+  return n;
+}
+
 function describe(v: FitsValue | undefined): string {
   if (v === undefined) return 'no value';
   if (v === null) return 'an empty value';
@@ -263,18 +279,19 @@ export class Header {
     if (end < 0) {
       throw new TesseraError(`${where}: header has no END card (file truncated or not FITS: ${bytes.length} bytes searched)`);
     }
+    // Control characters mean a corrupt header; bytes above 0x7e (e.g. a degree sign in a
+    // comment, common in real files) are read as Latin-1, except in the keyword.
+    for (let i = 0, n = end * CARD; i < n; i++) {
+      const code = bytes[i]!;
+      if (code < 0x20 || code === 0x7f || (code > 0x7e && i % CARD < 8)) {
+        const c = Math.floor(i / CARD);
+        throw new TesseraError(`${where}: header card ${c + 1} contains the byte 0x${code.toString(16).padStart(2, '0')} at column ${i - c * CARD + 1} (corrupt header?)`);
+      }
+    }
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, end * CARD).toString('latin1');
     const cards: Card[] = [];
     for (let c = 0; c < end; c++) {
       const img = text.slice(c * CARD, (c + 1) * CARD);
-      // Control characters mean a corrupt header; bytes above 0x7e (e.g. a degree sign in a
-      // comment, common in real files) are read as Latin-1.
-      for (let k = 0; k < CARD; k++) {
-        const code = img.charCodeAt(k);
-        if (code < 0x20 || code === 0x7f || (k < 8 && code > 0x7e)) {
-          throw new TesseraError(`${where}: header card ${c + 1} contains the byte 0x${code.toString(16).padStart(2, '0')} at column ${k + 1} (corrupt header?)`);
-        }
-      }
       const card = parseCard(img);
       if (card.key === 'CONTINUE' && cards.length) {
         const prev = cards[cards.length - 1]!;
@@ -295,7 +312,7 @@ export class Header {
 
   private find(key: string): Card | undefined {
     const k = norm(key);
-    for (const c of this.cards) if (c.value !== undefined && norm(c.key) === k) return c;
+    for (const c of this.cards) if (c.value !== undefined && cardNorm(c) === k) return c;
     return undefined;
   }
 
@@ -307,9 +324,9 @@ export class Header {
   getAll(key: string): FitsValue[] {
     const k = norm(key);
     if (k === 'COMMENT' || k === 'HISTORY' || k === '') {
-      return this.cards.filter((c) => norm(c.key) === k).map((c) => c.comment ?? '');
+      return this.cards.filter((c) => cardNorm(c) === k).map((c) => c.comment ?? '');
     }
-    return this.cards.filter((c) => c.value !== undefined && norm(c.key) === k).map((c) => c.value!);
+    return this.cards.filter((c) => c.value !== undefined && cardNorm(c) === k).map((c) => c.value!);
   }
 
   has(key: string): boolean {
@@ -385,7 +402,7 @@ export class Header {
   /** Remove every card with this keyword. */
   delete(key: string): void {
     const k = norm(key);
-    this.cards = this.cards.filter((c) => norm(c.key) !== k);
+    this.cards = this.cards.filter((c) => cardNorm(c) !== k);
   }
 
   add(card: Card): void {
