@@ -181,7 +181,8 @@ export class SkyIndex {
 
   /**
    * For every query row, the nearest indexed row within radiusArcsec (Infinity: the nearest row
-   * at any distance, as astropy's match_coordinates_sky). Ties go to the lower row.
+   * at any distance, as astropy's match_coordinates_sky). Ties go to the lower row; query rows
+   * with an invalid position (NaN, |dec| > 90) get −1.
    * With `excludeSelf`, query row i never matches indexed row i (self-match of one catalog).
    */
   matchNearest(raDeg: ArrayLike<number>, decDeg: ArrayLike<number>, radiusArcsec: number, opts: { excludeSelf?: boolean } = {}): NearestMatch {
