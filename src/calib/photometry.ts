@@ -154,6 +154,8 @@ export interface CcdZpInput {
   /** Usable Gaia G range (default 15.5–20.5: brighter stars saturate in DECam exposures). */
   gMin?: number;
   gMax?: number;
+  /** Minimum S/N of the PSF flux (default 30: faint stars carry the sky error most). */
+  snMin?: number;
   what?: string;
 }
 
@@ -170,5 +172,5 @@ export function ccdZeroPoint(inp: CcdZpInput): ZeroPointResult & { refMag: Float
     f[i] = inp.psfFlux[i]! * ap;
     e[i] = inp.psfFluxErr[i]! * ap;
   }
-  return { ...zeroPoint(f, e, m, { what: inp.what ?? 'zero point' }), refMag };
+  return { ...zeroPoint(f, e, m, { what: inp.what ?? 'zero point', snMin: inp.snMin ?? 30 }), refMag };
 }

@@ -100,6 +100,32 @@ export interface CalibrateCcdResult {
   keywords: { key: string; value: number | string; comment: string }[];
 }
 
+/**
+ * Sky level of annulus pixels: κσ-clipped (3σ, 5 passes) mode estimate 2.5·median − 1.5·mean
+ * (SExtractor's), or the median when the distribution is too skewed. Faint undetected sources
+ * skew sky pixels positive; the mode is less biased by them than the median.
+ */
+export function skyMode(v: number[]): number {
+  if (v.length === 0) return 0;
+  v.sort((a, b) => a - b);
+  let lo = 0, hi = v.length;
+  let med = v[v.length >> 1]!, mean = med, sd = 0;
+  for (let it = 0; it < 5; it++) {
+    const n = hi - lo;
+    if (n < 3) break;
+    med = v[lo + (n >> 1)]!;
+    let s = 0, s2 = 0;
+    for (let i = lo; i < hi; i++) { s += v[i]!; s2 += v[i]! * v[i]!; }
+    mean = s / n; sd = Math.sqrt(Math.max(0, s2 / n - mean * mean));
+    let nlo = lo, nhi = hi;
+    while (nlo < nhi && v[nlo]! < med - 3 * sd) nlo++;
+    while (nhi > nlo && v[nhi - 1]! > med + 3 * sd) nhi--;
+    if (nlo === lo && nhi === hi) break;
+    lo = nlo; hi = nhi;
+  }
+  return sd > 0 && Math.abs(mean - med) / sd < 0.3 ? 2.5 * med - 1.5 * mean : med;
+}
+
 /** Calibrate one CCD. Throws TesseraError naming the CCD when it cannot be calibrated. */
 export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = {}): CalibrateCcdResult {
   const what = `exposure ${inp.expnum} CCD ${inp.ccdName}`;
@@ -230,8 +256,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
           if (val - val === 0) ann.push(val);
         }
       }
-      ann.sort((a, b) => a - b);
-      const skyLocal = ann.length ? ann[ann.length >> 1]! : 0;
+      const skyLocal = skyMode(ann);
       starPsf.push(ph.flux[i]!); starAp.push(f[0]! - Math.PI * rAc * rAc * skyLocal); starApE.push(Math.sqrt(v[0]!));
     }
   }
