@@ -128,7 +128,7 @@ export class FitsReader {
     return new FitsReader(new MemorySource(bytes, name), name);
   }
 
-  /** An HDU by 0-based index or by EXTNAME (case-insensitive; an integer string is an index). */
+  /** An HDU by 0-based index or by EXTNAME (case-insensitive), optionally "EXTNAME,EXTVER"; an integer string is an index. */
   hdu(sel: number | string): HduInfo {
     if (typeof sel === 'string' && /^\d+$/.test(sel.trim())) sel = Number(sel.trim());
     if (typeof sel === 'number') {
@@ -136,8 +136,11 @@ export class FitsReader {
       if (!h) throw new TesseraError(`${this.path}: no HDU ${sel} (the file has ${this.hdus.length}: 0..${this.hdus.length - 1})`);
       return h;
     }
-    const want = sel.trim().toUpperCase();
-    const h = this.hdus.find((x) => x.extname?.trim().toUpperCase() === want);
+    // "NAME" or "NAME,EXTVER" (as cfitsio's file[SCI,2]).
+    const m = /^(.*?)\s*,\s*(\d+)$/.exec(sel.trim());
+    const want = (m ? m[1]! : sel).trim().toUpperCase();
+    const ver = m ? Number(m[2]) : undefined;
+    const h = this.hdus.find((x) => x.extname?.trim().toUpperCase() === want && (ver === undefined || (x.header.optionalNumber('EXTVER') ?? 1) === ver));
     if (!h) {
       const names = this.hdus.filter((x) => x.extname).map((x) => x.extname);
       throw new TesseraError(`${this.path}: no HDU with EXTNAME '${sel}' (${names.length ? `EXTNAMEs: ${names.join(', ')}` : 'no HDU has an EXTNAME'})`);

@@ -213,3 +213,15 @@ test('writeFits errors name the output file and HDU', () => {
   assert.throws(() => writeFits(out, [{ kind: 'bintable', extname: 'CAT', nrows: 2, columns: [{ name: 'flux', data: ['a', 2] as unknown as string[] }] }]),
     /bad\.fits\[HDU 1 'CAT'\] column flux: mixed value types \(expected strings\)/);
 });
+
+test('HDUs with the same EXTNAME are told apart by EXTVER (NAME,VER)', () => {
+  const mk = (v: number): Header => { const h = new Header(); h.set('EXTVER', v); return h; };
+  const f = roundTrip([
+    { kind: 'image', data: new Int16Array([1]), shape: [1], extname: 'SCI', header: mk(1) },
+    { kind: 'image', data: new Int16Array([2]), shape: [1], extname: 'SCI', header: mk(2) },
+  ]);
+  assert.equal(f.hdu('SCI').index, 0);
+  assert.equal(f.hdu('sci, 2').index, 1);
+  assert.deepEqual([...f.readImage('SCI,2').data as Int16Array], [2]);
+  assert.throws(() => f.hdu('SCI,3'), /no HDU with EXTNAME 'SCI,3'/);
+});
