@@ -196,7 +196,7 @@ function wrapCodec(e: unknown, where: string, tile: number): never {
 }
 
 /** Big-endian bytes → numbers (Int32 for integers up to 32 bits, Float64 otherwise). */
-function readBigEndian(bytes: Uint8Array, width: number, float: boolean, n: number, outI: Int32Array, outF: Float64Array): void {
+function readBigEndian(bytes: Uint8Array, width: number, float: boolean, n: number, outI: Int32Array, outF: Float64Array, outB: BigInt64Array): void {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (float) {
     if (width === 4) for (let i = 0; i < n; i++) outF[i] = v.getFloat32(4 * i, false);
@@ -206,7 +206,7 @@ function readBigEndian(bytes: Uint8Array, width: number, float: boolean, n: numb
   if (width === 1) for (let i = 0; i < n; i++) outI[i] = bytes[i]!;
   else if (width === 2) for (let i = 0; i < n; i++) outI[i] = v.getInt16(2 * i, false);
   else if (width === 4) for (let i = 0; i < n; i++) outI[i] = v.getInt32(4 * i, false);
-  else for (let i = 0; i < n; i++) outF[i] = Number(v.getBigInt64(8 * i, false));
+  else for (let i = 0; i < n; i++) outB[i] = v.getBigInt64(8 * i, false);
 }
 
 /**
@@ -271,11 +271,12 @@ export function decompressImage(
   if (nd >= 2) origin[1] = y0;
   const npix = shape.reduce((a, b) => a * b, 1);
   const maxLen = grid.maxTileLength;
-  let out: PixelArray, ints: Int32Array, flts: Float64Array, tileBuf: PixelArray;
+  let out: PixelArray, ints: Int32Array, flts: Float64Array, bigs: BigInt64Array, tileBuf: PixelArray;
   try {
     out = kind.make(npix);
     ints = new Int32Array(maxLen);
     flts = new Float64Array(maxLen);
+    bigs = new BigInt64Array(p.zbitpix === 64 ? maxLen : 0);
     tileBuf = kind.make(maxLen);
   } catch (e) {
     if (e instanceof RangeError) {
@@ -293,6 +294,7 @@ export function decompressImage(
     const tileNo = t + 1;
     // ---- decode the tile into ints (raw integers) or flts (raw floats)
     let haveFloats = false;
+    let haveBig = false;
     const desc = table.descriptor(cComp, t);
     try {
       if (desc.count === 0) {
@@ -300,15 +302,16 @@ export function decompressImage(
           const bytes = gzipDecode(table.heapBytes(cGzip, t, tileNo), len * 8);
           const w = bytes.length / len;
           if (w !== 4 && w !== 8) throw new CodecError(`GZIP_COMPRESSED_DATA inflates to ${bytes.length} bytes, expected ${len} floats`);
-          readBigEndian(bytes, w, true, len, ints, flts);
+          readBigEndian(bytes, w, true, len, ints, flts, bigs);
           haveFloats = true;
         } else if (cUnc && table.descriptor(cUnc, t).count > 0) {
           const bytes = table.heapBytes(cUnc, t, tileNo);
           const w = bytes.length / len;
           const ft = cUnc.type === 'E' || cUnc.type === 'D';
           if (!Number.isInteger(w) || ![1, 2, 4, 8].includes(w)) throw new CodecError(`UNCOMPRESSED_DATA holds ${bytes.length} bytes for ${len} pixels`);
-          readBigEndian(bytes, w, ft, len, ints, flts);
-          haveFloats = ft || w === 8;
+          readBigEndian(bytes, w, ft, len, ints, flts, bigs);
+          haveFloats = ft;
+          haveBig = !ft && w === 8;
         } else {
           throw new CodecError('no compressed data for this tile (empty COMPRESSED_DATA and no fallback column)');
         }
@@ -325,8 +328,9 @@ export function decompressImage(
             if (!Number.isInteger(w) || ![1, 2, 4, 8].includes(w)) throw new CodecError(`tile inflates to ${bytes.length} bytes for ${len} pixels`);
             if (p.type === 'GZIP_2') bytes = unshuffleBytes(bytes, w);
             const asFloat = isFloat && !p.quantized;
-            readBigEndian(bytes, w, asFloat, len, ints, flts);
-            haveFloats = asFloat || w === 8;
+            readBigEndian(bytes, w, asFloat, len, ints, flts, bigs);
+            haveFloats = asFloat;
+            haveBig = !asFloat && w === 8;
             break;
           }
           case 'PLIO_1':
@@ -341,8 +345,9 @@ export function decompressImage(
             const w = src.length / len;
             if (!Number.isInteger(w) || ![1, 2, 4, 8].includes(w)) throw new CodecError(`tile holds ${src.length} bytes for ${len} pixels`);
             const asFloat = isFloat && !p.quantized;
-            readBigEndian(src, w, asFloat, len, ints, flts);
-            haveFloats = asFloat || w === 8;
+            readBigEndian(src, w, asFloat, len, ints, flts, bigs);
+            haveFloats = asFloat;
+            haveBig = !asFloat && w === 8;
             break;
           }
         }
@@ -405,9 +410,17 @@ export function decompressImage(
       case 'scaled64': {
         const fd = dst as Float64Array;
         const bl = tileBlank(t) ?? NaN;
-        for (let i = 0; i < len; i++) {
-          const r = src[i]!;
-          fd[i] = r === bl ? NaN : r * kind.bscale + kind.bzero;
+        if (haveBig) {
+          const blb = Number.isFinite(bl) ? BigInt(bl) : undefined;
+          for (let i = 0; i < len; i++) {
+            const r = bigs[i]!;
+            fd[i] = r === blb ? NaN : Number(r) * kind.bscale + kind.bzero;
+          }
+        } else {
+          for (let i = 0; i < len; i++) {
+            const r = src[i]!;
+            fd[i] = r === bl ? NaN : r * kind.bscale + kind.bzero;
+          }
         }
         break;
       }
@@ -430,7 +443,8 @@ export function decompressImage(
       case 'big': {
         const bd = (direct ? (out as BigInt64Array).subarray(o, o + len) : target) as BigInt64Array | BigUint64Array;
         const off = kind.bzero === 0 ? 0n : 9223372036854775808n;
-        for (let i = 0; i < len; i++) bd[i] = BigInt(src[i]!) + off;
+        if (haveBig) for (let i = 0; i < len; i++) bd[i] = bigs[i]! + off;
+        else for (let i = 0; i < len; i++) bd[i] = BigInt(src[i]!) + off;
         break;
       }
     }

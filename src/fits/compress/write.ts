@@ -144,13 +144,7 @@ export function compressImage(
       }
     } else {
       vals = tileVals.subarray(0, len);
-      if (bigData) {
-        const tmp = new Array<bigint>(len);
-        copyTile(false, tmp as unknown as { [i: number]: bigint; length: number }, data, start, extent, shape, origin);
-        for (let i = 0; i < len; i++) vals[i] = Number(tmp[i]!);
-      } else {
-        copyTile(false, vals, data, start, extent, shape, origin);
-      }
+      if (!bigData) copyTile(false, vals, data, start, extent, shape, origin);
     }
 
     if (isFloat) {
@@ -178,10 +172,33 @@ export function compressImage(
       // integers: stored values
       const raw = ints;
       if (intWidth === 8) {
-        comp.push(type === 'NOCOMPRESS' ? bigEndian(vals, len, 8, false) : gzipEncode(bigEndian(vals, len, 8, false), 8, type === 'GZIP_2'));
+        // 64-bit integers stay BigInt all the way (exact beyond 2^53)
+        const be = new Uint8Array(len * 8);
+        const dvb = new DataView(be.buffer);
+        if (bigData) {
+          const Ctor = data.constructor as new (n: number) => BigInt64Array | BigUint64Array;
+          const tmp = new Ctor(len);
+          copyTile(false, tmp, data, start, extent, shape, origin);
+          const z = Number.isInteger(bzero) ? BigInt(bzero) : 0n;
+          for (let i = 0; i < len; i++) dvb.setBigInt64(8 * i, BigInt.asIntN(64, tmp[i]! - z), false);
+        } else {
+          for (let i = 0; i < len; i++) {
+            const v = vals[i]!;
+            let r: number;
+            if (v !== v) {
+              if (blankKey === undefined) throw new TesseraError(`${where}: NaN pixels in an integer image need a BLANK keyword`);
+              r = blankKey;
+            } else {
+              r = Math.round((v - bzero) / bscale);
+            }
+            dvb.setBigInt64(8 * i, BigInt(r), false);
+          }
+        }
+        comp.push(type === 'NOCOMPRESS' ? be : gzipEncode(be, 8, type === 'GZIP_2'));
         gz.push(null);
         continue;
       }
+      if (bigData) throw new TesseraError(`${where}: 64-bit integer pixels given for BITPIX ${bitpix}`);
       if (intData && bscale === 1) {
         for (let i = 0; i < len; i++) raw[i] = vals[i]! - bzero;
       } else {

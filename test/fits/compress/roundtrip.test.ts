@@ -306,3 +306,20 @@ test('writeFits(..., { compress }) and FitsReader.readImage round trip through t
   assert.deepEqual(r.readImage('MASK', { box: { x0: 5, y0: 3, x1: 17, y1: 9 } }).shape, [12, 6]);
   r.close();
 });
+
+test('64-bit integers (GZIP) round trip exactly beyond 2^53, signed and unsigned', () => {
+  const n = 30 * 7;
+  const i64 = new BigInt64Array(n).map((_, i) => BigInt(i) * 123456789012345n - 9000000000000000000n);
+  i64[0] = -9223372036854775808n; i64[1] = 9223372036854775807n;
+  const u64 = new BigUint64Array(n).map((_, i) => BigInt(i) * 87654321098765431n);
+  u64[0] = 18446744073709551615n;
+  for (const type of ['GZIP_1', 'GZIP_2', 'NOCOMPRESS'] as const) {
+    for (const tile of [undefined, [7, 3]]) {
+      const a = roundTrip(imageHeader(64, [30, 7]), i64, [30, 7], { type, tile });
+      assert.deepEqual(a.d.data, i64);
+      const b = roundTrip(imageHeader(64, [30, 7], [['BSCALE', 1], ['BZERO', 9223372036854775808]]), u64, [30, 7], { type, tile });
+      assert.deepEqual(b.d.data, u64);
+    }
+  }
+  assert.throws(() => compressImage(imageHeader(64, [30, 7]), i64, [30, 7], { type: 'RICE_1' }, 't'), /64-bit/);
+});
