@@ -141,13 +141,13 @@ const SUBE = 5;
  * Sum within the ellipse cxx·dx² + cyy·dy² + cxy·dx·dy ≤ R² centred at (xc, yc), with 5 × 5
  * sub-sampling of boundary pixels. Pixels of other objects (segmentation ≠ 0 and ≠ id) and
  * unusable pixels are replaced by their mirror about the centre when that is usable and not
- * another object's; `neighbourFlux` reports the flux of the other objects' pixels replaced, so
- * callers can flag crowding. `bmin` is the ellipse's minor semi-axis (per unit R), for the
+ * another object's; `neighbourFlux`/`neighbourArea` report the flux and area of the other
+ * objects' pixels replaced, so callers can flag crowding. `bmin` is the ellipse's minor semi-axis (per unit R), for the
  * boundary test.
  */
 export function sumEllipse(
   p: PixelPlanes, xc: number, yc: number, cxx: number, cyy: number, cxy: number, R: number, bmin: number, id: number,
-): ApertureSum & { neighbourFlux: number; badArea: number } {
+): ApertureSum & { neighbourFlux: number; neighbourArea: number; badArea: number } {
   const { width, height, data, variance, bad, segmentation } = p;
   // bounding box of the ellipse: |dx| ≤ R·sqrt(cyy/det'), det' = cxx·cyy − cxy²/4
   const det = cxx * cyy - (cxy * cxy) / 4;
@@ -156,7 +156,7 @@ export function sumEllipse(
   const ix0 = Math.floor(xc - hx - 0.5), ix1 = Math.ceil(xc + hx + 0.5);
   const iy0 = Math.floor(yc - hy - 0.5), iy1 = Math.ceil(yc + hy + 0.5);
   const margin = 0.7072 / Math.max(bmin, 1e-3); // max change of r over half a pixel diagonal
-  let flux = 0, vs = 0, area = 0, flags = 0, neighbourFlux = 0, badArea = 0;
+  let flux = 0, vs = 0, area = 0, flags = 0, neighbourFlux = 0, neighbourArea = 0, badArea = 0;
   const R2 = R * R;
   for (let iy = iy0; iy <= iy1; iy++) {
     const dy = iy - yc;
@@ -186,7 +186,7 @@ export function sumEllipse(
       const isNeighbour = sg !== 0 && sg !== id;
       if (isBad || isNeighbour) {
         if (isBad) { flags |= APERTURE_INCOMPLETE; badArea += w; }
-        if (isNeighbour) neighbourFlux += w * data[k]!;
+        if (isNeighbour) { neighbourFlux += w * data[k]!; neighbourArea += w; }
         const mx = Math.round(2 * xc - ix), my = Math.round(2 * yc - iy);
         if (mx >= 0 && my >= 0 && mx < width && my < height) {
           const m = my * width + mx;
@@ -200,5 +200,5 @@ export function sumEllipse(
       flux += w * data[k]!; vs += w * variance[k]!; area += w;
     }
   }
-  return { flux, variance: vs, area, flags, neighbourFlux, badArea };
+  return { flux, variance: vs, area, flags, neighbourFlux, neighbourArea, badArea };
 }

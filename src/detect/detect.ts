@@ -303,7 +303,10 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     A[k] = o.a; B[k] = o.b; TH[k] = (o.theta * 180) / Math.PI;
     CXX[k] = o.cxx; CYY[k] = o.cyy; CXY[k] = o.cxy;
     ELONG[k] = o.b > 0 ? o.a / o.b : 0;
-    AREA[k] = o.npix; FISO[k] = o.flux; FMAX[k] = o.peak; XPK[k] = o.peakx + 1; YPK[k] = o.peaky + 1;
+    // ISOAREA as SExtractor's: footprint pixels whose (unfiltered) value is above the threshold
+    let isoArea = 0;
+    for (let j = 0; j < o.pix.length; j++) if (d[o.pix[j]!]! > o.dthresh) isoArea++;
+    AREA[k] = isoArea; FISO[k] = o.flux; FMAX[k] = o.peak; XPK[k] = o.peakx + 1; YPK[k] = o.peaky + 1;
     THRESH[k] = o.dthresh;
     // isophotal errors, flags from the footprint
     let sv = 0, sxx = 0, syy = 0, sxy = 0, imaf = 0, nimaf = 0, sat = false;
@@ -337,7 +340,10 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     }
 
     // Kron radius within 6 × the isophotal ellipse, neighbours and bad pixels left out
-    const rk = kronRadius(p, o, id);
+    const kr = kronRadius(p, o, id);
+    const rk = kr.rk;
+    // as SExtractor: the Kron window (6 × the isophotal ellipse) crossing the edge flags 16
+    if (kronWindowCrossesEdge(o, width, height)) flags |= FLAG_APER_INCOMPLETE;
     let kf = c.kronFact * rk;
     if (!(kf >= c.kronMin)) kf = c.kronMin;
     KRON[k] = kf;
@@ -345,7 +351,8 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     const auto = sumEllipse(p, o.mx, o.my, o.cxx, o.cyy, o.cxy, kf, bmin, id);
     FAUTO[k] = auto.flux; FAUTOE[k] = Math.sqrt(auto.variance);
     flags |= auto.flags;
-    if (Math.abs(auto.neighbourFlux) > 0.1 * Math.abs(auto.flux) || auto.badArea > 0.1 * (auto.area + auto.badArea)) flags |= FLAG_CROWDED;
+    // flag 1: other objects or unusable pixels cover more than 10% of the Kron window or of the AUTO aperture
+    if (kr.maskedFrac > 0.1 || auto.neighbourArea + auto.badArea > 0.1 * (auto.area + auto.badArea)) flags |= FLAG_CROWDED;
 
     // half-light radius from the growth curve in circles, normalised to FLUX_AUTO
     const rmax = Math.max(kf * o.a, 2);
@@ -432,16 +439,26 @@ function errorEllipse(x2: number, y2: number, xy: number): { a: number; b: numbe
   return { a: Math.sqrt(Math.max(t1 + t2, 0)), b: Math.sqrt(Math.max(t1 - t2, 0)), theta };
 }
 
-/** First-moment (Kron) radius in units of the isophotal ellipse, within 6× that ellipse. */
-function kronRadius(p: PixelPlanes, o: IsoObject, id: number): number {
+function kronWindowCrossesEdge(o: IsoObject, width: number, height: number): boolean {
+  const det = o.cxx * o.cyy - (o.cxy * o.cxy) / 4;
+  if (!(det > 0)) return false;
+  const hx = 6 * Math.sqrt(o.cyy / det), hy = 6 * Math.sqrt(o.cxx / det);
+  return o.mx - hx < -0.5 || o.my - hy < -0.5 || o.mx + hx > width - 0.5 || o.my + hy > height - 0.5;
+}
+
+/**
+ * First-moment (Kron) radius in units of the isophotal ellipse, within 6× that ellipse; also the
+ * fraction of that window covered by other objects or unusable pixels.
+ */
+function kronRadius(p: PixelPlanes, o: IsoObject, id: number): { rk: number; maskedFrac: number } {
   const { width, height, data, bad, segmentation } = p;
   const R = 6;
   const det = o.cxx * o.cyy - (o.cxy * o.cxy) / 4;
-  if (!(det > 0)) return 0;
+  if (!(det > 0)) return { rk: 0, maskedFrac: 0 };
   const hx = R * Math.sqrt(o.cyy / det), hy = R * Math.sqrt(o.cxx / det);
   const x0 = Math.max(0, Math.floor(o.mx - hx)), x1 = Math.min(width - 1, Math.ceil(o.mx + hx));
   const y0 = Math.max(0, Math.floor(o.my - hy)), y1 = Math.min(height - 1, Math.ceil(o.my + hy));
-  let sr = 0, sf = 0;
+  let sr = 0, sf = 0, npx = 0, nmask = 0;
   for (let y = y0; y <= y1; y++) {
     const dy = y - o.my;
     const row = y * width;
@@ -449,15 +466,16 @@ function kronRadius(p: PixelPlanes, o: IsoObject, id: number): number {
       const dx = x - o.mx;
       const r2 = o.cxx * dx * dx + o.cyy * dy * dy + o.cxy * dx * dy;
       if (r2 > R * R) continue;
+      npx++;
       const i = row + x;
-      if (bad && bad[i]) continue;
-      if (segmentation) { const s = segmentation[i]!; if (s !== 0 && s !== id) continue; }
+      if (bad && bad[i]) { nmask++; continue; }
+      if (segmentation) { const s = segmentation[i]!; if (s !== 0 && s !== id) { nmask++; continue; } }
       const v = data[i]!;
       sr += Math.sqrt(r2) * v;
       sf += v;
     }
   }
-  return sf > 0 && sr > 0 ? sr / sf : 0;
+  return { rk: sf > 0 && sr > 0 ? sr / sf : 0, maskedFrac: npx ? nmask / npx : 0 };
 }
 
 /** Radius of the circle holding `target` flux, from a sub-sampled growth curve out to rmax. */

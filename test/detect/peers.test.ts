@@ -14,7 +14,7 @@ const path = join(dir, 'img.fits');
 const samples: [number, number][] = [];
 for (let y = 40; y < H; y += 97) for (let x = 40; x < W; x += 97) samples.push([x, y]);
 
-let prepared: { X: Float64Array; Y: Float64Array; FA: ArrayLike<number>; FU: ArrayLike<number>; FUE: ArrayLike<number>; back: Float32Array } | undefined;
+let prepared: { X: Float64Array; Y: Float64Array; FA: ArrayLike<number>; FU: ArrayLike<number>; FUE: ArrayLike<number>; back: Float32Array; get(n: string): ArrayLike<number> } | undefined;
 function prepare() {
   if (prepared) return prepared;
   const u = rng(3);
@@ -28,6 +28,7 @@ function prepare() {
   prepared = {
     X: Float64Array.from(c.get('X_IMAGE'), (v) => v - 1), Y: Float64Array.from(c.get('Y_IMAGE'), (v) => v - 1),
     FA: c.get('FLUX_APER'), FU: c.get('FLUX_AUTO'), FUE: c.get('FLUXERR_AUTO'), back: res.background.back(),
+    get: (n: string) => c.get(n),
   };
   return prepared;
 }
@@ -73,5 +74,25 @@ test('agrees with SEP 1.2 on the same image: matches > 95% at S/N > 10, flux rat
 test('agrees with source-extractor on the same image: matches > 95% at S/N > 10, flux ratios and background within 1%', (t) => {
   if (!haveSextractor()) { t.skip('source-extractor not installed'); return; }
   prepare();
-  compare('source-extractor', runSextractor(path, dir, 6, samples));
+  const sex = runSextractor(path, dir, 6, samples);
+  compare('source-extractor', sex);
+  // the other measurements, object by object (S/N > 20)
+  const o = prepare();
+  const m = matchPositions(sex.x, sex.y, o.X, o.Y, 1);
+  const cols = sex.columns!;
+  const ratios: Record<string, number[]> = { FLUX_RADIUS: [], KRON_RADIUS: [], ISOAREA_IMAGE: [], FLUX_ISO: [], FLUX_MAX: [], A_IMAGE: [] };
+  const dx: number[] = [];
+  let same = 0, n = 0;
+  for (let i = 0; i < sex.x.length; i++) {
+    const j = m[i]!;
+    if (j < 0 || !(sex.auto[i]! / sex.autoErr[i]! > 20)) continue;
+    n++;
+    for (const k of Object.keys(ratios)) ratios[k]!.push(Number(o.get(k)[j]) / cols[k]![i]!);
+    dx.push(Math.hypot(o.get('XWIN_IMAGE')[j]! - cols.XWIN_IMAGE![i]!, o.get('YWIN_IMAGE')[j]! - cols.YWIN_IMAGE![i]!));
+    if (o.get('FLAGS')[j] === cols.FLAGS![i]) same++;
+  }
+  assert.ok(med(dx) < 0.01, `XWIN/YWIN median offset ${med(dx)} px`);
+  assert.ok(same / n > 0.95, `FLAGS equal for ${same}/${n}`);
+  const tol: Record<string, number> = { FLUX_RADIUS: 0.02, KRON_RADIUS: 0.01, ISOAREA_IMAGE: 0.01, FLUX_ISO: 0.01, FLUX_MAX: 0.01, A_IMAGE: 0.05 };
+  for (const k of Object.keys(ratios)) assert.ok(Math.abs(med(ratios[k]!) - 1) < tol[k]!, `${k}: median ratio to source-extractor ${med(ratios[k]!)}`);
 });

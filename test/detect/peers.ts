@@ -31,6 +31,8 @@ export interface PeerCatalog {
   backSamples: Float64Array;
   /** Seconds for background + extraction (SEP: measured inside Python). */
   seconds: number;
+  /** Every catalog column by name (source-extractor only). */
+  columns?: Record<string, Float64Array>;
 }
 
 const SEP_SCRIPT = `
@@ -87,7 +89,7 @@ export function writeSextractorConfig(dir: string, diameter: number, params: str
 }
 
 export const SEX_PARAMS = ['NUMBER', 'X_IMAGE', 'Y_IMAGE', 'XWIN_IMAGE', 'YWIN_IMAGE', 'FLUX_APER(1)', 'FLUXERR_APER(1)', 'FLUX_AUTO', 'FLUXERR_AUTO',
-  'KRON_RADIUS', 'FLUX_RADIUS', 'A_IMAGE', 'B_IMAGE', 'THETA_IMAGE', 'ISOAREA_IMAGE', 'FLUX_MAX', 'FWHM_IMAGE', 'BACKGROUND', 'FLAGS'];
+  'KRON_RADIUS', 'FLUX_RADIUS', 'A_IMAGE', 'B_IMAGE', 'THETA_IMAGE', 'ISOAREA_IMAGE', 'FLUX_MAX', 'FWHM_IMAGE', 'BACKGROUND', 'FLAGS', 'FLUX_ISO'];
 
 /** Run source-extractor on a FITS image and read its catalog (0-based positions). */
 export function runSextractor(path: string, dir: string, diameter: number, samples: [number, number][], params = SEX_PARAMS): PeerCatalog {
@@ -108,5 +110,6 @@ export function runSextractor(path: string, dir: string, diameter: number, sampl
   return {
     x: col('X_IMAGE').map((v) => v - 1), y: col('Y_IMAGE').map((v) => v - 1), flux: col('FLUX_APER'), auto: col('FLUX_AUTO'), autoErr: col('FLUXERR_AUTO'),
     backSamples: back, seconds,
+    columns: Object.fromEntries(t.columns.map((c) => [c.name, Float64Array.from(c.data as ArrayLike<number>, Number)])),
   };
 }
