@@ -157,7 +157,8 @@ function formatValue(v: FitsValue, key: string): string {
   if (v === null) return '';
   if (typeof v === 'boolean') return (v ? 'T' : 'F').padStart(20);
   if (typeof v === 'bigint') return v.toString().padStart(20);
-  if (typeof v === 'number') return (Number.isInteger(v) && Math.abs(v) < 1e21 && !Object.is(v, -0) ? String(v) : formatFloat(v, key)).padStart(20);
+  // Integers beyond 2^53 are written as floats: read back as numbers (not as 64-bit integers).
+  if (typeof v === 'number') return (Number.isSafeInteger(v) && !Object.is(v, -0) ? String(v) : formatFloat(v, key)).padStart(20);
   if (typeof v === 'object') return `(${formatFloat(v.re, key)}, ${formatFloat(v.im, key)})`.padStart(20);
   const q = `'${v.replace(/'/g, "''").padEnd(8)}'`;
   return q.padEnd(20);

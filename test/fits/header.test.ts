@@ -48,6 +48,7 @@ test('write → parse round trip keeps every card (CONTINUE, HIERARCH, quotes, 6
   h.set('TINY', -1.5e-300);
   h.set('THIRD', 1 / 3);
   h.set('NEGZERO', -0);
+  h.set('HUGE', 1e20);
   h.set('Q', "O'Brien's");
   h.set('EMPTYSTR', '');
   h.set('LEAD', '  leading kept');
@@ -64,7 +65,7 @@ test('write → parse round trip keeps every card (CONTINUE, HIERARCH, quotes, 6
   assert.match(text, /HIERARCH A VERY LONG KEYWORD NAME = 7.5/);
   assert.match(text, /CONTINUE  '/);
   const back = Header.parse(bytes, 'y').header;
-  for (const k of ['SIMPLE', 'INT', 'BIG', 'FLT', 'TINY', 'THIRD', 'Q', 'EMPTYSTR', 'LEAD', 'CPLX', 'NOVAL', 'LONG', 'A VERY LONG KEYWORD NAME']) {
+  for (const k of ['HUGE', 'SIMPLE', 'INT', 'BIG', 'FLT', 'TINY', 'THIRD', 'Q', 'EMPTYSTR', 'LEAD', 'CPLX', 'NOVAL', 'LONG', 'A VERY LONG KEYWORD NAME']) {
     assert.deepEqual(back.get(k), h.get(k), k);
   }
   assert.ok(Object.is(back.get('NEGZERO'), -0));
