@@ -57,13 +57,19 @@ export interface IsoObject {
   cxy: number;
   /** The moments needed a singularity correction (objects one pixel wide). */
   singular: boolean;
+  /** SExtractor's amplitude correction for pixelisation of the isophotal area (≤ 1). */
+  abcor: number;
   xmin: number;
   xmax: number;
   ymin: number;
   ymax: number;
 }
 
-/** Compute the isophotal quantities of a footprint. */
+/**
+ * Compute the isophotal quantities of a footprint. The barycentre and second moments are
+ * weighted by the detection (filtered) image f, as in SExtractor and SEP; FLUX_ISO and the
+ * peak come from the background-subtracted image d.
+ */
 export function analyse(pix: Int32Array, d: Float32Array, f: Float32Array, width: number, dthresh: number, mthresh: number, flags = 0): IsoObject {
   const n = pix.length;
   let fdflux = 0, fdpeak = -Infinity, flux = 0, peak = -Infinity, peakx = 0, peaky = 0;
@@ -86,8 +92,9 @@ export function analyse(pix: Int32Array, d: Float32Array, f: Float32Array, width
     if (y < ymin) ymin = y;
     if (y > ymax) ymax = y;
     const rx = x - ox, ry = y - oy;
-    sx += v * rx; sy += v * ry; sw += v;
-    sxx += v * rx * rx; syy += v * ry * ry; sxy += v * rx * ry;
+    // moments weighted by the detection (filtered) image, as SExtractor/SEP compute them
+    sx += fv * rx; sy += fv * ry; sw += fv;
+    sxx += fv * rx * rx; syy += fv * ry * ry; sxy += fv * rx * ry;
     ux += rx; uy += ry; uxx += rx * rx; uyy += ry * ry; uxy += rx * ry;
   }
   let mx: number, my: number, x2: number, y2: number, xy: number;
@@ -109,9 +116,22 @@ export function analyse(pix: Int32Array, d: Float32Array, f: Float32Array, width
   if (y2 < 0) y2 = 0;
   if (x2 * y2 - xy * xy < 1 / 144) { x2 += 1 / 12; y2 += 1 / 12; singular = true; }
   const s = shape(x2, y2, xy);
+  // SExtractor's pixelisation correction of the Gaussian amplitude (abcor), from the areas above
+  // the threshold and above half-way to the peak
+  let abcor = 1;
+  const thresh2 = (dthresh + peak) / 2;
+  if (thresh2 > 0 && dthresh > 0) {
+    let dnpix = 0, area2 = 0;
+    for (let k = 0; k < n; k++) { const v = d[pix[k]!]!; if (v > dthresh) dnpix++; if (v > thresh2) area2++; }
+    const t1t2 = dthresh / thresh2;
+    const darea = area2 - dnpix;
+    abcor = (darea < 0 ? darea : -1) / (2 * Math.PI * Math.log(t1t2 < 1 ? t1t2 : 0.99) * Math.max(s.a * s.b, 1e-6));
+    if (!(abcor <= 1)) abcor = 1;
+    if (!(abcor > 0)) abcor = 1;
+  }
   return {
     pix, flags, dthresh, mthresh, npix: n, fdflux, fdpeak, flux, peak, peakx, peaky, mx, my, x2, y2, xy,
-    a: s.a, b: s.b, theta: s.theta, cxx: s.cxx, cyy: s.cyy, cxy: s.cxy, singular, xmin, xmax, ymin, ymax,
+    a: s.a, b: s.b, theta: s.theta, cxx: s.cxx, cyy: s.cyy, cxy: s.cxy, singular, xmin, xmax, ymin, ymax, abcor,
   };
 }
 
@@ -291,14 +311,16 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   }
   // Gaussian models of the children from their cores
   const cm = new Float64Array(nk * 6); // mx, my, cxx, cyy, cxy, amp
+  const abc = new Float64Array(nk);
   for (let c = 0; c < nk; c++) {
     const core: number[] = [];
     for (let k = 0; k < n; k++) if (owner[k] === c) core.push(pix[k]!);
     const o = analyse(Int32Array.from(core), d, f, width, dthresh, dthresh);
-    const dist = o.npix / (2 * Math.PI * Math.max(o.a * o.b, 1e-6));
+    const dist = o.npix / (2 * Math.PI * o.abcor * Math.max(o.a * o.b, 1e-6));
     let amp = dist < 70 ? dthresh * Math.exp(dist) : 4 * o.fdpeak;
     if (amp > 4 * o.fdpeak) amp = 4 * o.fdpeak;
     cm.set([o.mx, o.my, o.cxx, o.cyy, o.cxy, amp], c * 6);
+    abc[c] = o.abcor;
   }
   const counts = new Int32Array(nk);
   for (let k = 0; k < n; k++) {
@@ -307,7 +329,7 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
       let best = 0, bestP = -1, bestD = Infinity, bestDc = 0;
       for (let c = 0; c < nk; c++) {
         const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
-        const dist = 0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy);
+        const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
         const p = dist < 70 ? cm[c * 6 + 5]! * Math.exp(-dist) : 0;
         if (p > bestP) { bestP = p; best = c; }
         if (dist < bestD) { bestD = dist; bestDc = c; }
@@ -335,7 +357,7 @@ const CLEAN_ZONE = 10;
 /** Moffat "contamination" model of an object used by CLEAN: amplitude and alpha. */
 function cleanModel(o: IsoObject, beta: number): { amp: number; alpha: number } {
   const unit = Math.PI * o.a * o.b;
-  const amp = o.fdflux / (2 * unit);
+  const amp = o.fdflux / (2 * unit * o.abcor);
   const alpha = ((Math.pow(amp / o.dthresh, 1 / beta) - 1) * unit) / o.npix;
   return { amp, alpha };
 }
