@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmt, have, timeBest, timeCommandBest, type BenchModule } from './harness.js';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fmt, have, type BenchModule } from './harness.js';
 import { writeFits } from '../src/fits/writer.js';
 import { FitsReader } from '../src/fits/reader.js';
 import { compressFile, decompressFile } from '../src/fits/compress/file.js';
@@ -49,6 +51,49 @@ function ccd(): Float32Array {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
+const REPEAT = 5;
+
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
+/** Best wall time and best CPU time (user + system) of fn in this process, after a warm-up. */
+async function inProcess(fn: () => unknown): Promise<Timing> {
+  await fn();
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let i = 0; i < REPEAT; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await fn();
+    wall = Math.min(wall, Number(process.hrtime.bigint() - t0) / 1e9);
+    const c = process.cpuUsage(c0);
+    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
+  }
+  return { wall, cpu };
+}
+
+/** Best wall and CPU time of a command (CPU from /usr/bin/time when present), after a warm-up. */
+function asProcess(cmd: string, args: string[]): Timing {
+  const timeBin = existsSync('/usr/bin/time');
+  let wall = Infinity;
+  let cpu = Infinity;
+  for (let i = 0; i < REPEAT + 1; i++) {
+    const argv = timeBin ? ['-f', '%U %S', cmd, ...args] : args;
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(timeBin ? '/usr/bin/time' : cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr?.toString().slice(-500)}`);
+    if (i === 0) continue;
+    wall = Math.min(wall, dt);
+    if (timeBin) {
+      const m = /([\d.]+) ([\d.]+)\s*$/.exec(r.stderr.toString());
+      if (m) cpu = Math.min(cpu, Number(m[1]) + Number(m[2]));
+    }
+  }
+  return { wall, cpu };
+}
 const tessera = join(here, '..', '..', 'bin', 'tessera.js');
 
 function rmsError(a: Float32Array, b: Float32Array): { rms: number; max: number } {
@@ -79,28 +124,28 @@ export default {
       const peers = have('fpack') && have('funpack');
 
       // compress
-      const tCompIn = await timeBest(() => compressFile(src, oursFz, { ditherSeed: 1 }), 3);
-      const tCompProc = timeCommandBest('node', [tessera, 'fits', 'compress', src, oursFz, '--seed', '1'], 3);
-      let tFpack = NaN;
-      if (peers) tFpack = timeCommandBest('sh', ['-c', `rm -f ${peerFz} && fpack -O ${peerFz} ${src}`], 3);
+      const cIn = await inProcess(() => compressFile(src, oursFz, { ditherSeed: 1 }));
+      const cProc = asProcess('node', [tessera, 'fits', 'compress', src, oursFz, '--seed', '1']);
+      const cPeer = peers ? asProcess('sh', ['-c', `rm -f ${peerFz} && exec fpack -O ${peerFz} ${src}`]) : undefined;
       const oursMB = statSync(oursFz).size / 1e6;
       const peerMB = peers ? statSync(peerFz).size / 1e6 : NaN;
 
-      // decompress: the same input (fpack's file) for both, and ours of our own file
+      // decompress: the same input (fpack's file) for both
       const input = peers ? peerFz : oursFz;
-      const tDecIn = await timeBest(() => decompressFile(input, oursOut), 3);
-      const tDecProc = timeCommandBest('node', [tessera, 'fits', 'decompress', input, oursOut], 3);
-      let tFunpack = NaN;
-      if (peers) tFunpack = timeCommandBest('sh', ['-c', `rm -f ${peerOut} && funpack -O ${peerOut} ${input}`], 3);
+      const dIn = await inProcess(() => decompressFile(input, oursOut));
+      const dProc = asProcess('node', [tessera, 'fits', 'decompress', input, oursOut]);
+      const dPeer = peers ? asProcess('sh', ['-c', `rm -f ${peerOut} && exec funpack -O ${peerOut} ${input}`]) : undefined;
       // decode only (no file written), one HDU
       const r = FitsReader.open(input);
-      const tDecode = await timeBest(() => r.readImage(1), 5);
+      const dec = await inProcess(() => r.readImage(1));
       r.close();
 
-      const ratio = (x: number, y: number): string => (Number.isFinite(y) ? fmt.ratio(x, y) : 'n/a');
-      rows.push(['compress (whole file)', fmt.s(tCompIn), fmt.s(tCompProc), peers ? fmt.s(tFpack) : 'n/a', ratio(tCompIn, tFpack), ratio(tCompProc, tFpack)]);
-      rows.push(['decompress (whole file)', fmt.s(tDecIn), fmt.s(tDecProc), peers ? fmt.s(tFunpack) : 'n/a', ratio(tDecIn, tFunpack), ratio(tDecProc, tFunpack)]);
-      rows.push(['decode one HDU in memory', fmt.s(tDecode), '', '', '', '']);
+      const t = (x: Timing | undefined): string => (x ? `${fmt.s(x.wall)} (cpu ${fmt.s(x.cpu)})` : 'n/a');
+      const ratio = (x: Timing, y: Timing | undefined): string =>
+        y ? `${fmt.ratio(x.wall, y.wall)} (cpu ${Number.isFinite(x.cpu) && Number.isFinite(y.cpu) ? fmt.ratio(x.cpu, y.cpu) : 'n/a'})` : 'n/a';
+      rows.push(['compress (whole file)', t(cIn), t(cProc), t(cPeer), ratio(cIn, cPeer), ratio(cProc, cPeer)]);
+      rows.push(['decompress (whole file)', t(dIn), t(dProc), t(dPeer), ratio(dIn, dPeer), ratio(dProc, dPeer)]);
+      rows.push(['decode one HDU in memory', t(dec), '', '', '', '']);
 
       // fidelity: our restored pixels vs the original, and vs funpack's reading of the same file
       const back = FitsReader.open(oursOut).readImage(1).data as Float32Array;
@@ -121,9 +166,11 @@ export default {
       const body = `${table}
 
 Input: ${NX}×${NY} float32 CCD (${rawMB.toFixed(1)} MB; sky 1000 ADU, σ = ${SIGMA} ADU, 1300 stars), RICE_1, q = 4,
-SUBTRACTIVE_DITHER_1, row tiles (fpack's defaults). Times are the best of 3 runs and include
-reading and writing the files (tmpfs/page cache); "process" runs \`node bin/tessera.js\` (Node
-start-up included); peers from Debian's libcfitsio-bin${peers ? '' : ' (not installed: peer columns empty)'}.
+SUBTRACTIVE_DITHER_1, row tiles (fpack's defaults). Wall and CPU (user + system) times are the
+best of ${REPEAT} runs each and include reading and writing the files (page cache; ours fsyncs its
+output); "process" runs \`node bin/tessera.js\` (Node start-up and loading of the CLI included);
+peers from Debian's libcfitsio-bin${peers ? '' : ' (not installed: peer columns empty)'}. On a
+shared machine the CPU ratios are the steadier figure.
 Decompression reads ${peers ? "fpack's" : 'our'} file in both tools.
 
 | | Tessera | fpack |
