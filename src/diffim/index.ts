@@ -4,3 +4,5 @@ export * from './al/fit.js';
 export * from './al/convolve.js';
 export * from './subtract.js';
 export * from './synth.js';
+export * from './dia.js';
+export * from './warp.js';

@@ -166,7 +166,7 @@ function measuredFwhm(s: StarList): number {
  * neighbour brighter than 5 % of the flux within `isoRadius`), far enough from the edges; at
  * most `perCell` of the brightest per cell of a grid of ~256-px cells so the whole image is sampled.
  */
-export function selectStampStars(s: StarList, width: number, height: number, edge: number, isoRadius: number, fwhm: number, saturation = Infinity, perCell = 3): { x: number; y: number }[] {
+export function selectStampStars(s: StarList, width: number, height: number, edge: number, isoRadius: number, fwhm: number, saturation = Infinity, perCell = 5): { x: number; y: number }[] {
   const n = s.x.length;
   const ok: number[] = [];
   const cell = isoRadius;

@@ -1,0 +1,251 @@
+import { existsSync } from 'node:fs';
+import { boolOpt, intOpt, numberOpt, positional, stringOpt, type CommandSpec } from '../args.js';
+import { FitsReader, type HduInfo } from '../../fits/reader.js';
+import { writeFits, type ColumnInput, type HduInput } from '../../fits/writer.js';
+import { Header } from '../../fits/header.js';
+import { parseFileHdu } from '../../fits/filehdu.js';
+import { Wcs } from '../../wcs/wcs.js';
+import { psfFromHdu } from '../../psf/io.js';
+import type { PsfLike } from '../../detect/psf-like.js';
+import { TesseraError, UsageError } from '../../util/errors.js';
+import { TESSERA_VERSION } from '../../util/version.js';
+import { subtractImages, type DiffInput } from '../../diffim/subtract.js';
+import { warpTemplate } from '../../diffim/warp.js';
+import { detectDiaSources } from '../../diffim/dia.js';
+import { coefAt } from '../../diffim/al/fit.js';
+import { kernelImage } from '../../diffim/al/basis.js';
+
+interface Loaded { img: DiffInput; header: Header; where: string; wcs?: Wcs }
+
+function describe(path: string, h: HduInfo): string {
+  return h.extname ? `${path}[${h.index} '${h.extname}']` : `${path}[${h.index}]`;
+}
+
+/** Image HDU (given, or EXTNAME IMAGE, or the first 2-D image) plus VARIANCE / MASK / PSF HDUs of the same file. */
+function load(spec: string, what: string): Loaded {
+  const { path, hdu } = parseFileHdu(spec);
+  if (!existsSync(path)) throw new TesseraError(`${path}: no such file (${what})`);
+  const r = FitsReader.open(path);
+  try {
+    const find = (name: string) => r.hdus.find((h) => h.extname?.toUpperCase() === name);
+    let sel: number | string | undefined = hdu;
+    if (sel === undefined) {
+      sel = find('IMAGE')?.index;
+      if (sel === undefined) for (const h of r.hdus) {
+        if (h.type === 'compressed-image' || (h.type === 'image' && (h.header.optionalNumber('NAXIS') ?? 0) >= 2)) { sel = h.index; break; }
+      }
+      if (sel === undefined) throw new TesseraError(`${path}: no 2-D image HDU (${what})`);
+    }
+    const info = r.hdu(sel);
+    const where = describe(path, info);
+    if (info.type !== 'image' && info.type !== 'compressed-image') throw new TesseraError(`${where}: HDU is a table, not an image (${what})`);
+    const read = (s: number | string, label: string) => {
+      const im = r.readImage(s);
+      const shape = im.shape.filter((n, i) => i < 2 || n !== 1);
+      if (shape.length !== 2) throw new TesseraError(`${describe(path, r.hdu(s))}: expected a 2-D ${label}, got ${im.shape.join('×') || 'no data'}`);
+      return { data: im.data instanceof Float32Array ? im.data : Float32Array.from(im.data as ArrayLike<number>, Number), w: shape[0]!, h: shape[1]!, header: im.header };
+    };
+    const main = read(sel, what);
+    const img: DiffInput = { width: main.w, height: main.h, image: main.data };
+    const vh = find('VARIANCE'), mh = find('MASK'), ph = find('PSF');
+    if (vh && vh.index !== info.index) {
+      const v = read(vh.index, 'variance plane');
+      if (v.w !== main.w || v.h !== main.h) throw new TesseraError(`${describe(path, vh)}: VARIANCE is ${v.w}×${v.h}, the image is ${main.w}×${main.h}`);
+      img.variance = v.data;
+    }
+    if (mh && mh.index !== info.index) {
+      const m = read(mh.index, 'mask plane');
+      if (m.w !== main.w || m.h !== main.h) throw new TesseraError(`${describe(path, mh)}: MASK is ${m.w}×${m.h}, the image is ${main.w}×${main.h}`);
+      img.mask = Uint32Array.from(m.data, (v) => (v === v ? v >>> 0 : 0));
+    }
+    if (ph) {
+      const p = r.readImage(ph.index);
+      img.psf = psfFromHdu(p.header, p.data as ArrayLike<number>, p.shape, describe(path, ph)) as PsfLike;
+    }
+    const num = (k: string) => { const v = main.header.get(k); return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined; };
+    img.gain = num('GAIN');
+    img.saturation = num('SATURATE');
+    const wcs = main.header.get('CTYPE1') !== undefined ? Wcs.fromHeader(main.header, where) : undefined;
+    return { img, header: main.header, where, wcs };
+  } finally {
+    r.close();
+  }
+}
+
+function sameGrid(a: Header, b: Header): boolean {
+  for (const k of ['CTYPE1', 'CTYPE2', 'CRVAL1', 'CRVAL2', 'CRPIX1', 'CRPIX2', 'CD1_1', 'CD1_2', 'CD2_1', 'CD2_2']) if (a.get(k) !== b.get(k)) return false;
+  return true;
+}
+
+function cube(planes: Float32Array[], size: number): Float32Array {
+  const out = new Float32Array(planes.length * size * size);
+  planes.forEach((p, i) => out.set(p, i * size * size));
+  return out;
+}
+
+export const commands: CommandSpec[] = [
+  {
+    name: 'diff',
+    summary: 'difference imaging (like HOTPANTS): warp, PSF-match, subtract, decorrelate, detect',
+    usage: 'SCIENCE[HDU] TEMPLATE[HDU] -o DIFF.fits.fz [options]',
+    options: [
+      { name: 'output', short: 'o', type: 'string', valueName: 'DIFF.fits.fz', description: 'output difference image (HDUs IMAGE, VARIANCE, MASK, KERNEL, KERNEL_SOLUTION)' },
+      { name: 'sources', type: 'string', valueName: 'DIASRC.fits', description: 'write the diaSource table' },
+      { name: 'stamps', type: 'string', valueName: 'STAMPS.fits', description: 'write 51×51 search/template/difference cut-outs per diaSource' },
+      { name: 'mode', type: 'string', valueName: 'al', description: 'subtraction method (al: Alard–Lupton)', default: 'al' },
+      { name: 'kernel-order', type: 'string', valueName: 'N', description: 'spatial polynomial order of the kernel', default: '2' },
+      { name: 'bg-order', type: 'string', valueName: 'N', description: 'polynomial order of the differential background', default: '1' },
+      { name: 'convolve', type: 'string', valueName: 'auto|template|science', description: 'which image to convolve (auto: the sharper one)', default: 'auto' },
+      { name: 'no-decorrelate', type: 'boolean', description: 'skip the DMTN-021 noise decorrelation' },
+      { name: 'thresh', type: 'string', valueName: 'SIGMA', description: 'diaSource detection threshold (matched-filter S/N)', default: '5' },
+    ],
+    details: `
+Both images are calibrated CCD images with a celestial WCS; the template is warped onto the science
+pixel grid (Lanczos-3, flux-conserving) unless both share the same grid. HDUs named VARIANCE, MASK
+and PSF in the same file (as tessera calibrate writes calexp files) are used; a missing variance
+is estimated from the background RMS (plus Poisson noise with header GAIN), a missing PSF width is
+measured from stars. The difference image is in science-image counts (positive = brighter now),
+NaN where undefined (edges within the kernel half-width, masked or missing input).
+Header keywords: KSUM (science/template flux ratio), KSUMERR, CHI2DOF (stamps), NSTAMPS,
+RESIDRMS (clipped rms of D/sqrt(VAR)), CONVOLVE (TEMPLATE|SCIENCE), MODE, DECORREL.
+diaSource columns: X_IMAGE, Y_IMAGE (FITS pixels on the science image), ALPHA_J2000, DELTA_J2000,
+FLUX_PSF, FLUXERR_PSF (science counts), SNR (signed), MAG_PSF/MAGERR_PSF (with MAGZERO), FLAGS
+(1 masked pixel, 2 edge, 4 dipole, 8 CR/bad), DIPOLE_FLUX_POS/NEG, DIST_TEMPLATE (pixels to the
+nearest template source), RB_SCORE (NaN: no real/bogus model is shipped yet).`,
+    run(args, io) {
+      const sSpec = positional(args, 0, 'SCIENCE', 'diff');
+      const tSpec = positional(args, 1, 'TEMPLATE', 'diff');
+      const out = stringOpt(args, 'output');
+      if (!out) throw new UsageError('diff: missing -o DIFF.fits.fz (see --help)');
+      const mode = stringOpt(args, 'mode') ?? 'al';
+      if (mode !== 'al') throw new UsageError(`--mode ${mode}: only 'al' (Alard–Lupton) is available`);
+      const conv = stringOpt(args, 'convolve') ?? 'auto';
+      if (conv !== 'auto' && conv !== 'template' && conv !== 'science') throw new UsageError(`--convolve must be auto, template or science, got '${conv}'`);
+      const kOrder = intOpt(args, 'kernel-order') ?? 2, bOrder = intOpt(args, 'bg-order') ?? 1;
+      if (kOrder < 0 || kOrder > 4) throw new UsageError('--kernel-order must be 0..4');
+      if (bOrder < 0 || bOrder > 4) throw new UsageError('--bg-order must be 0..4');
+      const thresh = numberOpt(args, 'thresh') ?? 5;
+      if (!(thresh > 0)) throw new UsageError('--thresh must be positive');
+      const sci = load(sSpec, 'science image');
+      const tpl = load(tSpec, 'template');
+      const { width, height } = sci.img;
+      let template = tpl.img;
+      if (sci.wcs && tpl.wcs) {
+        if (!(tpl.img.width === width && tpl.img.height === height && sameGrid(sci.header, tpl.header))) {
+          const w = warpTemplate(tpl.img, tpl.wcs, sci.wcs, width, height);
+          if (w.coverage === 0) throw new TesseraError(`${tpl.where} does not overlap ${sci.where}: no science pixel maps inside the template (check the WCS of both)`);
+          template = w;
+        }
+      } else if (tpl.img.width !== width || tpl.img.height !== height) {
+        throw new TesseraError(`${!sci.wcs ? sci.where : tpl.where}: no celestial WCS (CTYPE1 missing), and the images differ in size (${width}×${height} vs ${tpl.img.width}×${tpl.img.height}): cannot align`);
+      }
+      const res = subtractImages(sci.img, template, {
+        kernelOrder: kOrder, bgOrder: bOrder, convolve: conv, decorrelate: !boolOpt(args, 'no-decorrelate'),
+        scienceName: sci.where, templateName: tpl.where,
+      });
+      const sol = res.solution;
+      const h = sci.header.clone();
+      for (const k of ['EXTNAME', 'CHECKSUM', 'DATASUM']) h.delete(k);
+      h.set('ORIGIN', `tessera ${TESSERA_VERSION}`, 'tessera diff');
+      h.set('MODE', 'AL', 'subtraction method (Alard-Lupton)');
+      h.set('CONVOLVE', res.convolved.toUpperCase(), 'image convolved by the kernel');
+      h.set('KSUM', res.ksum, 'science/template flux ratio (kernel sum)');
+      h.set('KSUMERR', res.ksumErr, 'error of KSUM from the stamp scatter');
+      h.set('CHI2DOF', res.chi2Dof, 'mean chi2/dof of the used stamps');
+      h.set('NSTAMPS', sol.nUsed, 'stamps used in the kernel solution');
+      h.set('NSTAMPC', sol.stamps.length, 'stamp candidates');
+      h.set('RESIDRMS', res.residRms, 'clipped rms of D/sqrt(VAR) (1 = noise)');
+      h.set('KORDER', sol.kernelOrder, 'kernel spatial order');
+      h.set('BGORDER', sol.bgOrder, 'background order');
+      h.set('KHW', sol.basis.spec.hw, '[pixel] kernel half-width');
+      h.set('DECORREL', res.decorrelated, 'DMTN-021 decorrelation applied');
+      h.set('FWHMSCI', res.fwhmSci, '[pixel] science PSF FWHM');
+      h.set('FWHMTMP', res.fwhmTmpl, '[pixel] template PSF FWHM');
+      h.set('SCIENCE', sSpec.slice(-68), 'science image');
+      h.set('TEMPLATE', tSpec.slice(-68), 'template image');
+      // kernel images at 3 × 3 positions
+      const kpos: [number, number][] = [];
+      for (const fy of [0.1, 0.5, 0.9]) for (const fx of [0.1, 0.5, 0.9]) kpos.push([fx * (width - 1), fy * (height - 1)]);
+      const size = sol.basis.size;
+      const kimgs = kpos.map(([x, y]) => Float32Array.from(kernelImage(sol.basis, coefAt(sol, x, y))));
+      const kh = new Header();
+      kpos.forEach(([x, y], i) => { kh.set(`KX${i + 1}`, x + 1, `[pixel] FITS x of kernel plane ${i + 1}`); kh.set(`KY${i + 1}`, y + 1, `[pixel] FITS y of kernel plane ${i + 1}`); });
+      const nb = sol.basis.n;
+      const basisCols: ColumnInput[] = [
+        { name: 'BASIS', data: Int32Array.from({ length: nb }, (_, k) => k), tform: '1J' },
+        { name: 'SUM', data: Float64Array.from(sol.basis.sums), tform: '1D' },
+        { name: 'COEF', data: Float64Array.from({ length: nb * 15 }, (_, i) => { const k = Math.floor(i / 15), m = i % 15; return m < sol.coef[k]!.length ? sol.coef[k]![m]! : 0; }), tform: '15D' },
+      ];
+      const sh = new Header();
+      sol.basis.spec.sigmas.forEach((s, i) => { sh.set(`SIGMA${i + 1}`, s, '[pixel] basis Gaussian sigma'); sh.set(`DEGREE${i + 1}`, sol.basis.spec.degrees[i]!, 'polynomial degree'); });
+      sh.set('KHW', sol.basis.spec.hw, '[pixel] kernel half-width');
+      sh.set('KORDER', sol.kernelOrder, 'spatial order (terms 1,X,Y,X2,XY,Y2,...)');
+      sh.set('XNORM', `X=(x-1-${sol.cx})/${sol.sx}`, 'x is the FITS pixel');
+      sh.set('YNORM', `Y=(y-1-${sol.cy})/${sol.sy}`, 'y is the FITS pixel');
+      sol.bgCoef.forEach((c, i) => sh.set(`BGCOEF${i + 1}`, c, 'differential background term'));
+      const hdus: HduInput[] = [
+        { kind: 'image', data: null, shape: [] },
+        { kind: 'image', extname: 'IMAGE', header: h, data: res.diff.image, shape: [width, height], compress: { type: 'RICE_1' } },
+        { kind: 'image', extname: 'VARIANCE', data: res.diff.variance!, shape: [width, height], compress: { type: 'RICE_1' } },
+        { kind: 'image', extname: 'MASK', data: Int32Array.from(res.diff.mask!), shape: [width, height], compress: { type: 'RICE_1' } },
+        { kind: 'image', extname: 'KERNEL', header: kh, data: cube(kimgs, size), shape: [size, size, kimgs.length] },
+        { kind: 'bintable', extname: 'KERNEL_SOLUTION', header: sh, columns: basisCols, nrows: nb },
+      ];
+      writeFits(out, hdus);
+      const srcOut = stringOpt(args, 'sources'), stampOut = stringOpt(args, 'stamps');
+      let nDia = -1;
+      if (srcOut || stampOut) {
+        const dia = detectDiaSources(res.diff, res.psf, { thresh, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate });
+        nDia = dia.length;
+        const n = dia.length;
+        const X = Float64Array.from(dia, (s) => s.x + 1), Y = Float64Array.from(dia, (s) => s.y + 1);
+        const cols: ColumnInput[] = [
+          { name: 'NUMBER', data: Int32Array.from({ length: n }, (_, i) => i + 1), tform: '1J' },
+          { name: 'X_IMAGE', data: X, tform: '1D', unit: 'pixel' },
+          { name: 'Y_IMAGE', data: Y, tform: '1D', unit: 'pixel' },
+        ];
+        if (sci.wcs) {
+          const sky = sci.wcs.pixToSky(X, Y, 1);
+          cols.push({ name: 'ALPHA_J2000', data: Float64Array.from(sky.ra), tform: '1D', unit: 'deg' });
+          cols.push({ name: 'DELTA_J2000', data: Float64Array.from(sky.dec), tform: '1D', unit: 'deg' });
+        }
+        cols.push({ name: 'FLUX_PSF', data: Float64Array.from(dia, (s) => s.flux), tform: '1D', unit: 'count' });
+        cols.push({ name: 'FLUXERR_PSF', data: Float64Array.from(dia, (s) => s.fluxErr), tform: '1D', unit: 'count' });
+        cols.push({ name: 'SNR', data: Float64Array.from(dia, (s) => s.snr), tform: '1D' });
+        const zp = sci.header.get('MAGZERO');
+        if (typeof zp === 'number' && Number.isFinite(zp)) {
+          cols.push({ name: 'MAG_PSF', data: Float64Array.from(dia, (s) => (s.flux > 0 ? zp - 2.5 * Math.log10(s.flux) : NaN)), tform: '1D', unit: 'mag' });
+          cols.push({ name: 'MAGERR_PSF', data: Float64Array.from(dia, (s) => (s.flux > 0 ? (1.0857362047581294 * s.fluxErr) / s.flux : NaN)), tform: '1D', unit: 'mag' });
+        }
+        cols.push({ name: 'RB_SCORE', data: Float64Array.from(dia, (s) => s.rbScore), tform: '1D' });
+        cols.push({ name: 'FLAGS', data: Int32Array.from(dia, (s) => s.flags), tform: '1J' });
+        cols.push({ name: 'DIPOLE_FLUX_POS', data: Float64Array.from(dia, (s) => s.dipolePos), tform: '1D', unit: 'count' });
+        cols.push({ name: 'DIPOLE_FLUX_NEG', data: Float64Array.from(dia, (s) => s.dipoleNeg), tform: '1D', unit: 'count' });
+        cols.push({ name: 'DIST_TEMPLATE', data: Float64Array.from(dia, (s) => (Number.isFinite(s.distTemplate) ? s.distTemplate : -1)), tform: '1D', unit: 'pixel' });
+        const dh = new Header();
+        dh.set('THRESH', thresh, 'matched-filter S/N threshold');
+        dh.set('KSUM', res.ksum, 'science/template flux ratio');
+        dh.set('RBMODEL', 'NONE', 'no real/bogus model: RB_SCORE is NaN');
+        if (srcOut) writeFits(srcOut, [{ kind: 'image', data: null, shape: [] }, { kind: 'bintable', extname: 'DIASRC', header: dh, columns: cols, nrows: n }]);
+        if (stampOut) {
+          const S = 51, hs = 25;
+          const cut = (plane: Float32Array, s: { x: number; y: number }) => {
+            const o = new Float32Array(S * S).fill(NaN);
+            const x0 = Math.round(s.x) - hs, y0 = Math.round(s.y) - hs;
+            for (let j = 0; j < S; j++) { const yy = y0 + j; if (yy < 0 || yy >= height) continue; for (let i = 0; i < S; i++) { const xx = x0 + i; if (xx >= 0 && xx < width) o[j * S + i] = plane[yy * width + xx]!; } }
+            return o;
+          };
+          const stampHdus: HduInput[] = [{ kind: 'image', data: null, shape: [] }];
+          for (const [name, plane] of [['SEARCH', sci.img.image], ['TEMPLATE', res.matchedTemplate], ['DIFF', res.diff.image]] as const) {
+            stampHdus.push({ kind: 'image', extname: name, data: cube(dia.map((s) => cut(plane, s)), S), shape: n ? [S, S, n] : [S, S, 0] });
+          }
+          stampHdus.push({ kind: 'bintable', extname: 'DIASRC', columns: cols.slice(0, 3), nrows: n });
+          writeFits(stampOut, stampHdus);
+        }
+      }
+      io.stdout.write(`${sci.where} - ${tpl.where}: KSUM ${res.ksum.toFixed(5)} ± ${res.ksumErr.toFixed(5)}, ${sol.nUsed} stamps, chi2/dof ${res.chi2Dof.toFixed(3)}, resid rms ${res.residRms.toFixed(3)}, convolved ${res.convolved}${nDia >= 0 ? `, ${nDia} diaSources` : ''} -> ${out}\n`);
+      for (const note of res.notes) io.stderr.write(`note: ${note}\n`);
+      return 0;
+    },
+  },
+];

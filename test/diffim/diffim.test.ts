@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { makeBasis, kernelImage } from '../../src/diffim/al/basis.js';
+import { fitAlKernel } from '../../src/diffim/al/fit.js';
+import { convolveSpatial } from '../../src/diffim/al/convolve.js';
+import { Rng, addGaussian, simulatePair } from '../../src/diffim/synth.js';
+import { subtractImages } from '../../src/diffim/subtract.js';
+import { detectDiaSources, DIA_FLAGS } from '../../src/diffim/dia.js';
+import { GaussianPsf } from '../../src/detect/psf-like.js';
+import { TesseraError } from '../../src/util/errors.js';
+import { FitsReader } from '../../src/fits/reader.js';
+import { writeFits } from '../../src/fits/writer.js';
+import { Header } from '../../src/fits/header.js';
+import { cli, tempDir } from '../helpers.js';
+
+test('AL fit recovers a known spatially varying kernel exactly (fit and FFT convolution agree)', () => {
+  const W = 400, H = 400;
+  const basis = makeBasis({ sigmas: [0.8, 1.6, 3.2], degrees: [6, 4, 2], hw: 10 });
+  const rng = new Rng(7);
+  const R = new Float32Array(W * H).fill(100);
+  const cs: { x: number; y: number }[] = [];
+  for (let i = 0; i < 60; i++) { const x = 40 + rng.next() * 320, y = 40 + rng.next() * 320; addGaussian(R, W, H, x, y, 1e5, 3); cs.push({ x: Math.round(x), y: Math.round(y) }); }
+  const c0 = new Float64Array(basis.n), c1 = new Float64Array(basis.n);
+  c0[0] = 1.3; c0[4] = 0.04; c0[20] = -0.01; c1[4] = 0.02; // term X varies basis 4
+  const terms = [{ kernel: kernelImage(basis, c0), size: basis.size, ax: 0, ay: 0 }, { kernel: kernelImage(basis, c1), size: basis.size, ax: 1, ay: 0 }];
+  const T = convolveSpatial({ src: R, width: W, height: H, terms, cx: (W - 1) / 2, cy: (H - 1) / 2, sx: (W - 1) / 2, sy: (H - 1) / 2 });
+  for (let i = 0; i < T.length; i++) T[i] += 7; // differential background
+  const v = new Float32Array(W * H).fill(1);
+  const sol = fitAlKernel({ width: W, height: H, target: T, targetVar: v, ref: R, refVar: v, bad: new Uint8Array(W * H) }, basis, cs, { kernelOrder: 1, bgOrder: 0 });
+  assert.ok(Math.abs(sol.ksum - 1.3) < 1e-3, `ksum ${sol.ksum}`);
+  assert.ok(Math.abs(sol.coef[4]![1]! - 0.02) < 2e-3, `spatial term ${sol.coef[4]![1]}`);
+  assert.ok(Math.abs(sol.bgCoef[0]! - 7) < 0.1, `background ${sol.bgCoef[0]}`);
+});
+
+/** Std of D/σ over pixels far (> 4 FWHM) from every star and transient. */
+function noiseAwayFromSources(p: ReturnType<typeof simulatePair>, d: Float32Array, v: Float32Array): number {
+  const { width, height } = p.science;
+  const far = new Uint8Array(width * height).fill(1);
+  const r = Math.ceil(4 * p.opts.fwhmSci);
+  for (const s of [...p.stars, ...p.transients]) {
+    for (let y = Math.max(0, Math.round(s.y) - r); y <= Math.min(height - 1, Math.round(s.y) + r); y++)
+      for (let x = Math.max(0, Math.round(s.x) - r); x <= Math.min(width - 1, Math.round(s.x) + r); x++) far[y * width + x] = 0;
+  }
+  let s = 0, s2 = 0, n = 0;
+  for (let i = 0; i < d.length; i++) if (far[i] && d[i] === d[i]) { const z = d[i]! / Math.sqrt(v[i]!); s += z; s2 += z * z; n++; }
+  assert.ok(n > 10000, `too few far pixels ${n}`);
+  return Math.sqrt(s2 / n - (s / n) ** 2);
+}
+
+test('simulated pair: kernel sum, noise, static-star residuals, transients with unbiased flux, fading star', () => {
+  const transients: { x: number; y: number; flux: number }[] = [];
+  const rng = new Rng(99);
+  for (let i = 0; i < 30; i++) transients.push({ x: 60 + rng.next() * 900, y: 60 + rng.next() * 900, flux: 4000 + rng.next() * 6000 });
+  const p = simulatePair({ width: 1024, height: 1024, seed: 21, nStars: 500, fluxRange: [1000, 1e6], fluxRatio: 1.2, fwhmSci: 4.7, fwhmTmpl: 3.0, shift: [0.12, -0.07], transients, fading: [{ index: 0, fade: 0.5 }] });
+  const r = subtractImages(p.science, p.template);
+  assert.equal(r.convolved, 'template');
+  assert.ok(Math.abs(r.ksum / 1.2 - 1) < 0.005, `kernel sum ${r.ksum} vs 1.2`);
+  const noise = noiseAwayFromSources(p, r.diff.image, r.diff.variance!);
+  assert.ok(Math.abs(noise - 1) < 0.05, `noise ratio ${noise}`);
+  assert.ok(Math.abs(r.residRms - 1) < 0.05, `RESIDRMS ${r.residRms}`);
+  // NaN only at the border / masks, never 1e-30 fill
+  for (let i = 0; i < r.diff.image.length; i++) { const v = r.diff.image[i]!; assert.ok(v !== v || Math.abs(v) > 1e-20 || v === 0); }
+  const dia = detectDiaSources(r.diff, r.psf, { thresh: 5, fwhmPix: r.diffPsf.fwhmPix, templateSources: r.templateSources, matchedTemplate: r.matchedTemplate });
+  // transients recovered with unbiased flux
+  const ratios: number[] = [];
+  for (const t of transients) {
+    const m = dia.find((s) => Math.hypot(s.x - t.x, s.y - t.y) < 2);
+    assert.ok(m, `transient at ${t.x.toFixed(1)},${t.y.toFixed(1)} not found`);
+    assert.ok(m.snr > 0);
+    ratios.push(m.flux / t.flux);
+  }
+  const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
+  assert.ok(Math.abs(mean - 1) < 0.03, `mean transient flux ratio ${mean}`);
+  // the faded star is a negative source of flux −0.5·1.2·F
+  const s0 = p.stars[0]!;
+  const neg = dia.find((s) => Math.hypot(s.x - s0.x, s.y - s0.y) < 2);
+  if (s0.x > 30 && s0.y > 30 && s0.x < 994 && s0.y < 994 && 0.6 * s0.flux > 3000) {
+    assert.ok(neg && neg.snr < 0, 'fading star not detected as negative');
+    assert.ok(Math.abs(neg.flux / (-0.6 * s0.flux) - 1) < 0.1, `fading flux ${neg.flux} vs ${-0.6 * s0.flux}`);
+  }
+  // static stars: PSF-fit residual flux / error consistent with noise (bright stars included)
+  const z: number[] = [];
+  const P = new Float32Array(21 * 21);
+  for (let i = 1; i < p.stars.length; i++) {
+    const s = p.stars[i]!;
+    if (s.x < 40 || s.y < 40 || s.x > 984 || s.y > 984) continue;
+    if (transients.some((t) => Math.hypot(t.x - s.x, t.y - s.y) < 25)) continue;
+    r.psf.stampAt(s.x, s.y, 21, P);
+    let spd = 0, spp = 0, bad = false;
+    for (let j = 0; j < 21; j++) for (let q = 0; q < 21; q++) {
+      const k = (Math.round(s.y) - 10 + j) * 1024 + Math.round(s.x) - 10 + q;
+      const d = r.diff.image[k]!, v = r.diff.variance![k]!;
+      if (d !== d) { bad = true; continue; }
+      spd += (P[j * 21 + q]! * d) / v; spp += (P[j * 21 + q]! ** 2) / v;
+    }
+    if (!bad) z.push(spd / Math.sqrt(spp));
+  }
+  const zs = z.map((v) => v * v).reduce((a, b) => a + b, 0) / z.length;
+  assert.ok(z.length > 200 && Math.sqrt(zs) < 1.5, `static-star residual rms ${Math.sqrt(zs).toFixed(2)} σ over ${z.length} stars`);
+  // few false detections: every S/N ≥ 5 detection not a transient / the faded star
+  const fakes = dia.filter((s) => !transients.some((t) => Math.hypot(t.x - s.x, t.y - s.y) < 3) && Math.hypot(s.x - s0.x, s.y - s0.y) > 3);
+  assert.ok(fakes.length <= 5, `${fakes.length} false detections`);
+});
+
+test('template blurrier than the science image: the science image is convolved, fluxes stay in science counts', () => {
+  const p = simulatePair({ width: 768, height: 768, seed: 5, fluxRange: [1000, 1e6], fwhmSci: 3.0, fwhmTmpl: 4.5, fluxRatio: 0.8, tmplNoise: 0.4, transients: [{ x: 300.2, y: 411.7, flux: 8000 }] });
+  const r = subtractImages(p.science, p.template);
+  assert.equal(r.convolved, 'science');
+  assert.ok(Math.abs(r.ksum / 0.8 - 1) < 0.01, `ksum ${r.ksum}`);
+  assert.ok(Math.abs(noiseAwayFromSources(p, r.diff.image, r.diff.variance!) - 1) < 0.07);
+  const dia = detectDiaSources(r.diff, r.psf, { thresh: 5, fwhmPix: r.diffPsf.fwhmPix });
+  const m = dia.find((s) => Math.hypot(s.x - 300.2, s.y - 411.7) < 2);
+  assert.ok(m && m.snr > 0, 'transient not found');
+  assert.ok(Math.abs(m.flux / 8000 - 1) < 0.08, `flux ${m.flux}`);
+});
+
+test('NaN regions are masked and NaN in the output; non-overlap and too few stars give clear errors', () => {
+  const p = simulatePair({ width: 512, height: 512, seed: 8, fluxRange: [2000, 1e6], nanRect: [100, 200, 180, 260] });
+  const r = subtractImages(p.science, p.template);
+  const hw = r.solution.basis.spec.hw;
+  // inside the hole (and its kernel halo): NaN; well outside: finite
+  assert.ok(Number.isNaN(r.diff.image[230 * 512 + 140]!));
+  assert.ok(Number.isNaN(r.diff.image[230 * 512 + 100 - hw + 1]!));
+  assert.ok(Number.isFinite(r.diff.image[230 * 512 + 250]!));
+  assert.ok((r.diff.mask![230 * 512 + 140]! & 128) !== 0, 'NO_DATA bit propagated');
+  // non-overlapping template
+  const empty = { ...p.template, image: new Float32Array(512 * 512).fill(NaN) };
+  assert.throws(() => subtractImages(p.science, empty), (e: unknown) => e instanceof TesseraError && /does not overlap/.test(e.message));
+  // two stars only
+  const q = simulatePair({ width: 256, height: 256, seed: 2, nStars: 2, fluxRange: [1e5, 2e5] });
+  const g = new GaussianPsf(4.7), gt = new GaussianPsf(3);
+  assert.throws(() => subtractImages({ ...q.science, psf: g }, { ...q.template, psf: gt }, { stampCentres: q.stars.map((s) => ({ x: Math.round(s.x), y: Math.round(s.y) })), basis: { hw: 8 } }, ),
+    (e: unknown) => e instanceof TesseraError && /too few kernel stamps: \d usable of 2 candidate stars \(need at least 3/.test(e.message));
+});
+
+test('tessera diff: warps the template through both WCSs, writes IMAGE/VARIANCE/MASK/KERNEL and diaSources', async () => {
+  const dir = tempDir();
+  const p = simulatePair({ width: 600, height: 600, seed: 31, fluxRange: [2000, 1e6], shift: [0, 0], transients: [{ x: 250.4, y: 310.2, flux: 9000 }] });
+  const wcsCards = (crpix1: number, crpix2: number) => {
+    const h = new Header();
+    h.set('CTYPE1', 'RA---TAN'); h.set('CTYPE2', 'DEC--TAN');
+    h.set('CRVAL1', 150); h.set('CRVAL2', 2);
+    h.set('CRPIX1', crpix1); h.set('CRPIX2', crpix2);
+    h.set('CD1_1', -7.3e-5); h.set('CD1_2', 0); h.set('CD2_1', 0); h.set('CD2_2', 7.3e-5);
+    return h;
+  };
+  const sh = wcsCards(300.5, 300.5); sh.set('MAGZERO', 30); sh.set('GAIN', 4);
+  writeFits(join(dir, 'sci.fits'), [
+    { kind: 'image', data: null, shape: [] },
+    { kind: 'image', extname: 'IMAGE', header: sh, data: p.science.image, shape: [600, 600] },
+    { kind: 'image', extname: 'VARIANCE', data: p.science.variance, shape: [600, 600] },
+  ]);
+  // template: the same sky, shifted by (3.4, −2.2) pixels on its own grid
+  const dx = 3.4, dy = -2.2;
+  const T = new Float32Array(600 * 600).fill(NaN), TV = new Float32Array(600 * 600).fill(NaN);
+  const { interpolateLanczos3 } = await import('../../src/image/resample.js');
+  for (let y = 0; y < 600; y++) for (let x = 0; x < 600; x++) { T[y * 600 + x] = interpolateLanczos3(p.template.image, 600, 600, x - dx, y - dy); TV[y * 600 + x] = interpolateLanczos3(p.template.variance, 600, 600, x - dx, y - dy); }
+  writeFits(join(dir, 'tmpl.fits'), [
+    { kind: 'image', data: null, shape: [] },
+    { kind: 'image', extname: 'IMAGE', header: wcsCards(300.5 + dx, 300.5 + dy), data: T, shape: [600, 600] },
+    { kind: 'image', extname: 'VARIANCE', data: TV, shape: [600, 600] },
+  ]);
+  const out = join(dir, 'diff.fits.fz'), src = join(dir, 'dia.fits'), st = join(dir, 'stamps.fits');
+  const res = await cli(['diff', join(dir, 'sci.fits'), join(dir, 'tmpl.fits'), '-o', out, '--sources', src, '--stamps', st]);
+  assert.equal(res.code, 0, res.stderr);
+  const r = FitsReader.open(out);
+  const names = r.hdus.map((h) => h.extname);
+  for (const n of ['IMAGE', 'VARIANCE', 'MASK', 'KERNEL', 'KERNEL_SOLUTION']) assert.ok(names.includes(n), `missing HDU ${n}`);
+  const h = r.imageHeader('IMAGE');
+  assert.ok(Math.abs(h.number('KSUM') / 1.2 - 1) < 0.01, `KSUM ${h.number('KSUM')}`);
+  assert.equal(h.string('CONVOLVE'), 'TEMPLATE');
+  assert.ok(Math.abs(h.number('RESIDRMS') - 1) < 0.08);
+  assert.ok(h.number('NSTAMPS') >= 3);
+  r.close();
+  const t = FitsReader.open(src).readTable('DIASRC');
+  const col = (n: string) => t.columns.find((c) => c.name === n)!.data as Float64Array;
+  for (const n of ['X_IMAGE', 'Y_IMAGE', 'ALPHA_J2000', 'DELTA_J2000', 'FLUX_PSF', 'FLUXERR_PSF', 'SNR', 'RB_SCORE', 'FLAGS', 'MAG_PSF']) assert.ok(t.columns.some((c) => c.name === n), `missing column ${n}`);
+  const X = col('X_IMAGE'), Y = col('Y_IMAGE'), F = col('FLUX_PSF');
+  let k = -1;
+  for (let i = 0; i < X.length; i++) if (Math.hypot(X[i]! - 251.4, Y[i]! - 311.2) < 2) k = i;
+  assert.ok(k >= 0, 'transient missing from the diaSource table');
+  assert.ok(Math.abs(F[k]! / 9000 - 1) < 0.1, `flux ${F[k]}`);
+  const sr = FitsReader.open(st);
+  assert.deepEqual(sr.readImage('DIFF').shape.slice(0, 2), [51, 51]);
+  sr.close();
+  // bad input: no file, bad --convolve
+  assert.equal((await cli(['diff', join(dir, 'nope.fits'), join(dir, 'tmpl.fits'), '-o', out])).code, 1);
+  assert.equal((await cli(['diff', join(dir, 'sci.fits'), join(dir, 'tmpl.fits'), '-o', out, '--convolve', 'x'])).code, 2);
+  void DIA_FLAGS;
+});
