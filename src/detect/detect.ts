@@ -66,6 +66,8 @@ export interface DetectOptions {
   psf?: PsfLike;
   /** Return the segmentation map (object NUMBER per pixel). */
   segmentation?: boolean;
+  /** When given, filled with the wall time in milliseconds of each phase (diagnostics). */
+  timings?: Record<string, number>;
   /**
    * 'full' (default): every measurement. 'isophotal': only what the footprints give (positions,
    * moments, shape, ISOAREA, FLUX_ISO, FLUX_MAX, flags), like SEP's extract() alone.
@@ -113,7 +115,11 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     if (!any) throw new RangeError('detectSources: no usable pixel in the image (all NaN, masked or zero weight)');
   }
 
+  const tm = opts.timings;
+  let t0 = tm ? performance.now() : 0;
+  const lap = (name: string) => { if (tm) { const t = performance.now(); tm[name] = (tm[name] ?? 0) + t - t0; t0 = t; } };
   const bkg = opts.background ?? estimateBackground(img, { backSize: opts.backSize, backFilterSize: opts.backFilterSize, badMask });
+  lap('background');
   // One pass, row by row from the background spline (no full-resolution maps are built):
   // the usable-pixel map, the background-subtracted image (unusable pixels set to 0), the
   // per-pixel sky variance, and each row's smallest variance (a cheap pre-test for thresholding).
@@ -166,6 +172,7 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     for (let i = 0; i < npixTot; i++) { const v = d[i]!; totVar[i] = skyVar[i]! + (v > 0 ? v * ig : 0); }
   }
 
+  lap('subtract');
   // detection image
   let kern: Kernel | null;
   if (opts.filterKernel !== undefined) kern = opts.filterKernel ? normalizeKernel(opts.filterKernel) : null;
@@ -183,7 +190,9 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   const preTest = threshVar === skyVar ? rowMinVar : undefined;
 
   // unusable pixels hold d = 0; they may join a footprint (so IMAFLAGS_ISO sees them) but never start one
+  lap('filter');
   const fp = labelAboveThreshold(f, width, height, thresh, threshVar, minArea, undefined, true, preTest);
+  lap('label');
 
   // deblend and analyse
   const nthresh = opts.deblendNThresh ?? 32;
@@ -200,7 +209,9 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
     else objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, 0));
   }
+  lap('deblend');
   if (opts.clean ?? true) objs = cleanObjects(objs, d, f, width, opts.cleanParam ?? 1);
+  lap('clean');
   // number objects in raster order of their barycentres
   objs.sort((p, q) => (Math.round(p.my) - Math.round(q.my)) || (p.mx - q.mx));
   const n = objs.length;
@@ -213,11 +224,13 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     for (let k = 0; k < n; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
   }
 
+  lap('segmentation');
   const planes: PixelPlanes = { width, height, data: d, variance: totVar, bad, segmentation: seg };
   const cat = measure(objs, planes, {
     image, mask, skyVar, bkg, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
     full,
   });
+  lap('measure');
   return {
     catalog: cat, background: bkg, globalBack: bkg.globalBack, globalRms: bkg.globalRms,
     segmentation: opts.segmentation ? seg : undefined, nFootprints: fp.count,
