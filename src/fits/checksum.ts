@@ -122,8 +122,8 @@ export function encodeChecksum(sum: number, complement = true): string {
 }
 
 /** Set DATASUM and CHECKSUM in a header for the given data unit (padded bytes, or the chunks of it). */
-export function setChecksums(header: Header, data: Uint8Array | readonly Uint8Array[]): void {
-  const datasum = onesSumChunks(data instanceof Uint8Array ? [data] : data);
+export function setChecksums(header: Header, data: Uint8Array | readonly Uint8Array[] | { datasum: number }): void {
+  const datasum = 'datasum' in data ? data.datasum : onesSumChunks(data instanceof Uint8Array ? [data] : data);
   if (!header.has('CHECKSUM')) header.set('CHECKSUM', '0000000000000000', 'HDU checksum');
   if (!header.has('DATASUM')) header.set('DATASUM', '0', 'data unit checksum');
   header.set('DATASUM', String(datasum));

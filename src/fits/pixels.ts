@@ -168,10 +168,19 @@ export function bitpixFor(data: PixelArray): { bitpix: number; bzero?: number | 
  * nearest and fail when out of range or NaN.
  */
 export function encodePixels(data: PixelArray, bitpix: number, where = ''): Uint8Array {
+  return encodePixelsInto(data, bitpix, alignedBytes(data.length * bytesPerPixel(bitpix)), where);
+}
+
+/**
+ * encodePixels into a caller's buffer (aligned, at least data.length·|BITPIX|/8 bytes); returns
+ * the filled part. Lets writers encode a big image piece by piece through one scratch buffer.
+ */
+export function encodePixelsInto(data: PixelArray, bitpix: number, buf: Uint8Array, where = ''): Uint8Array {
   const natural = bitpixFor(data);
   const size = bytesPerPixel(bitpix);
   const n = data.length;
-  const out = alignedBytes(n * size);
+  if (buf.length < n * size || buf.byteOffset % 8 !== 0) throw new Error('encodePixelsInto: scratch buffer too small or misaligned');
+  const out = buf.length === n * size ? buf : buf.subarray(0, n * size);
   if (natural.bitpix === bitpix) {
     out.set(new Uint8Array(data.buffer, data.byteOffset, n * size));
     swapInPlace(out, size);
@@ -180,12 +189,12 @@ export function encodePixels(data: PixelArray, bitpix: number, where = ''): Uint
   }
   let target: PixelArray;
   switch (bitpix) {
-    case -32: target = new Float32Array(out.buffer); break;
-    case -64: target = new Float64Array(out.buffer); break;
-    case 8: target = new Uint8Array(out.buffer); break;
-    case 16: target = new Int16Array(out.buffer); break;
-    case 32: target = new Int32Array(out.buffer); break;
-    case 64: target = new BigInt64Array(out.buffer); break;
+    case -32: target = new Float32Array(out.buffer, out.byteOffset, n); break;
+    case -64: target = new Float64Array(out.buffer, out.byteOffset, n); break;
+    case 8: target = new Uint8Array(out.buffer, out.byteOffset, n); break;
+    case 16: target = new Int16Array(out.buffer, out.byteOffset, n); break;
+    case 32: target = new Int32Array(out.buffer, out.byteOffset, n); break;
+    case 64: target = new BigInt64Array(out.buffer, out.byteOffset, n); break;
     default: throw new TesseraError(`${where}: unsupported BITPIX ${bitpix}`);
   }
   if (target instanceof BigInt64Array) {

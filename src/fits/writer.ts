@@ -7,9 +7,9 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writ
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../util/errors.js';
-import { setChecksums } from './checksum.js';
+import { onesSum, setChecksums } from './checksum.js';
 import { BLOCK, Header, type Card } from './header.js';
-import { bitpixFor, encodePixels, type PixelArray } from './pixels.js';
+import { alignedBytes, bitpixFor, encodePixels, encodePixelsInto, type PixelArray } from './pixels.js';
 import { parseBinaryTform } from './table.js';
 
 import { compressImage, type CompressOptions } from './compress/index.js';
@@ -117,10 +117,15 @@ export function writeFits(path: string, hdus: HduInput[], opts: WriteOptions = {
   const tmp = join(dir, `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   const fd = openSync(tmp, 'w');
   try {
+    const writeAll = (chunk: Uint8Array): void => {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    };
     list.forEach((hdu, i) => {
-      for (const chunk of encodeHdu(hdu, i, o)) {
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      if (hdu.kind === 'image' && !hdu.compress && hdu.data && hdu.data.length * 8 > PIECE_BYTES) {
+        writeImageInPieces(writeAll, hdu, i, o);
+      } else {
+        for (const chunk of encodeHdu(hdu, i, o)) writeAll(chunk);
       }
     });
     fsyncSync(fd);
@@ -144,7 +149,36 @@ export function writeFits(path: string, hdus: HduInput[], opts: WriteOptions = {
 
 /* ---------------------------------------------------------------- images */
 
-function imageHeader(hdu: Extract<HduInput, { kind: 'image' }>, primary: boolean, where: string): { header: Header; data?: Uint8Array } {
+/** Big images are encoded through one scratch buffer of this size (a multiple of 8 bytes). */
+const PIECE_BYTES = 4 << 20;
+
+/**
+ * Write an uncompressed image HDU piece by piece: no full-size big-endian copy is made (with
+ * checksums the pieces are encoded twice: once to sum them, once to write them).
+ */
+function writeImageInPieces(writeAll: (b: Uint8Array) => void, hdu: Extract<HduInput, { kind: 'image' }>, i: number, opts: WriteOptions): void {
+  const where = hduWhere(opts.name, i, hdu.extname);
+  const { header } = imageHeader(hdu, i === 0, where, false);
+  const data = hdu.data as Float32Array;
+  const bitpix = header.integer('BITPIX');
+  const size = Math.abs(bitpix) / 8;
+  const per = PIECE_BYTES / size;
+  const scratch = alignedBytes(PIECE_BYTES);
+  const n = data.length;
+  const pieces = function* (): Generator<Uint8Array> {
+    for (let s = 0; s < n; s += per) yield encodePixelsInto(data.subarray(s, Math.min(n, s + per)), bitpix, scratch, where);
+  };
+  if (opts.checksum) {
+    let sum = 0;
+    for (const p of pieces()) sum = onesSum(p, sum); // only the last piece can end mid-word: zero padding follows
+    setChecksums(header, { datasum: sum });
+  }
+  writeAll(header.toBytes());
+  for (const p of pieces()) writeAll(p);
+  writeAll(pad(n * size));
+}
+
+function imageHeader(hdu: Extract<HduInput, { kind: 'image' }>, primary: boolean, where: string, encode = true): { header: Header; data?: Uint8Array } {
   const h = new Header([], where);
   const n = hdu.shape.reduce((a, b) => a * b, 1);
   if (hdu.data && hdu.data.length !== n) {
@@ -173,7 +207,7 @@ function imageHeader(hdu: Extract<HduInput, { kind: 'image' }>, primary: boolean
     h.set('BZERO', unsigned);
   }
   for (const c of userCards(hdu.header, bitpix > 0 && unsigned === undefined)) h.cards.push(c);
-  if (!hdu.data) return { header: h };
+  if (!hdu.data || !encode) return { header: h };
   return { header: h, data: encodePixels(hdu.data, bitpix, where) };
 }
 

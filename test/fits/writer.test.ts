@@ -225,3 +225,28 @@ test('HDUs with the same EXTNAME are told apart by EXTVER (NAME,VER)', () => {
   assert.deepEqual([...f.readImage('SCI,2').data as Int16Array], [2]);
   assert.throws(() => f.hdu('SCI,3'), /no HDU with EXTNAME 'SCI,3'/);
 });
+
+test('big images are written piece by piece: the file equals encodeFits byte for byte (with checksums)', () => {
+  const dir = tempDir();
+  const f32 = Float32Array.from({ length: 1100 * 1000 }, (_, i) => Math.sin(i) * 1e3);
+  const i16 = Int16Array.from({ length: 1001 * 2099 }, (_, i) => (i * 7) % 30000);
+  const u16 = Uint16Array.from({ length: 1001 * 2099 }, (_, i) => (i * 13) % 65536);
+  const f64 = Float64Array.from({ length: 700 * 1000 }, (_, i) => i / 3);
+  const hdus: Parameters<typeof encodeFits>[0] = [
+    { kind: 'image', data: f32, shape: [1100, 1000] },
+    { kind: 'image', data: i16, shape: [1001, 2099], extname: 'I16' },
+    { kind: 'image', data: u16, shape: [1001, 2099], extname: 'U16' },
+    { kind: 'image', data: f64, shape: [700, 1000], extname: 'F64', bitpix: -32 },
+  ];
+  for (const checksum of [false, true]) {
+    const out = join(dir, `big-${checksum}.fits`);
+    writeFits(out, hdus, { checksum });
+    const expect = Buffer.concat(encodeFits(hdus, { checksum }));
+    assert.ok(readFileSync(out).equals(expect), `checksum ${checksum}: identical bytes`);
+    if (checksum) {
+      const f = FitsReader.open(out);
+      for (let k = 0; k < 4; k++) assert.deepEqual({ ...f.checksums(k), computedDatasum: '' }, { checksum: 'ok', datasum: 'ok', computedDatasum: '' });
+      f.close();
+    }
+  }
+});
