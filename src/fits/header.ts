@@ -187,7 +187,7 @@ function cardImages(card: Card): string[] {
     for (let i = 0; i < Math.max(text.length, 1); i += width) out.push(padCard(head + text.slice(i, i + width)));
     return out;
   }
-  const standard = isStandardKey(key) && !COMMENTARY.has(ukey);
+  const standard = isStandardKey(ukey) && !COMMENTARY.has(ukey);
   const prefix = standard ? `${ukey.padEnd(8)}= ` : `HIERARCH ${key} = `;
   const comment = card.comment;
   if (typeof card.value === 'string') {
