@@ -387,6 +387,12 @@ export class Header {
 
   /** Replace the first card with this keyword (keeping its comment unless one is given), else append. */
   set(key: string, value: FitsValue, comment?: string): void {
+    const uk = key.trim().toUpperCase();
+    if (uk === 'COMMENT' || uk === 'HISTORY') {
+      // Commentary keywords have no value: set() adds one more card with the text.
+      this.cards.push({ key: uk, comment: value === null ? '' : String(value) });
+      return;
+    }
     const c = this.find(key);
     if (c) {
       c.value = value;

@@ -100,6 +100,9 @@ test('set replaces the first occurrence, delete removes all, clone is deep', () 
   assert.equal(h.get('A'), 10);
   h.delete('A');
   assert.equal(h.has('A'), false);
+  h.set('HISTORY', 'step 1');
+  h.set('history', 'step 2');
+  assert.deepEqual(h.getAll('HISTORY'), ['step 1', 'step 2']);
 });
 
 test('a header without END is one clear error; D exponents and lower-case logicals', () => {
