@@ -426,7 +426,9 @@ export function decompressImage(
       }
       case 'int': {
         const zz = kind.bzero;
-        if (p.zbitpix === 32) {
+        // decoded values wider than the stored type only from HCOMPRESS, PLIO or a wider BYTEPIX
+        const exact = p.zbitpix === 32 || (p.type === 'RICE_1' && p.bytepix * 8 === p.zbitpix) || p.type === 'GZIP_1' || p.type === 'GZIP_2';
+        if (exact || haveFloats) {
           if (zz === 0) for (let i = 0; i < len; i++) dst[i] = src[i]!;
           else for (let i = 0; i < len; i++) dst[i] = src[i]! + zz;
         } else {

@@ -33,6 +33,10 @@ export function riceDecode(src: Uint8Array, npix: number, bytepix: number, block
     decode32(src, npix, blocksize, out);
     return;
   }
+  if (bytepix === 2) {
+    decode16(src, npix, blocksize, out);
+    return;
+  }
   let last = 0;
   for (let k = 0; k < bytepix; k++) last = (last << 8) | src[k]!;
   if (bytepix === 2) last = (last << 16) >> 16;
@@ -174,6 +178,62 @@ function decode32(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
   }
 }
 
+/** The 16-bit decoder, specialised like decode32. */
+function decode16(src: Uint8Array, npix: number, blocksize: number, out: Int32Array): void {
+  const len = src.length;
+  let last = (((src[0]! << 8) | src[1]!) << 16) >> 16;
+  let c = 2;
+  let b = src[c++]!;
+  let nbits = 8;
+  let i = 0;
+  while (i < npix) {
+    nbits -= 4;
+    while (nbits < 0) {
+      b = (b << 8) | src[c++]!;
+      nbits += 8;
+    }
+    const fs = ((b >>> nbits) & 15) - 1;
+    b &= (1 << nbits) - 1;
+    let imax = i + blocksize;
+    if (imax > npix) imax = npix;
+    if (fs < 0) {
+      for (; i < imax; i++) out[i] = last;
+    } else if (fs === 14) {
+      for (; i < imax; i++) {
+        while (nbits < 16) { b = (b << 8) | src[c++]!; nbits += 8; }
+        nbits -= 16;
+        const d = b >>> nbits;
+        b &= (1 << nbits) - 1;
+        last = ((last + ((d >>> 1) ^ -(d & 1))) << 16) >> 16;
+        out[i] = last;
+      }
+    } else if (fs > 14) {
+      throw new CodecError(`Rice: invalid split code ${fs + 1} at pixel ${i}`);
+    } else {
+      for (; i < imax; i++) {
+        while (b === 0) {
+          if (c >= len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+          nbits += 8;
+          b = src[c++]!;
+        }
+        const nzero = nbits - 32 + Math.clz32(b);
+        nbits -= nzero + 1;
+        b ^= 1 << nbits;
+        nbits -= fs;
+        while (nbits < 0) {
+          b = (b << 8) | src[c++]!;
+          nbits += 8;
+        }
+        const d = (nzero << fs) | (b >>> nbits);
+        b &= (1 << nbits) - 1;
+        last = ((last + ((d >>> 1) ^ -(d & 1))) << 16) >> 16;
+        out[i] = last;
+      }
+    }
+    if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+  }
+}
+
 /**
  * Rice-encode `npix` integer pixels (any integer typed array; values are taken modulo
  * 2^(8·bytepix)). Returns the compressed bytes (a fresh array).
@@ -265,7 +325,16 @@ export function riceEncode(
       for (let j = 0; j < n; j++) {
         const m = diff[j]!;
         let top = m >>> fs;
-        // `top` zero bits
+        const len = top + fs + 1;
+        if (len <= 24) {
+          // `top` zeros, a 1 and the fs low bits: one code of len bits (its leading zeros are implicit)
+          acc = (acc << len) | one | (m & lowMask);
+          nacc += len;
+          while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
+          acc &= (1 << nacc) - 1;
+          continue;
+        }
+        // long unary run: flush zeros bytewise
         if (nacc + top >= 8) {
           out[p++] = (acc << (8 - nacc)) & 255;
           top -= 8 - nacc;

@@ -133,10 +133,18 @@ export function compressImage(
     const len = tileBox(grid, t, start, extent);
     // gather the tile's values
     let vals: Float32Array | Float64Array;
+    let rawReady = false;
     if (rowTiles && !bigData) {
       const off = t * shape[0]!;
       if (isFloat && (data instanceof Float32Array || data instanceof Float64Array) && (bitpix === -32) === (data instanceof Float32Array)) {
         vals = data.subarray(off, off + len);
+      } else if (!isFloat && intData && bscale === 1 && intWidth < 8) {
+        // integers stored as they are (minus an unsigned offset): straight into the tile buffer
+        vals = tileVals.subarray(0, 0);
+        const src = data as Exclude<PixelArray, BigInt64Array | BigUint64Array | Float32Array | Float64Array>;
+        if (bzero === 0) for (let i = 0; i < len; i++) ints[i] = src[off + i]!;
+        else for (let i = 0; i < len; i++) ints[i] = src[off + i]! - bzero;
+        rawReady = true;
       } else {
         vals = tileVals.subarray(0, len);
         const src = data as Exclude<PixelArray, BigInt64Array | BigUint64Array>;
@@ -199,7 +207,9 @@ export function compressImage(
         continue;
       }
       if (bigData) throw new TesseraError(`${where}: 64-bit integer pixels given for BITPIX ${bitpix}`);
-      if (intData && bscale === 1) {
+      if (rawReady) {
+        // already in `ints`
+      } else if (intData && bscale === 1) {
         for (let i = 0; i < len; i++) raw[i] = vals[i]! - bzero;
       } else {
         for (let i = 0; i < len; i++) {
