@@ -8,6 +8,9 @@ import { FitsReader } from '../../src/fits/reader.js';
 import { Header } from '../../src/fits/header.js';
 import { Wcs } from '../../src/wcs/wcs.js';
 import { simulate, randomStars, matchPositions } from './sim.js';
+import { GaussianPsf } from '../../src/detect/psf-like.js';
+import { PsfModel } from '../../src/psf/model.js';
+import { psfToHdu } from '../../src/psf/io.js';
 
 const dir = tempDir('tessera-detect-');
 const W = 300, H = 200;
@@ -112,4 +115,30 @@ test('tessera detect: no sources gives an empty table; all-NaN, wrong HDU and mi
   const e6 = await cli(['detect', IMG, '-o', join(dir, 'x.fits'), '--weight', wrongSize]);
   assert.equal(e6.code, 1);
   assert.match(e6.stderr, /weight map is 10×10/);
+});
+
+test('tessera detect --psf reads a tessera PSF HDU: FLUX_PSF unbiased, SPREAD_MODEL ≈ 0 for stars', async () => {
+  // a constant Gaussian PSF model (FWHM 3 px, as the simulated stars) in the src/psf format
+  const size = 25;
+  const basis = new GaussianPsf(3).stampAt(0, 0, size);
+  const model = new PsfModel({ size, sampling: 1, degree: 0, polZero: [W / 2, H / 2], polScale: [W, H], coeffs: Float64Array.from(basis), fwhmPix: 3 });
+  const hdu = psfToHdu(model);
+  const h = new Header();
+  for (const c of hdu.cards) if (c.key !== 'EXTNAME') h.set(c.key, c.value as string | number | boolean, c.comment);
+  const psfPath = join(dir, 'psf.fits');
+  writeFits(psfPath, [{ kind: 'image', data: null, shape: [] }, { kind: 'image', data: hdu.data, shape: hdu.shape, extname: 'PSF', header: h }]);
+  const out = join(dir, 'cat-psf.fits');
+  const r = await cli(['detect', `${IMG}[N4]`, '-o', out, '--psf', psfPath]);
+  assert.equal(r.code, 0, r.stderr);
+  const { col } = readCat(out);
+  const fp = col('FLUX_PSF').data as Float64Array, sm = col('SPREAD_MODEL').data as Float64Array;
+  col('FLUXERR_PSF'); col('SPREADERR_MODEL');
+  const x = col('XWIN_IMAGE').data as Float64Array, y = col('YWIN_IMAGE').data as Float64Array, fl = col('FLAGS').data as Int32Array;
+  const m = matchPositions(STARS.map((s) => s.x + 1), STARS.map((s) => s.y + 1), x, y, 1);
+  const ratios: number[] = [], spreads: number[] = [];
+  STARS.forEach((s, i) => { const j = m[i]!; if (j >= 0 && !(fl[j]! & 3) && s.flux > 2e4) { ratios.push(fp[j]! / s.flux); spreads.push(sm[j]!); } });
+  ratios.sort((a, b) => a - b); spreads.sort((a, b) => a - b);
+  assert.ok(ratios.length >= 10);
+  assert.ok(Math.abs(ratios[ratios.length >> 1]! - 1) < 0.01, `FLUX_PSF / truth median ${ratios[ratios.length >> 1]}`);
+  assert.ok(Math.abs(spreads[spreads.length >> 1]!) < 0.002, `SPREAD_MODEL median ${spreads[spreads.length >> 1]}`);
 });
