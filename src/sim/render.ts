@@ -371,7 +371,8 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
   const g2 = gain * gain;
   for (let p = 0; p < npix; p++) {
     let v = img[p]! * ig;
-    if (img[p]! >= full) { v = ccd.saturateAdu; mask[p] |= MASK_BITS.SAT; }
+    // at (or within 2 ADU of) the saturation level: clipped to SATURATE and flagged
+    if (v >= ccd.saturateAdu - 2) { v = ccd.saturateAdu; mask[p] |= MASK_BITS.SAT; }
     img[p] = v;
     weight[p] = (mask[p]! & ZERO_WEIGHT) ? 0 : g2 / (skyPlane[p]! + rn2);
   }
@@ -397,7 +398,7 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
 
 /**
  * Spill charge above the full well up and down the column (y axis), filling neighbours to the
- * full well; filled pixels are marked BLEED. Values in electrons.
+ * full well; every pixel that received spilled charge is marked BLEED. Values in electrons.
  */
 export function bleed(img: Float32Array, mask: Int16Array, w: number, h: number, full: number): void {
   const cols = new Set<number>();
@@ -419,7 +420,7 @@ export function bleed(img: Float32Array, mask: Int16Array, w: number, h: number,
       if (room <= 0) continue;
       const add = Math.min(room, up);
       img[p] += add; up -= add;
-      if (img[p]! >= full) mask[p] |= MASK_BITS.BLEED;
+      mask[p] |= MASK_BITS.BLEED;
     }
     for (let y = lo - 1; y >= 0 && down > 0; y--) {
       const p = y * w + x;
@@ -427,7 +428,7 @@ export function bleed(img: Float32Array, mask: Int16Array, w: number, h: number,
       if (room <= 0) continue;
       const add = Math.min(room, down);
       img[p] += add; down -= add;
-      if (img[p]! >= full) mask[p] |= MASK_BITS.BLEED;
+      mask[p] |= MASK_BITS.BLEED;
     }
   }
 }

@@ -59,6 +59,8 @@ export interface SurveyConfig {
   artefacts: ArtefactRates;
   /** Only render these CCD numbers (default: all). */
   ccdnums?: number[];
+  /** Keep only the first N exposures of the plan. */
+  maxExposures?: number;
 }
 
 export type Role = 'template' | 'search';
@@ -149,6 +151,7 @@ export function planSurvey(config: SurveyConfig): SurveyPlan {
       });
     }
   }
+  if (config.maxExposures !== undefined) exposures.length = Math.min(exposures.length, config.maxExposures);
   return { config, exposures };
 }
 
