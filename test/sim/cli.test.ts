@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, tempDir } from '../helpers.js';
+import { FitsReader } from '../../src/fits/index.js';
+
+test('tessera simulate: small camera, 3 CCDs of 256×192, two bands, --exposures', async () => {
+  const dir = tempDir('tessera-simcli-');
+  const r = await cli(['simulate', '--camera', 'small', '--ccds', '3', '--size', '256x192', '--bands', 'gr', '--exposures', '3', '--seed', '4', '-o', dir, '-j', '0', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /wrote 3 exposures × 3 CCDs/);
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  assert.equal(m.exposures.length, 3);
+  assert.deepEqual(m.exposures.map((e: { band: string }) => e.band), ['g', 'r', 'g']);
+  const f = FitsReader.open(join(dir, m.exposures[0].image));
+  const im = f.readImage('C3');
+  assert.deepEqual(im.shape, [256, 192]);
+  assert.equal(im.header.string('FILTER'), 'g DECam SDSS c0001 4720.0 1520.0');
+  f.close();
+  for (const p of [m.refcat, m.truth.sources, m.truth.ccds, m.truth.epochs]) assert.ok(existsSync(join(dir, p)));
+});
+
+test('tessera simulate: DECam CCD subset and bad options', async () => {
+  const dir = tempDir('tessera-simcli-');
+  const bad = await cli(['simulate', '--camera', 'hst', '-o', dir]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--camera/);
+  assert.equal((await cli(['simulate', '--camera', 'decam', '--ccds', '63', '-o', dir])).code, 2);
+  assert.equal((await cli(['simulate', '--bands', 'gx', '-o', dir])).code, 2);
+  assert.equal((await cli(['simulate', '--epochs', '2'])).code, 2);
+  const r = await cli(['simulate', '--camera', 'decam', '--ccds', '35', '--epochs', '0,1', '--bands', 'r', '--stars', '300', '--galaxies', '2000', '-o', dir, '-j', '0', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  assert.deepEqual(m.exposures[0].ccds, ['N4']);
+  const f = FitsReader.open(join(dir, m.exposures[0].image));
+  const h = f.imageHeader('N4');
+  assert.equal(h.integer('CCDNUM'), 35);
+  assert.equal(h.integer('NAXIS'), 2);
+  assert.equal(f.imageHeader(0).string('INSTRUME'), 'DECam');
+  f.close();
+});
