@@ -11,6 +11,7 @@ import { FitsReader } from '../../../src/fits/reader.js';
 import { writeFits } from '../../../src/fits/writer.js';
 import { compressImage, decompressImage, imageHeaderOf, isCompressedImage } from '../../../src/fits/compress/index.js';
 import { compressCommands } from '../../../src/fits/compress/cli.js';
+import { riceEncode } from '../../../src/fits/compress/rice.js';
 import { parseCommandArgs } from '../../../src/cli/args.js';
 import type { CompressOptions, PixelArray } from '../../../src/fits/compress/types.js';
 import { TesseraError } from '../../../src/util/errors.js';
@@ -322,4 +323,42 @@ test('64-bit integers (GZIP) round trip exactly beyond 2^53, signed and unsigned
     }
   }
   assert.throws(() => compressImage(imageHeader(64, [30, 7]), i64, [30, 7], { type: 'RICE_1' }, 't'), /64-bit/);
+});
+
+/** A hand-built one-column compressed table: Rice tiles of the given integers, header cards as given. */
+function handBuilt(tiles: Int32Array[], bytepix: number, block: number, cards: [string, string | number | boolean][]): { h: Header; bytes: Uint8Array } {
+  const enc = tiles.map((t) => riceEncode(t, t.length, bytepix, block));
+  const heap = enc.reduce((a, e) => a + e.length, 0);
+  const bytes = new Uint8Array(8 * tiles.length + heap);
+  const dv = new DataView(bytes.buffer);
+  let off = 0;
+  enc.forEach((e, i) => {
+    dv.setInt32(8 * i, e.length, false);
+    dv.setInt32(8 * i + 4, off, false);
+    bytes.set(e, 8 * tiles.length + off);
+    off += e.length;
+  });
+  const h = new Header([], 'hand.fits[1]');
+  for (const [k, v] of [['XTENSION', 'BINTABLE'], ['BITPIX', 8], ['NAXIS', 2], ['NAXIS1', 8], ['NAXIS2', tiles.length], ['PCOUNT', heap],
+    ['GCOUNT', 1], ['TFIELDS', 1], ['TTYPE1', 'COMPRESSED_DATA'], ['TFORM1', '1PB'], ['ZIMAGE', true], ...cards] as [string, string | number | boolean][]) h.set(k, v);
+  return { h, bytes };
+}
+
+test('hand-built tables: ZSCALE/ZZERO/ZBLANK keywords, old files without ZQUANTIZ, block size 16, RICE_ONE, unnamed ZVALs', () => {
+  const t0 = Int32Array.from([0, 1, 2, 3, -2147483647, 5, 6, 7, 8, 9]);
+  const t1 = Int32Array.from([10, 11, 12, 13, 14, 15, 16, 17, 18, -2147483647]);
+  const common: [string, string | number | boolean][] = [['ZBITPIX', -32], ['ZNAXIS', 2], ['ZNAXIS1', 10], ['ZNAXIS2', 2], ['ZTILE1', 10], ['ZTILE2', 1],
+    ['ZSCALE', 0.5], ['ZZERO', 100], ['ZBLANK', -2147483647]];
+  // ZQUANTIZ absent (files before 2009): linear scaling without dither
+  const a = handBuilt([t0, t1], 4, 16, [['ZCMPTYPE', 'RICE_ONE'], ['ZNAME1', 'BLOCKSIZE'], ['ZVAL1', 16], ...common]);
+  const da = decompressImage(a.h, a.bytes, 'hand.fits[1]').data as Float32Array;
+  const want = [...t0, ...t1].map((v) => (v === -2147483647 ? NaN : v * 0.5 + 100));
+  assert.deepEqual([...da], want);
+  // ZVAL1/ZVAL2 without ZNAMEs: block size then bytes per pixel
+  const i16 = [Int32Array.from([5, -3, 7, 32767, -32768, 0, 1, 2]), Int32Array.from([9, 8, 7, 6, 5, 4, 3, 2])];
+  const b = handBuilt(i16, 2, 16, [['ZCMPTYPE', 'RICE_1'], ['ZVAL1', 16], ['ZVAL2', 2], ['ZBITPIX', 16], ['ZNAXIS', 2], ['ZNAXIS1', 8], ['ZNAXIS2', 2], ['ZTILE1', 8], ['ZTILE2', 1]]);
+  assert.deepEqual([...decompressImage(b.h, b.bytes, 'hand.fits[1]').data as Int16Array], [...i16[0]!, ...i16[1]!]);
+  // ZTILEn absent: row tiles by default
+  const c = handBuilt(i16, 2, 32, [['ZCMPTYPE', 'RICE_1'], ['ZNAME1', 'BLOCKSIZE'], ['ZVAL1', 32], ['ZNAME2', 'BYTEPIX'], ['ZVAL2', 2], ['ZBITPIX', 16], ['ZNAXIS', 2], ['ZNAXIS1', 8], ['ZNAXIS2', 2]]);
+  assert.deepEqual([...decompressImage(c.h, c.bytes, 'hand.fits[1]').data as Int16Array], [...i16[0]!, ...i16[1]!]);
 });
