@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FORCED_FLAGS, forcedPhotometry, forcedSourcesOnImage, nanomaggiesPerCount } from '../../src/assoc/forced.js';
+import { MaskBits, maskedImage } from '../../src/image/masked-image.js';
+import { PsfModel } from '../../src/psf/model.js';
+import { Wcs } from '../../src/wcs/wcs.js';
+import { rng } from './synth.js';
+
+/** A degree-0 Gaussian PSF model (σ in pixels), unit sum. */
+export function gaussianPsf(sigma: number, size = 25): PsfModel {
+  const c = (size - 1) / 2;
+  const coeffs = new Float64Array(size * size);
+  let s = 0;
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) { const v = Math.exp(-((i - c) ** 2 + (j - c) ** 2) / (2 * sigma * sigma)); coeffs[j * size + i] = v; s += v; }
+  for (let k = 0; k < coeffs.length; k++) coeffs[k]! /= s;
+  return new PsfModel({ size, sampling: 1, degree: 0, polZero: [0, 0], polScale: [1, 1], coeffs, fwhmPix: 2.3548 * sigma });
+}
+
+const W = 600, H = 400;
+const wcs = Wcs.tan({ crval: [150, 2], crpix: [300.5, 200.5], cd: [-0.263 / 3600, 0, 0, 0.263 / 3600], naxis: [W, H] });
+const psf = gaussianPsf(1.6);
+
+/** Simulated image: sources (FITS x, y, flux) rendered with the PSF model, Gaussian noise with a variance gradient. */
+function simulate(seed: number, xs: number[], ys: number[], fl: number[], background = 0): ReturnType<typeof maskedImage> {
+  const r = rng(seed);
+  const img = new Float32Array(W * H), variance = new Float32Array(W * H);
+  const D = 25, h = 12;
+  for (let k = 0; k < xs.length; k++) {
+    const x = xs[k]! - 1, y = ys[k]! - 1;
+    const st = psf.stampAt(x, y, D);
+    const x0 = Math.round(x) - h, y0 = Math.round(y) - h;
+    for (let j = 0; j < D; j++) for (let i = 0; i < D; i++) {
+      const xx = x0 + i, yy = y0 + j;
+      if (xx >= 0 && xx < W && yy >= 0 && yy < H) img[yy * W + xx]! += fl[k]! * st[j * D + i]!;
+    }
+  }
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    const v = 16 + 30 * (x / W);
+    const p = y * W + x;
+    variance[p] = v;
+    img[p]! += background + Math.sqrt(v) * r.n();
+  }
+  return maskedImage(W, H, img, variance, new Uint32Array(W * H));
+}
+
+function grid(): { xs: number[]; ys: number[]; fl: number[] } {
+  const r = rng(11);
+  const xs: number[] = [], ys: number[] = [], fl: number[] = [];
+  for (let gy = 0; gy < 13; gy++) for (let gx = 0; gx < 20; gx++) {
+    xs.push(20 + gx * 29 + r.u()); ys.push(20 + gy * 29 + r.u());
+    fl.push((gx + gy) % 2 === 0 ? 0 : 30 + 3000 * r.u() ** 2);
+  }
+  return { xs, ys, fl };
+}
+
+test('forced PSF photometry: pulls (flux − true)/err have mean ≈ 0 and width ≈ 1, non-detections measured', () => {
+  const { xs, ys, fl } = grid();
+  const sky = wcs.pixToSky(xs, ys, 1);
+  for (const fitBackground of [false, true]) {
+    const pulls: number[] = [], nullPulls: number[] = [];
+    for (const seed of [1, 2, 3]) {
+      const img = simulate(seed, xs, ys, fl, fitBackground ? 12 : 0);
+      const res = forcedPhotometry(img, psf, wcs, sky.ra, sky.dec, { fitBackground });
+      for (let i = 0; i < xs.length; i++) {
+        assert.equal(res.flags[i], 0);
+        assert.ok(Math.abs(res.x[i]! - xs[i]!) < 1e-6 && Math.abs(res.y[i]! - ys[i]!) < 1e-6);
+        const p = (res.flux[i]! - fl[i]!) / res.fluxErr[i]!;
+        pulls.push(p);
+        if (fl[i] === 0) nullPulls.push(p);
+      }
+    }
+    const mean = pulls.reduce((a, b) => a + b, 0) / pulls.length;
+    const sd = Math.sqrt(pulls.reduce((a, b) => a + (b - mean) ** 2, 0) / (pulls.length - 1));
+    assert.ok(Math.abs(mean) < 0.1, `pull mean ${mean} (fitBackground=${fitBackground})`);
+    assert.ok(Math.abs(sd - 1) < 0.1, `pull width ${sd} (fitBackground=${fitBackground})`);
+    // non-detections are measured fluxes consistent with zero
+    assert.ok(nullPulls.length > 300 && nullPulls.every((p) => Number.isFinite(p)));
+    const nm = nullPulls.reduce((a, b) => a + b, 0) / nullPulls.length;
+    assert.ok(Math.abs(nm) < 0.15, `null pull mean ${nm}`);
+  }
+});
+
+test('forced photometry flags: off-image, edge, saturated, masked, no data', () => {
+  const img = simulate(5, [100], [100], [1000]);
+  img.mask![99 * W + 99] = MaskBits.SAT;
+  img.mask![(299) * W + 299] = MaskBits.CR;
+  for (let y = 140; y < 170; y++) for (let x = 440; x < 470; x++) img.image[y * W + x] = NaN;
+  const xs = [100, 300, 2, -5, 455, 600.4, 600.6];
+  const ys = [100, 300, 200, 50, 155, 10, 10];
+  const sky = wcs.pixToSky(xs, ys, 1);
+  const res = forcedPhotometry(img, psf, wcs, sky.ra, sky.dec);
+  assert.equal(res.flags[0], FORCED_FLAGS.SATURATED);
+  assert.ok(Math.abs(res.flux[0]! - 1000) < 5 * res.fluxErr[0]!, 'saturated pixel left out, flux still fits');
+  assert.equal(res.flags[1], FORCED_FLAGS.MASKED);
+  assert.equal(res.flags[2], FORCED_FLAGS.EDGE);
+  assert.ok(Number.isFinite(res.flux[2]!));
+  assert.equal(res.flags[3], FORCED_FLAGS.OFF_IMAGE | FORCED_FLAGS.NO_DATA);
+  assert.ok(Number.isNaN(res.flux[3]!));
+  assert.equal(res.flags[4]! & FORCED_FLAGS.NO_DATA, FORCED_FLAGS.NO_DATA);
+  assert.equal(res.flags[5], FORCED_FLAGS.EDGE, 'x = 600.4 is on the last pixel');
+  assert.equal(res.flags[6]! & FORCED_FLAGS.OFF_IMAGE, FORCED_FLAGS.OFF_IMAGE);
+});
+
+test('forcedSourcesOnImage keeps objects on the image and converts to nanomaggies', () => {
+  const { xs, ys, fl } = grid();
+  const img = simulate(9, xs, ys, fl);
+  const allX = [...xs, -40, 700], allY = [...ys, 30, 30];
+  const sky = wcs.pixToSky(allX, allY, 1);
+  const ids = Float64Array.from(allX, (_, i) => 1e9 + i + 1);
+  const t = forcedSourcesOnImage(img, psf, wcs, { n: allX.length, diaObjectId: ids, ra: sky.ra, dec: sky.dec },
+    { imageType: 'diff', mjd: 60001.5, band: 'r', expnum: 1234, ccd: 7, zeroPoint: 30 });
+  assert.equal(t.n, xs.length);
+  assert.equal(t.diaObjectId[0], 1e9 + 1);
+  const s = nanomaggiesPerCount(30);
+  assert.ok(Math.abs(s - 10 ** (-7.5 / 2.5)) < 1e-15);
+  for (let i = 0; i < t.n; i++) {
+    assert.ok(Math.abs(t.psfFlux[i]! - t.psfFluxCounts[i]! * s) <= 1e-12 * Math.abs(t.psfFlux[i]!) + 1e-300);
+    assert.equal(t.band[i], 'r'); assert.equal(t.expnum[i], 1234); assert.equal(t.ccd[i], 7); assert.equal(t.mjd[i], 60001.5);
+  }
+  assert.throws(() => forcedSourcesOnImage(img, psf, wcs, { n: 0, diaObjectId: [], ra: [], dec: [] },
+    { imageType: 'diff', mjd: 1, band: 'r', expnum: 1, ccd: 1, zeroPoint: NaN }), /zero point/);
+  assert.throws(() => forcedPhotometry(maskedImage(W, H, img.image), psf, wcs, [150], [2]), /variance/);
+});
