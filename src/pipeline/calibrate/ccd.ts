@@ -313,6 +313,12 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const scale = wcs.pixelScaleArcsec((width + 1) / 2, (height + 1) / 2, 1);
   const shape = psf.shapeAt(cx, cy);
   const seeing = shape.fwhmOpticalPix * scale;
+  // PSF QA over the CCD: FWHM and ellipticity on a 3 × 5 grid.
+  const map = psf.shapeMap(width, height, 3, 5);
+  let fwMin = Infinity, fwMax = -Infinity, elMax = 0;
+  for (let k = 0; k < map.fwhmPix.length; k++) {
+    fwMin = Math.min(fwMin, map.fwhmPix[k]!); fwMax = Math.max(fwMax, map.fwhmPix[k]!); elMax = Math.max(elMax, map.ellipticity[k]!);
+  }
 
   // 7. Calibrated catalog columns.
   const sk = wcs.pixToSky(X, Y, 1);
@@ -358,6 +364,9 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     { key: 'FWHM', value: seeing, comment: 'seeing FWHM (arcsec), PSF model at CCD centre' },
     { key: 'FWHMPIX', value: shape.fwhmPix, comment: 'FWHM of the pixelised PSF model (pixels)' },
     { key: 'ELLIPTIC', value: shape.ellipticity, comment: 'PSF ellipticity 1-b/a at CCD centre' },
+    { key: 'FWHMMIN', value: fwMin, comment: 'min PSF FWHM over a 3x5 grid (pixels)' },
+    { key: 'FWHMMAX', value: fwMax, comment: 'max PSF FWHM over a 3x5 grid (pixels)' },
+    { key: 'ELLIPMAX', value: elMax, comment: 'max PSF ellipticity over a 3x5 grid' },
     { key: 'SKYLEVEL', value: sky, comment: 'median sky level subtracted (counts)' },
     { key: 'SKYSIGMA', value: skyRms, comment: 'sky noise (counts per pixel)' },
     { key: 'DEPTH', value: depth, comment: '5-sigma PSF depth (AB mag)' },
