@@ -166,7 +166,7 @@ function measuredFwhm(s: StarList): number {
  * neighbour brighter than 5 % of the flux within `isoRadius`), far enough from the edges; at
  * most `perCell` of the brightest per cell of a grid of ~256-px cells so the whole image is sampled.
  */
-export function selectStampStars(s: StarList, width: number, height: number, edge: number, isoRadius: number, fwhm: number, saturation = Infinity, perCell = 5): { x: number; y: number }[] {
+export function selectStampStars(s: StarList, width: number, height: number, edge: number, isoRadius: number, fwhm: number, saturation = Infinity, perCell = 5, maxStamps = 320): { x: number; y: number }[] {
   const n = s.x.length;
   const ok: number[] = [];
   const cell = isoRadius;
@@ -194,6 +194,8 @@ export function selectStampStars(s: StarList, width: number, height: number, edg
     if (iso) ok.push(i);
   }
   const nx = Math.max(1, Math.round(width / 256)), ny = Math.max(1, Math.round(height / 256));
+  // at most ~maxStamps in all (HOTPANTS-like density), at least one per cell
+  perCell = Math.max(1, Math.min(perCell, Math.floor(maxStamps / (nx * ny))));
   const cells = new Map<number, number[]>();
   for (const i of ok) {
     const k = Math.min(ny - 1, Math.floor((s.y[i]! / height) * ny)) * nx + Math.min(nx - 1, Math.floor((s.x[i]! / width) * nx));

@@ -10,6 +10,7 @@
  * must be replaced by the caller (and masked).
  */
 import { fftComplex } from '../../image/fft.js';
+import { fftOf } from './fft.js';
 
 export interface KernelTerm {
   /** size × size kernel (odd size). */
@@ -47,14 +48,16 @@ export function fft2(re: Float64Array, im: Float64Array, n: number, inverse: boo
   }
 }
 
+/** Kernel spectrum in the (transposed) layout of Fft.run2d, with the inverse's 1/n² folded in. */
 function kernelSpectrum(k: Float64Array, size: number, n: number): { re: Float64Array; im: Float64Array } {
   const re = new Float64Array(n * n), im = new Float64Array(n * n);
   const h = (size - 1) >> 1;
+  const s = 1 / (n * n);
   for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) {
     const v = j - h, u = i - h;
-    re[((v + n) % n) * n + ((u + n) % n)] = k[j * size + i]!;
+    re[((v + n) % n) * n + ((u + n) % n)] = k[j * size + i]! * s;
   }
-  fft2(re, im, n, false);
+  fftOf(n).run2d(re, im, false);
   return { re, im };
 }
 
@@ -107,12 +110,13 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
     sR.fill(0); sI.fill(0);
     loadTile(src, width, height, ax - hk, ay - hk, n, sR);
     if (second) loadTile(src, width, height, bx - hk, by - hk, n, sI);
-    fft2(sR, sI, n, false);
+    const F = fftOf(n);
+    F.run2d(sR, sI, false);
     if (eR && eI && inp.extra) {
       eR.fill(0); eI.fill(0);
       loadTile(inp.extra.src, width, height, ax - hk, ay - hk, n, eR);
       if (second) loadTile(inp.extra.src, width, height, bx - hk, by - hk, n, eI);
-      fft2(eR, eI, n, false);
+      F.run2d(eR, eI, false);
     }
     for (let m = 0; m < terms.length; m++) {
       const kr = specs[m]!.re, ki = specs[m]!.im;
@@ -129,7 +133,7 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
           bufI[i]! += a * d + b * c;
         }
       }
-      fft2(bufR, bufI, n, true);
+      F.run2d(bufR, bufI, true);
       const px = xp[terms[m]!.ax]!, py = yp[terms[m]!.ay]!;
       store(bufR, n, ax, ay, hk, valid, out, width, Math.min(y1, height), px, py);
       if (second) store(bufI, n, bx, by, hk, valid, out, width, Math.min(y1, height), px, py);

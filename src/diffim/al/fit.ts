@@ -83,6 +83,8 @@ interface StampData {
   w: Float64Array;
   Q: Float64Array;
   q: Float64Array;
+  /** Σ w·t² (for χ² from the normal equations). */
+  tt: number;
   np: number;
 }
 
@@ -130,12 +132,13 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
     const f = basis.hFactors[h]!;
     const base = h * side * tall;
     for (let j = 0; j < tall; j++) {
-      const row = (yc - ext + j) * width;
-      for (let i = 0; i < side; i++) {
-        const x = xc - rs + i;
-        let s = 0;
-        for (let u = 0; u < size; u++) s += f[u]! * ref[row + x - (u - hw)]!;
-        H[base + j * side + i] = s;
+      const row = (yc - ext + j) * width + xc - rs + hw;
+      const o = base + j * side;
+      for (let u = 0; u < size; u++) {
+        const c = f[u]!;
+        if (c === 0) continue;
+        const r0 = row - u;
+        for (let i = 0; i < side; i++) H[o + i]! += c * ref[r0 + i]!;
       }
     }
   }
@@ -146,11 +149,13 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
     const hb = basis.hIndex[k]! * side * tall;
     const ob = k * np;
     for (let j = 0; j < side; j++) {
-      // output row y = yc − rs + j; H row index of (y − v) is (j + hw − v) for v ∈ [−hw, hw] → vi = v + hw
-      for (let i = 0; i < side; i++) {
-        let s = 0;
-        for (let vi = 0; vi < size; vi++) s += fy[vi]! * H[hb + (j + 2 * hw - vi) * side + i]!;
-        C[ob + j * side + i] = s;
+      // output row y = yc − rs + j; H row of (y − v), v = vi − hw, is j + 2·hw − vi
+      const o = ob + j * side;
+      for (let vi = 0; vi < size; vi++) {
+        const c = fy[vi]!;
+        if (c === 0) continue;
+        const hr = hb + (j + 2 * hw - vi) * side;
+        for (let i = 0; i < side; i++) C[o + i]! += c * H[hr + i]!;
       }
     }
   }
@@ -168,33 +173,39 @@ function localNormal(sd: StampData, nb: number): void {
   const nl = nb + 1, np = sd.np;
   const Q = new Float64Array(nl * nl), q = new Float64Array(nl);
   const { C, t, w } = sd;
-  for (let i = 0; i < nl; i++) {
+  // weighted copies once, then plain dot products
+  const Cw = new Float64Array(nb * np);
+  for (let k = 0; k < nb; k++) { const o = k * np; for (let p = 0; p < np; p++) Cw[o + p] = C[o + p]! * w[p]!; }
+  for (let i = 0; i < nb; i++) {
+    const bi = i * np;
     for (let j = 0; j <= i; j++) {
+      const bj = j * np;
       let s = 0;
-      if (i < nb && j < nb) { const bi = i * np, bj = j * np; for (let p = 0; p < np; p++) s += C[bi + p]! * C[bj + p]! * w[p]!; }
-      else if (i === nb && j < nb) { const bj = j * np; for (let p = 0; p < np; p++) s += C[bj + p]! * w[p]!; }
-      else { for (let p = 0; p < np; p++) s += w[p]!; }
+      for (let p = 0; p < np; p++) s += Cw[bi + p]! * C[bj + p]!;
       Q[i * nl + j] = s; Q[j * nl + i] = s;
     }
-    let s = 0;
-    if (i < nb) { const bi = i * np; for (let p = 0; p < np; p++) s += C[bi + p]! * t[p]! * w[p]!; }
-    else for (let p = 0; p < np; p++) s += t[p]! * w[p]!;
-    q[i] = s;
+    let s1 = 0, s2 = 0;
+    for (let p = 0; p < np; p++) { s1 += Cw[bi + p]!; s2 += Cw[bi + p]! * t[p]!; }
+    Q[nb * nl + i] = s1; Q[i * nl + nb] = s1;
+    q[i] = s2;
   }
-  sd.Q = Q; sd.q = q;
+  let sw = 0, swt = 0, tt = 0;
+  for (let p = 0; p < np; p++) { sw += w[p]!; swt += w[p]! * t[p]!; tt += t[p]! * t[p]! * w[p]!; }
+  Q[nb * nl + nb] = sw; q[nb] = swt;
+  sd.Q = Q; sd.q = q; sd.tt = tt;
 }
 
-/** χ² of a stamp for local coefficients a (nb kernel + 1 background); dof = np − nParams. */
+/** χ² of a stamp for local coefficients a (nb kernel + 1 background): tᵀWt − 2aᵀq + aᵀQa. */
 function stampChi2(sd: StampData, a: Float64Array, nb: number): number {
-  const np = sd.np;
-  let chi = 0;
-  for (let p = 0; p < np; p++) {
-    let m = a[nb]!;
-    for (let k = 0; k < nb; k++) m += a[k]! * sd.C[k * np + p]!;
-    const r = sd.t[p]! - m;
-    chi += r * r * sd.w[p]!;
+  const nl = nb + 1;
+  let chi = sd.tt;
+  for (let i = 0; i < nl; i++) {
+    let s = 0;
+    const row = i * nl;
+    for (let j = 0; j < nl; j++) s += sd.Q[row + j]! * a[j]!;
+    chi += a[i]! * (s - 2 * sd.q[i]!);
   }
-  return chi;
+  return Math.max(chi, 0);
 }
 
 function madClip(values: number[], kappa: number): { med: number; sig: number } {
@@ -230,8 +241,24 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
   const data: (StampData | null)[] = [];
   const side = 2 * rs + 1, np = side * side;
   const { width, height, target, targetVar, refVar, bad } = img;
-  // rough kernel-sum estimate for the noise weights: ratio of stamp sums (refined after the first pass)
-  let ks2 = 1;
+  // kernel-sum estimate for the noise weights (noise of the convolved image scales with ΣK²≈ksum²):
+  // median over candidates of the background-subtracted stamp flux ratio target/ref
+  const ratios: number[] = [];
+  for (const c of centres) {
+    const xc = Math.round(c.x), yc = Math.round(c.y);
+    if (xc - rs - 2 < 0 || yc - rs - 2 < 0 || xc + rs + 2 >= width || yc + rs + 2 >= height) continue;
+    let bt = 0, br = 0, nbk = 0, st = 0, sr = 0;
+    for (let i = -rs; i <= rs; i++) for (const [x, y] of [[xc + i, yc - rs], [xc + i, yc + rs], [xc - rs, yc + i], [xc + rs, yc + i]] as const) {
+      const k = y * width + x; if (!bad[k]) { bt += target[k]!; br += img.ref[k]!; nbk++; }
+    }
+    if (!nbk) continue;
+    bt /= nbk; br /= nbk;
+    const r2 = Math.floor(rs / 2);
+    for (let y = yc - r2; y <= yc + r2; y++) for (let x = xc - r2; x <= xc + r2; x++) { const k = y * width + x; if (!bad[k]) { st += target[k]! - bt; sr += img.ref[k]! - br; } }
+    if (sr > 0 && st > 0) ratios.push(st / sr);
+  }
+  ratios.sort((p, q) => p - q);
+  const ks2 = ratios.length ? ratios[ratios.length >> 1]! ** 2 : 1;
   for (const c of centres) {
     const xc = Math.round(c.x), yc = Math.round(c.y);
     const C = stampBasis(img, basis, xc, yc, rs);
@@ -251,7 +278,7 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
       if (w[p]! > 0) okPix++;
     }
     if (okPix < np * 0.9) { st.rejected = 'bad pixels in target'; data.push(null); continue; }
-    const sd: StampData = { x: xc, y: yc, C, t, w, Q: new Float64Array(0), q: new Float64Array(0), np };
+    const sd: StampData = { x: xc, y: yc, C, t, w, Q: new Float64Array(0), q: new Float64Array(0), tt: 0, np };
     localNormal(sd, nb);
     data.push(sd);
   }
@@ -267,26 +294,6 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
     }
   };
   fitLocal();
-  // re-weight with the median kernel sum (noise of the convolved image scales with ksum²)
-  {
-    const ks = madClip(stamps.filter((s, i) => data[i]).map((s) => s.ksum), kappa).med;
-    if (ks > 0 && Math.abs(ks * ks - 1) > 0.05) {
-      ks2 = ks * ks;
-      for (let s = 0; s < stamps.length; s++) {
-        const sd = data[s];
-        if (!sd) continue;
-        for (let j = 0; j < side; j++) for (let i = 0; i < side; i++) {
-          const p = j * side + i;
-          if (sd.w[p] === 0) continue;
-          const idx = (sd.y - rs + j) * width + (sd.x - rs + i);
-          const vv = targetVar[idx]! + ks2 * refVar[idx]!;
-          sd.w[p] = vv > 0 && vv < Infinity ? 1 / vv : 0;
-        }
-        localNormal(sd, nb);
-      }
-      fitLocal();
-    }
-  }
   // clip on kernel sum, then on χ²
   const live = () => stamps.map((_, i) => i).filter((i) => data[i] && !stamps[i]!.rejected);
   {
@@ -329,28 +336,31 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
   const iters = opts.iterations ?? 3;
   const a = new Float64Array(nl);
   let chi2Dof = NaN;
-  for (let it = 0; it < iters; it++) {
-    const A = new Float64Array(nG * nG), b = new Float64Array(nG);
-    const used = live();
-    for (const s of used) {
-      const sd = data[s]!;
-      polyTerms((sd.x - cx) / sx, (sd.y - cy) / sy, Math.max(kernelOrder, bgOrder), P);
-      for (let i = 0; i < nl; i++) {
-        const oi = gOff(i), ci = gCnt(i);
-        const qi = sd.q[i]!;
-        for (let m = 0; m < ci; m++) b[oi + m]! += qi * P[m]!;
-        for (let j = 0; j < nl; j++) {
-          const oj = gOff(j), cj = gCnt(j);
-          const Qij = sd.Q[i * nl + j]!;
-          if (Qij === 0) continue;
-          for (let m = 0; m < ci; m++) {
-            const row = (oi + m) * nG + oj;
-            const f = Qij * P[m]!;
-            for (let n = 0; n < cj; n++) A[row + n]! += f * P[n]!;
-          }
+  const nP = nPoly(Math.max(kernelOrder, bgOrder));
+  const PP = new Float64Array(nP * nP);
+  /** Add (sign = 1) or remove (−1) a stamp's contribution to the global normal equations. */
+  const accumulate = (A: Float64Array, b: Float64Array, sd: StampData, sign: number) => {
+    polyTerms((sd.x - cx) / sx, (sd.y - cy) / sy, Math.max(kernelOrder, bgOrder), P);
+    for (let m = 0; m < nP; m++) for (let n = 0; n < nP; n++) PP[m * nP + n] = sign * P[m]! * P[n]!;
+    for (let i = 0; i < nl; i++) {
+      const oi = gOff(i), ci = gCnt(i);
+      const qi = sign * sd.q[i]!;
+      for (let m = 0; m < ci; m++) b[oi + m]! += qi * P[m]!;
+      for (let j = 0; j < nl; j++) {
+        const oj = gOff(j), cj = gCnt(j);
+        const Qij = sd.Q[i * nl + j]!;
+        if (Qij === 0) continue;
+        for (let m = 0; m < ci; m++) {
+          const row = (oi + m) * nG + oj, pr = m * nP;
+          for (let n = 0; n < cj; n++) A[row + n]! += Qij * PP[pr + n]!;
         }
       }
     }
+  };
+  const A = new Float64Array(nG * nG), b = new Float64Array(nG);
+  for (const s of live()) accumulate(A, b, data[s]!, 1);
+  for (let it = 0; it < iters; it++) {
+    const used = live();
     const sol = solveSpd(A, b, nG);
     if (!sol) throw new TesseraError(`kernel solution is singular with ${used.length} stamps (kernel order ${kernelOrder}, background order ${bgOrder})`);
     theta = sol;
@@ -366,11 +376,11 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
     if (it === iters - 1) break;
     const c = madClip(chis, kappa);
     let nrej = 0;
-    for (const s of used) if (!(stamps[s]!.chi2Global <= c.med + kappa * Math.max(c.sig, 0.05 * c.med))) { stamps[s]!.rejected = 'global chi2 outlier'; nrej++; }
-    if (!nrej || live().length < minStampsFor(kernelOrder)) {
-      if (nrej) for (const s of used) if (stamps[s]!.rejected === 'global chi2 outlier') stamps[s]!.rejected = '';
-      break;
-    }
+    const rej: number[] = [];
+    for (const s of used) if (!(stamps[s]!.chi2Global <= c.med + kappa * Math.max(c.sig, 0.05 * c.med))) rej.push(s);
+    nrej = rej.length;
+    if (!nrej || used.length - nrej < minStampsFor(kernelOrder)) break;
+    for (const s of rej) { stamps[s]!.rejected = 'global chi2 outlier'; accumulate(A, b, data[s]!, -1); }
   }
   const usedIdx = live();
   // kernel-sum scatter over stamps, for KSUMERR

@@ -1,0 +1,102 @@
+/**
+ * A fast in-place complex FFT for 2-D convolution: radix-2 decimation in time with pairs of
+ * stages fused (radix-2²: one pass over memory per two stages), precomputed twiddles, and a 2-D
+ * transform that leaves the spectrum TRANSPOSED (rows, transpose, rows) — pointwise products
+ * between spectra made by the same routine are unaffected, and the inverse undoes the layout.
+ * The inverse is unnormalised (the caller folds 1/n² into a kernel spectrum).
+ */
+
+export class Fft {
+  readonly n: number;
+  private readonly rev: Uint32Array;
+  private readonly cs: Float64Array;
+  private readonly sn: Float64Array;
+  private readonly logn: number;
+
+  constructor(n: number) {
+    let l = 0;
+    while (1 << l < n) l++;
+    if (1 << l !== n || n < 4) throw new RangeError(`Fft: size ${n} must be a power of two ≥ 4`);
+    this.n = n; this.logn = l;
+    this.rev = new Uint32Array(n);
+    for (let i = 0; i < n; i++) { let r = 0; for (let b = 0, v = i; b < l; b++, v >>= 1) r = (r << 1) | (v & 1); this.rev[i] = r; }
+    this.cs = new Float64Array(n); this.sn = new Float64Array(n);
+    for (let i = 0; i < n; i++) { this.cs[i] = Math.cos((2 * Math.PI * i) / n); this.sn[i] = Math.sin((2 * Math.PI * i) / n); }
+  }
+
+  /** In-place transform of re/im[off .. off+n). Forward uses e^{−2πi kx/n}; inverse unnormalised. */
+  run(re: Float64Array, im: Float64Array, off: number, inverse: boolean): void {
+    const n = this.n, rev = this.rev, cs = this.cs, sn = this.sn;
+    for (let i = 0; i < n; i++) {
+      const j = rev[i]!;
+      if (j > i) {
+        const a = off + i, b = off + j;
+        let t = re[a]!; re[a] = re[b]!; re[b] = t;
+        t = im[a]!; im[a] = im[b]!; im[b] = t;
+      }
+    }
+    const sg = inverse ? 1 : -1;
+    let h = 1;
+    let stage = 0;
+    if (this.logn & 1) {
+      // one plain radix-2 stage (half = 1, twiddle 1)
+      for (let s = off; s < off + n; s += 2) {
+        const ar = re[s]!, ai = im[s]!, br = re[s + 1]!, bi = im[s + 1]!;
+        re[s] = ar + br; im[s] = ai + bi; re[s + 1] = ar - br; im[s + 1] = ai - bi;
+      }
+      h = 2; stage = 1;
+    }
+    for (; stage < this.logn; stage += 2) {
+      // fused stages with halves h and 2h over groups of 4h
+      const q = 4 * h;
+      const st1 = n / (2 * h), st2 = n / q;
+      for (let g = off; g < off + n; g += q) {
+        for (let k = 0; k < h; k++) {
+          const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
+          const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
+          // w3 = W_{4h}^{k+h} = w2 · W_4^1 = w2 · (sg·i)
+          const w3r = -sg * w2i, w3i = sg * w2r;
+          const i0 = g + k, i1 = i0 + h, i2 = i1 + h, i3 = i2 + h;
+          const a0r = re[i0]!, a0i = im[i0]!;
+          let tr = re[i1]! * w1r - im[i1]! * w1i, ti = re[i1]! * w1i + im[i1]! * w1r;
+          const b0r = a0r + tr, b0i = a0i + ti, b1r = a0r - tr, b1i = a0i - ti;
+          const a2r = re[i2]!, a2i = im[i2]!;
+          tr = re[i3]! * w1r - im[i3]! * w1i; ti = re[i3]! * w1i + im[i3]! * w1r;
+          const b2r = a2r + tr, b2i = a2i + ti, b3r = a2r - tr, b3i = a2i - ti;
+          tr = b2r * w2r - b2i * w2i; ti = b2r * w2i + b2i * w2r;
+          re[i0] = b0r + tr; im[i0] = b0i + ti; re[i2] = b0r - tr; im[i2] = b0i - ti;
+          tr = b3r * w3r - b3i * w3i; ti = b3r * w3i + b3i * w3r;
+          re[i1] = b1r + tr; im[i1] = b1i + ti; re[i3] = b1r - tr; im[i3] = b1i - ti;
+        }
+      }
+      h *= 4;
+    }
+  }
+
+  /** 2-D n × n transform: rows, transpose, rows (spectrum left transposed; see the module comment). */
+  run2d(re: Float64Array, im: Float64Array, inverse: boolean): void {
+    const n = this.n;
+    for (let y = 0; y < n; y++) this.run(re, im, y * n, inverse);
+    transpose(re, n); transpose(im, n);
+    for (let y = 0; y < n; y++) this.run(re, im, y * n, inverse);
+  }
+}
+
+function transpose(a: Float64Array, n: number): void {
+  const B = 16;
+  for (let by = 0; by < n; by += B) for (let bx = by; bx < n; bx += B) {
+    for (let y = by; y < by + B; y++) {
+      for (let x = bx === by ? y + 1 : bx; x < bx + B; x++) {
+        const i = y * n + x, j = x * n + y;
+        const t = a[i]!; a[i] = a[j]!; a[j] = t;
+      }
+    }
+  }
+}
+
+const cache = new Map<number, Fft>();
+export function fftOf(n: number): Fft {
+  let f = cache.get(n);
+  if (!f) { f = new Fft(n); cache.set(n, f); }
+  return f;
+}
