@@ -156,9 +156,14 @@ export interface DeblendOptions {
   minArea: number;
 }
 
+/** Largest nthresh × footprint size deblended (64 Mi cells = 256 MB of level maps). */
+export const MAX_DEBLEND_CELLS = 64 * 1024 * 1024;
+
 // reusable scratch (no allocation per footprint)
 let scratchSub = new Int32Array(0);
 let scratchLx = new Int32Array(0), scratchLy = new Int32Array(0), scratchFv = new Float64Array(0);
+let scratchComp = new Int32Array(0), scratchUf = new Int32Array(0), scratchRootNode = new Int32Array(0);
+let scratchRootCount = new Int32Array(0), scratchRootFlux = new Float64Array(0), scratchActive = new Int32Array(0);
 
 /**
  * Deblend one footprint (pixel indices in raster order). Returns the children's footprints
@@ -168,6 +173,9 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   const n = pix.length;
   const { nthresh, mincont, minArea } = opt;
   if (nthresh < 2 || n < 2 * minArea || !(mincont < 1)) return null;
+  // a footprint too large to deblend in reasonable memory (the level maps take nthresh × n
+  // integers) stays whole; callers flag it (SExtractor's flag 64)
+  if (n * nthresh > MAX_DEBLEND_CELLS) return null;
   let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity, peak = -Infinity, total = 0;
   for (let k = 0; k < n; k++) {
     const i = pix[k]!;
@@ -214,15 +222,20 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   if (nmax < 2) return null;
   const value0 = total * mincont;
   // comp[level·n + k] = node index (global over levels) of pixel k at that level, −1 if none
-  const comp = new Int32Array(nthresh * n).fill(-1);
+  if (scratchComp.length < nthresh * n) scratchComp = new Int32Array(Math.max(nthresh * n, 2 * scratchComp.length));
+  const comp = scratchComp;
+  comp.fill(-1, 0, nthresh * n);
   const nodeLevel: number[] = [0], nodeParent: number[] = [-1], nodeNpix: number[] = [n], nodeFlux: number[] = [total];
   for (let k = 0; k < n; k++) comp[k] = 0;
-  const uf = new Int32Array(n).fill(-1);
-  const rootNode = new Int32Array(n);
-  const rootCount = new Int32Array(n);
-  const rootFlux = new Float64Array(n);
+  if (scratchUf.length < n) {
+    const c = Math.max(n, 2 * scratchUf.length);
+    scratchUf = new Int32Array(c); scratchRootNode = new Int32Array(c); scratchRootCount = new Int32Array(c);
+    scratchRootFlux = new Float64Array(c); scratchActive = new Int32Array(c);
+  }
+  const uf = scratchUf, rootNode = scratchRootNode, rootCount = scratchRootCount, rootFlux = scratchRootFlux;
+  uf.fill(-1, 0, n);
   // pixels still above the current level, in raster order
-  const active = new Int32Array(n);
+  const active = scratchActive;
   for (let k = 0; k < n; k++) active[k] = k;
   let nact = n;
   let maxNodes = 1;
@@ -302,39 +315,81 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
     }
   }
   if (ok[0] || kept.length < 2) return null;
-  // core pixels of each kept node
+  // core pixels of each kept node: one pass per level that holds kept nodes
   const owner = new Int32Array(n).fill(-1);
   const nk = kept.length;
-  for (let c = 0; c < nk; c++) {
-    const node = kept[c]!, lev = nodeLevel[node]!;
-    for (let k = 0; k < n; k++) if (comp[lev * n + k] === node) owner[k] = c;
+  const keptIndex = new Int32Array(nn).fill(-1);
+  const keptLevels = new Set<number>();
+  for (let c = 0; c < nk; c++) { keptIndex[kept[c]!] = c; keptLevels.add(nodeLevel[kept[c]!]!); }
+  for (const lev of keptLevels) {
+    const base = lev * n;
+    for (let k = 0; k < n; k++) { const nd = comp[base + k]!; if (nd >= 0 && keptIndex[nd]! >= 0) owner[k] = keptIndex[nd]!; }
   }
+  // the cores, grouped by child (counting sort)
+  const coreStart = new Int32Array(nk + 1);
+  for (let k = 0; k < n; k++) if (owner[k]! >= 0) coreStart[owner[k]! + 1]!++;
+  for (let c = 0; c < nk; c++) coreStart[c + 1]! += coreStart[c]!;
+  const corePix = new Int32Array(coreStart[nk]!);
+  const cfill = coreStart.slice(0, nk);
+  for (let k = 0; k < n; k++) { const c = owner[k]!; if (c >= 0) corePix[cfill[c]!++] = pix[k]!; }
   // Gaussian models of the children from their cores
   const cm = new Float64Array(nk * 6); // mx, my, cxx, cyy, cxy, amp
   const abc = new Float64Array(nk);
+  let maxA = 0;
   for (let c = 0; c < nk; c++) {
-    const core: number[] = [];
-    for (let k = 0; k < n; k++) if (owner[k] === c) core.push(pix[k]!);
-    const o = analyse(Int32Array.from(core), d, f, width, dthresh, dthresh);
+    const o = analyse(corePix.subarray(coreStart[c]!, coreStart[c + 1]!), d, f, width, dthresh, dthresh);
     const dist = o.npix / (2 * Math.PI * o.abcor * Math.max(o.a * o.b, 1e-6));
     let amp = dist < 70 ? dthresh * Math.exp(dist) : 4 * o.fdpeak;
     if (amp > 4 * o.fdpeak) amp = 4 * o.fdpeak;
-    cm.set([o.mx, o.my, o.cxx, o.cyy, o.cxy, amp], c * 6);
+    cm[c * 6] = o.mx; cm[c * 6 + 1] = o.my; cm[c * 6 + 2] = o.cxx; cm[c * 6 + 3] = o.cyy; cm[c * 6 + 4] = o.cxy; cm[c * 6 + 5] = amp;
     abc[c] = o.abcor;
+    maxA = Math.max(maxA, o.a / Math.sqrt(o.abcor));
   }
+  // children near each pixel: beyond ~12 σ (Mahalanobis distance² / 2 ≥ 70) a child's
+  // probability is 0, so only children in the neighbouring grid cells can compete
+  const cell = Math.max(8, Math.ceil(12 * maxA) + 1);
+  const gw = Math.floor(bw / cell) + 1, gh = Math.floor(bh / cell) + 1;
+  const gridStart = new Int32Array(gw * gh + 1);
+  const cellOf = new Int32Array(nk);
+  for (let c = 0; c < nk; c++) {
+    const gx = Math.min(gw - 1, Math.max(0, Math.floor((cm[c * 6]! - xmin) / cell)));
+    const gy = Math.min(gh - 1, Math.max(0, Math.floor((cm[c * 6 + 1]! - ymin) / cell)));
+    cellOf[c] = gy * gw + gx;
+    gridStart[cellOf[c]! + 1]!++;
+  }
+  for (let g = 0; g < gw * gh; g++) gridStart[g + 1]! += gridStart[g]!;
+  const gridList = new Int32Array(nk);
+  const gfill = gridStart.slice(0, gw * gh);
+  for (let c = 0; c < nk; c++) gridList[gfill[cellOf[c]!]!++] = c;
   const counts = new Int32Array(nk);
   for (let k = 0; k < n; k++) {
     if (owner[k]! < 0) {
       const x = lx[k]! + xmin, y = ly[k]! + ymin;
-      let best = 0, bestP = -1, bestD = Infinity, bestDc = 0;
-      for (let c = 0; c < nk; c++) {
-        const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
-        const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
-        const p = dist < 70 ? cm[c * 6 + 5]! * Math.exp(-dist) : 0;
-        if (p > bestP) { bestP = p; best = c; }
-        if (dist < bestD) { bestD = dist; bestDc = c; }
+      let best = -1, bestP = 0;
+      const gx = Math.floor(lx[k]! / cell), gy = Math.floor(ly[k]! / cell);
+      for (let yy = Math.max(0, gy - 1); yy <= Math.min(gh - 1, gy + 1); yy++) {
+        for (let xx = Math.max(0, gx - 1); xx <= Math.min(gw - 1, gx + 1); xx++) {
+          const g = yy * gw + xx;
+          for (let q = gridStart[g]!; q < gridStart[g + 1]!; q++) {
+            const c = gridList[q]!;
+            const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
+            const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
+            if (dist >= 70) continue;
+            const p = cm[c * 6 + 5]! * Math.exp(-dist);
+            if (p > bestP) { bestP = p; best = c; }
+          }
+        }
       }
-      owner[k] = bestP > 1e-31 ? best : bestDc;
+      if (best < 0 || !(bestP > 1e-31)) {
+        // nobody nearby: the child at the smallest Mahalanobis distance
+        let bestD = Infinity;
+        for (let c = 0; c < nk; c++) {
+          const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
+          const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
+          if (dist < bestD) { bestD = dist; best = c; }
+        }
+      }
+      owner[k] = best;
     }
     counts[owner[k]!]!++;
   }

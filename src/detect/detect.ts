@@ -13,7 +13,7 @@ import { estimateBackground, type Background } from './background.js';
 import { labelAboveThreshold } from './segment.js';
 import {
   analyse, cleanObjects, deblendFootprint, type IsoObject,
-  FLAG_CROWDED, FLAG_BLENDED, FLAG_SATURATED, FLAG_TRUNCATED, FLAG_APER_INCOMPLETE,
+  FLAG_CROWDED, FLAG_BLENDED, FLAG_SATURATED, FLAG_TRUNCATED, FLAG_APER_INCOMPLETE, FLAG_DEBLEND_OVERFLOW, MAX_DEBLEND_CELLS,
 } from './deblend.js';
 import { sumCircles, sumEllipse, type PixelPlanes } from './aperture.js';
 import { SourceCatalog } from './catalog.js';
@@ -207,7 +207,10 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     const mthresh = thresh * Math.sqrt(threshVar[pk]!);
     const kids = deblendFootprint(pix, f, d, width, dthresh, { nthresh, mincont, minArea });
     if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
-    else objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, 0));
+    else {
+      const overflow = nthresh > 1 && pix.length * nthresh > MAX_DEBLEND_CELLS ? FLAG_DEBLEND_OVERFLOW : 0;
+      objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, overflow));
+    }
   }
   lap('deblend');
   if (opts.clean ?? true) objs = cleanObjects(objs, d, f, width, opts.cleanParam ?? 1);
@@ -546,61 +549,76 @@ function fluxRadius(p: PixelPlanes, xc: number, yc: number, rmax: number, target
   return rmax;
 }
 
+// separable Gaussian window weights along x and y (reused)
+let winWx = new Float64Array(64), winWy = new Float64Array(64);
+
 /** SExtractor's iterative Gaussian-windowed centroid (0-based in and out) and its errors. */
 function windowed(p: PixelPlanes, x0: number, y0: number, sig: number): { x: number; y: number; ex2: number; ey2: number; exy: number; snr: number } {
   const { width, height, data, variance, bad } = p;
   const rmax = 4 * sig;
+  const r2max = rmax * rmax;
   const inv2s2 = 1 / (2 * sig * sig);
+  const span = 2 * Math.ceil(rmax) + 3;
+  if (winWx.length < span) { winWx = new Float64Array(2 * span); winWy = new Float64Array(2 * span); }
+  const wx = winWx, wy = winWy;
   let xc = x0, yc = y0;
-  let swv = 0;
+  const fail = { x: x0, y: y0, ex2: 0, ey2: 0, exy: 0, snr: 0 };
   for (let iter = 0; iter < 16; iter++) {
     const xa = Math.max(0, Math.floor(xc - rmax)), xb = Math.min(width - 1, Math.ceil(xc + rmax));
     const ya = Math.max(0, Math.floor(yc - rmax)), yb = Math.min(height - 1, Math.ceil(yc + rmax));
-    let sx = 0, sy = 0;
-    swv = 0;
+    // w(x, y) = exp(−dx²/2σ²)·exp(−dy²/2σ²): two short tables instead of one exp per pixel
+    for (let x = xa; x <= xb; x++) { const dx = x - xc; wx[x - xa] = Math.exp(-dx * dx * inv2s2); }
+    for (let y = ya; y <= yb; y++) { const dy = y - yc; wy[y - ya] = Math.exp(-dy * dy * inv2s2); }
+    let sx = 0, sy = 0, swv = 0;
     for (let y = ya; y <= yb; y++) {
       const dy = y - yc;
       const row = y * width;
+      const wyy = wy[y - ya]!;
+      const lim = r2max - dy * dy;
+      if (lim < 0) continue;
       for (let x = xa; x <= xb; x++) {
         const dx = x - xc;
-        const r2 = dx * dx + dy * dy;
-        if (r2 > rmax * rmax) continue;
+        if (dx * dx > lim) continue;
         const i = row + x;
         if (bad && bad[i]) continue;
-        const wv = Math.exp(-r2 * inv2s2) * data[i]!;
+        const wv = wyy * wx[x - xa]! * data[i]!;
         swv += wv; sx += wv * dx; sy += wv * dy;
       }
     }
-    if (!(swv > 0)) return { x: x0, y: y0, ex2: 0, ey2: 0, exy: 0, snr: 0 };
+    if (!(swv > 0)) return fail;
     const ddx = (2 * sx) / swv, ddy = (2 * sy) / swv;
     // keep the window near the start: a runaway means the object is too faint
-    if (Math.abs(xc + ddx - x0) > rmax || Math.abs(yc + ddy - y0) > rmax) return { x: x0, y: y0, ex2: 0, ey2: 0, exy: 0, snr: 0 };
+    if (Math.abs(xc + ddx - x0) > rmax || Math.abs(yc + ddy - y0) > rmax) return fail;
     xc += ddx; yc += ddy;
     if (ddx * ddx + ddy * ddy < 4e-8) break;
   }
   // errors at the final position
   const xa = Math.max(0, Math.floor(xc - rmax)), xb = Math.min(width - 1, Math.ceil(xc + rmax));
   const ya = Math.max(0, Math.floor(yc - rmax)), yb = Math.min(height - 1, Math.ceil(yc + rmax));
-  let sw = 0, ex = 0, ey = 0, exy = 0, sww = 0, sv = 0;
+  for (let x = xa; x <= xb; x++) { const dx = x - xc; wx[x - xa] = Math.exp(-dx * dx * inv2s2); }
+  for (let y = ya; y <= yb; y++) { const dy = y - yc; wy[y - ya] = Math.exp(-dy * dy * inv2s2); }
+  let sw = 0, ex = 0, ey = 0, exy = 0, sww = 0;
   for (let y = ya; y <= yb; y++) {
     const dy = y - yc;
     const row = y * width;
+    const wyy = wy[y - ya]!;
+    const lim = r2max - dy * dy;
+    if (lim < 0) continue;
     for (let x = xa; x <= xb; x++) {
       const dx = x - xc;
-      const r2 = dx * dx + dy * dy;
-      if (r2 > rmax * rmax) continue;
+      if (dx * dx > lim) continue;
       const i = row + x;
       if (bad && bad[i]) continue;
-      const w = Math.exp(-r2 * inv2s2);
+      const w = wyy * wx[x - xa]!;
       const s = variance[i]!;
       sw += w * data[i]!;
       const w2s = w * w * s;
       ex += w2s * dx * dx; ey += w2s * dy * dy; exy += w2s * dx * dy;
-      sww += w * w * s; sv += w * data[i]!;
+      sww += w2s;
     }
   }
   const norm = sw > 0 ? 4 / (sw * sw) : 0;
-  return { x: xc, y: yc, ex2: ex * norm, ey2: ey * norm, exy: exy * norm, snr: sww > 0 ? sv / Math.sqrt(sww) : 0 };
+  return { x: xc, y: yc, ex2: ex * norm, ey2: ey * norm, exy: exy * norm, snr: sww > 0 ? sw / Math.sqrt(sww) : 0 };
 }
 
 /** FWHM of a footprint from the slope of area vs log-threshold (Gaussian core). */
