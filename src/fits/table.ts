@@ -118,6 +118,15 @@ export function decodeTable(header: Header, data: Uint8Array, ascii: boolean): F
 
 const decoder = new TextDecoder('latin1');
 
+/** The string of `width` characters at `start`: up to the first NUL, trailing blanks dropped. */
+function cleanText(text: string, start: number, width: number): string {
+  const stop = start + width;
+  let end = start;
+  while (end < stop && text.charCodeAt(end) !== 0) end++;
+  while (end > start && text.charCodeAt(end - 1) === 0x20) end--;
+  return text.slice(start, end);
+}
+
 function cleanString(bytes: Uint8Array): string {
   let end = bytes.indexOf(0);
   if (end < 0) end = bytes.length;
@@ -260,8 +269,10 @@ function decodeBinaryTable(h: Header, data: Uint8Array): FitsTable {
         if (sub <= 0 || f.repeat % sub !== 0) throw new TesseraError(`${where}: keyword TDIM${i}: first axis ${sub} does not divide the string width ${f.repeat}`);
         const per = f.repeat === 0 ? 0 : f.repeat / sub;
         const out: string[] = new Array(nrows * per);
+        // One Latin-1 decode of the whole column, then a slice per value.
+        const text = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1');
         for (let r = 0; r < nrows; r++) {
-          for (let j = 0; j < per; j++) out[r * per + j] = cleanString(raw.subarray(r * f.repeat + j * sub, r * f.repeat + (j + 1) * sub));
+          for (let j = 0; j < per; j++) out[r * per + j] = cleanText(text, r * f.repeat + j * sub, sub);
         }
         col.data = out;
       } else if (f.type === 'X') {

@@ -245,14 +245,6 @@ function numericBytes(a: PixelArray, t: string, where: string): Uint8Array {
   return encodePixels(a, BITPIX_OF[t]!, where);
 }
 
-function stringBytes(s: string, width: number, where: string): Uint8Array {
-  const b = Buffer.from(s, 'latin1');
-  if (b.length > width) throw new TesseraError(`${where}: string '${s}' longer than the column width ${width}`);
-  const out = new Uint8Array(width); // NUL-padded, as numpy/astropy write strings
-  out.set(b);
-  return out;
-}
-
 function boolBytes(v: readonly boolean[]): Uint8Array {
   const out = new Uint8Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = v[i] ? 0x54 : 0x46;
@@ -316,13 +308,15 @@ function prepareColumn(col: ColumnInput, nrows: number, where: string): Prepared
   const per = nrows ? v.length / nrows : 1;
   if (!Number.isInteger(per) || v.length !== nrows * per) throw new TesseraError(`${cw}: ${v.length} strings do not fill ${nrows} rows`);
   let maxLen = 1;
-  for (const s of v) maxLen = Math.max(maxLen, Buffer.byteLength(s, 'latin1'));
+  for (const s of v) if (s.length > maxLen) maxLen = s.length;
   let sub = per > 1 ? col.dim?.[0] ?? maxLen : explicit?.repeat ?? col.dim?.[0] ?? maxLen;
   if (per === 1 && explicit) sub = explicit.repeat;
   if (sub < maxLen) throw new TesseraError(`${cw}: a string of ${maxLen} characters does not fit width ${sub}`);
   const width = sub * per;
-  const bytes = new Uint8Array(nrows * width);
-  for (let i = 0; i < v.length; i++) bytes.set(stringBytes(v[i]!, sub, cw), i * sub);
+  // NUL-padded (as numpy/astropy write strings), written straight into the column buffer.
+  const buf = Buffer.alloc(nrows * width);
+  for (let i = 0; i < v.length; i++) if (v[i]!.length) buf.write(v[i]!, i * sub, sub, 'latin1');
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
   const p: Prepared = { tform: `${width}A`, width, bytes };
   if (per > 1) p.dim = [sub, per];
   return p;
