@@ -75,7 +75,49 @@ function log2up(n: number): number {
 }
 
 /** Expand 4-bit codes a[(nx+1)/2 × (ny+1)/2] into bit plane `bit` of b (row length n, from off). */
-function bitins(a: Uint8Array, nx: number, ny: number, b: Float64Array, off: number, n: number, bit: number): void {
+type Coeffs = Float64Array | Int32Array;
+
+/** bitins for 32-bit coefficients (bit ≤ 30): branch-free ORs. */
+function bitinsI(a: Uint8Array, nx: number, ny: number, b: Int32Array, off: number, n: number, bit: number): void {
+  let k = 0;
+  let i = 0;
+  for (; i < nx - 1; i += 2) {
+    let s00 = off + n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      const v = a[k++]!;
+      if (v !== 0) {
+        b[s00] |= ((v >> 3) & 1) << bit;
+        b[s00 + 1] |= ((v >> 2) & 1) << bit;
+        b[s00 + n] |= ((v >> 1) & 1) << bit;
+        b[s00 + n + 1] |= (v & 1) << bit;
+      }
+      s00 += 2;
+    }
+    if (j < ny) {
+      const v = a[k++]!;
+      b[s00] |= ((v >> 3) & 1) << bit;
+      b[s00 + n] |= ((v >> 1) & 1) << bit;
+    }
+  }
+  if (i < nx) {
+    let s00 = off + n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      const v = a[k++]!;
+      b[s00] |= ((v >> 3) & 1) << bit;
+      b[s00 + 1] |= ((v >> 2) & 1) << bit;
+      s00 += 2;
+    }
+    if (j < ny) b[s00] |= ((a[k++]! >> 3) & 1) << bit;
+  }
+}
+
+function bitins(a: Uint8Array, nx: number, ny: number, b: Coeffs, off: number, n: number, bit: number): void {
+  if (b instanceof Int32Array && bit <= 30) {
+    bitinsI(a, nx, ny, b, off, n, bit);
+    return;
+  }
   const pv = 2 ** bit;
   let k = 0;
   let i = 0;
@@ -157,7 +199,7 @@ function qcopy(a: Uint8Array, nx: number, ny: number, b: Uint8Array, n: number):
   }
 }
 
-function qtreeDecode(inp: BitIn, a: Float64Array, off: number, n: number, nqx: number, nqy: number, nbitplanes: number): void {
+function qtreeDecode(inp: BitIn, a: Coeffs, off: number, n: number, nqx: number, nqy: number, nbitplanes: number): void {
   const log2n = log2up(Math.max(nqx, nqy));
   const nqx2 = (nqx + 1) >> 1;
   const nqy2 = (nqy + 1) >> 1;
@@ -371,11 +413,189 @@ function hinv(a: Float64Array, nx: number, ny: number, smooth: boolean, scale: n
   }
 }
 
+/** hsmooth in 32-bit integers (as cfitsio does for 8- and 16-bit images). */
+function hsmoothI(a: Int32Array, nxtop: number, nytop: number, ny: number, scale: number): void {
+  const smax = scale >> 1;
+  if (smax <= 0) return;
+  const ny2 = ny << 1;
+  for (let i = 2; i < nxtop - 2; i += 2) {
+    let s00 = ny * i;
+    let s10 = s00 + ny;
+    for (let j = 0; j < nytop; j += 2) {
+      const hm = a[s00 - ny2]!, h0 = a[s00]!, hp = a[s00 + ny2]!;
+      let diff = hp - hm;
+      const dmax = imax(imin(hp - h0, h0 - hm), 0) << 2;
+      const dmin = imin(imax(hp - h0, h0 - hm), 0) << 2;
+      if (dmin < dmax) {
+        diff = imax(imin(diff, dmax), dmin);
+        let s = diff - (a[s10]! << 3);
+        s = s >= 0 ? s >> 3 : (s + 7) >> 3;
+        s = imax(imin(s, smax), -smax);
+        a[s10] = a[s10]! + s;
+      }
+      s00 += 2;
+      s10 += 2;
+    }
+  }
+  for (let i = 0; i < nxtop; i += 2) {
+    let s00 = ny * i + 2;
+    for (let j = 2; j < nytop - 2; j += 2) {
+      const hm = a[s00 - 2]!, h0 = a[s00]!, hp = a[s00 + 2]!;
+      let diff = hp - hm;
+      const dmax = imax(imin(hp - h0, h0 - hm), 0) << 2;
+      const dmin = imin(imax(hp - h0, h0 - hm), 0) << 2;
+      if (dmin < dmax) {
+        diff = imax(imin(diff, dmax), dmin);
+        let s = diff - (a[s00 + 1]! << 3);
+        s = s >= 0 ? s >> 3 : (s + 7) >> 3;
+        s = imax(imin(s, smax), -smax);
+        a[s00 + 1] = a[s00 + 1]! + s;
+      }
+      s00 += 2;
+    }
+  }
+  for (let i = 2; i < nxtop - 2; i += 2) {
+    let s00 = ny * i + 2;
+    let s10 = s00 + ny;
+    for (let j = 2; j < nytop - 2; j += 2) {
+      const hmm = a[s00 - ny2 - 2]!, hpm = a[s00 + ny2 - 2]!, hmp = a[s00 - ny2 + 2]!, hpp = a[s00 + ny2 + 2]!;
+      const h0 = a[s00]!;
+      let diff = hpp + hmm - hmp - hpm;
+      const hx2 = a[s10]! << 1;
+      const hy2 = a[s00 + 1]! << 1;
+      let m1 = imin(imax(hpp - h0, 0) - hx2 - hy2, imax(h0 - hpm, 0) + hx2 - hy2);
+      let m2 = imin(imax(h0 - hmp, 0) - hx2 + hy2, imax(hmm - h0, 0) + hx2 + hy2);
+      const dmax = imin(m1, m2) << 4;
+      m1 = imax(imin(hpp - h0, 0) - hx2 - hy2, imin(h0 - hpm, 0) + hx2 - hy2);
+      m2 = imax(imin(h0 - hmp, 0) - hx2 + hy2, imin(hmm - h0, 0) + hx2 + hy2);
+      const dmin = imax(m1, m2) << 4;
+      if (dmin < dmax) {
+        diff = imax(imin(diff, dmax), dmin);
+        let s = diff - (a[s10 + 1]! << 6);
+        s = s >= 0 ? s >> 6 : (s + 63) >> 6;
+        s = imax(imin(s, smax), -smax);
+        a[s10 + 1] = a[s10 + 1]! + s;
+      }
+      s00 += 2;
+      s10 += 2;
+    }
+  }
+}
+
+function unshuffleI(a: Int32Array, off: number, n: number, n2: number, tmp: Int32Array): void {
+  const nhalf = (n + 1) >> 1;
+  for (let i = nhalf, t = 0; i < n; i++, t++) tmp[t] = a[off + n2 * i]!;
+  for (let i = nhalf - 1; i >= 0; i--) a[off + 2 * n2 * i] = a[off + n2 * i]!;
+  for (let i = 1, t = 0; i < n; i += 2, t++) a[off + n2 * i] = tmp[t]!;
+}
+
+/** The inverse H-transform in 32-bit integers, when every coefficient is small enough (|c| < 2^27). */
+function hinvI(a: Int32Array, nx: number, ny: number, smooth: boolean, scale: number): void {
+  const nmax = nx > ny ? nx : ny;
+  const log2n = log2up(nmax);
+  if (log2n === 0) return;
+  const tmp = new Int32Array((nmax + 1) >> 1);
+  let shift = 1;
+  let bit0 = 1 << (log2n - 1);
+  let bit1 = bit0 << 1;
+  const bit2 = bit0 << 2;
+  let mask0 = -bit0;
+  let mask1 = mask0 << 1;
+  const mask2 = mask0 << 2;
+  let prnd0 = bit0 >> 1;
+  let prnd1 = bit1 >> 1;
+  const prnd2 = bit2 >> 1;
+  let nrnd0 = prnd0 - 1;
+  let nrnd1 = prnd1 - 1;
+  const nrnd2 = prnd2 - 1;
+  a[0] = (a[0]! + (a[0]! >= 0 ? prnd2 : nrnd2)) & mask2;
+  let nxtop = 1;
+  let nytop = 1;
+  let nxf = nx;
+  let nyf = ny;
+  let c = 1 << log2n;
+  for (let k = log2n - 1; k >= 0; k--) {
+    c >>= 1;
+    nxtop <<= 1;
+    nytop <<= 1;
+    if (nxf <= c) nxtop -= 1; else nxf -= c;
+    if (nyf <= c) nytop -= 1; else nyf -= c;
+    if (k === 0) {
+      nrnd0 = 0;
+      shift = 2;
+    }
+    for (let i = 0; i < nxtop; i++) unshuffleI(a, ny * i, nytop, 1, tmp);
+    for (let j = 0; j < nytop; j++) unshuffleI(a, j, nxtop, ny, tmp);
+    if (smooth) hsmoothI(a, nxtop, nytop, ny, scale);
+    const oddx = nxtop % 2;
+    const oddy = nytop % 2;
+    let i = 0;
+    for (; i < nxtop - oddx; i += 2) {
+      let s00 = ny * i;
+      let s10 = s00 + ny;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        let h0 = a[s00]!;
+        let hx = a[s10]!;
+        let hy = a[s00 + 1]!;
+        let hc = a[s10 + 1]!;
+        hx = (hx + (hx >= 0 ? prnd1 : nrnd1)) & mask1;
+        hy = (hy + (hy >= 0 ? prnd1 : nrnd1)) & mask1;
+        hc = (hc + (hc >= 0 ? prnd0 : nrnd0)) & mask0;
+        const lowbit0 = hc & bit0;
+        hx = hx >= 0 ? hx - lowbit0 : hx + lowbit0;
+        hy = hy >= 0 ? hy - lowbit0 : hy + lowbit0;
+        const lowbit1 = (hc ^ hx ^ hy) & bit1;
+        h0 = h0 >= 0 ? h0 + lowbit0 - lowbit1 : h0 + (lowbit0 === 0 ? lowbit1 : lowbit0 - lowbit1);
+        a[s10 + 1] = (h0 + hx + hy + hc) >> shift;
+        a[s10] = (h0 + hx - hy - hc) >> shift;
+        a[s00 + 1] = (h0 - hx + hy - hc) >> shift;
+        a[s00] = (h0 - hx - hy + hc) >> shift;
+        s00 += 2;
+        s10 += 2;
+      }
+      if (oddy) {
+        let h0 = a[s00]!;
+        let hx = a[s10]!;
+        hx = (hx >= 0 ? hx + prnd1 : hx + nrnd1) & mask1;
+        const lowbit1 = hx & bit1;
+        h0 = h0 >= 0 ? h0 - lowbit1 : h0 + lowbit1;
+        a[s10] = (h0 + hx) >> shift;
+        a[s00] = (h0 - hx) >> shift;
+      }
+    }
+    if (oddx) {
+      let s00 = ny * i;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        let h0 = a[s00]!;
+        let hy = a[s00 + 1]!;
+        hy = (hy >= 0 ? hy + prnd1 : hy + nrnd1) & mask1;
+        const lowbit1 = hy & bit1;
+        h0 = h0 >= 0 ? h0 - lowbit1 : h0 + lowbit1;
+        a[s00 + 1] = (h0 + hy) >> shift;
+        a[s00] = (h0 - hy) >> shift;
+        s00 += 2;
+      }
+      if (oddy) a[s00] = a[s00]! >> shift;
+    }
+    bit1 = bit0;
+    bit0 = bit0 >> 1;
+    mask1 = mask0;
+    mask0 = mask0 >> 1;
+    prnd1 = prnd0;
+    prnd0 = prnd0 >> 1;
+    nrnd1 = nrnd0;
+    nrnd0 = prnd0 - 1;
+  }
+}
+
+let iscratch = new Int32Array(0);
+let fscratch = new Float64Array(0);
+
 /**
  * Decode one HCOMPRESS_1 tile of `nrows` rows of `rowLength` pixels into out[0..n) (as doubles
  * holding integers). The sizes in the stream must match the tile.
  */
-export function hcompressDecode(src: Uint8Array, smooth: boolean, rowLength: number, nrows: number, out: Float64Array): void {
+export function hcompressDecode(src: Uint8Array, smooth: boolean, rowLength: number, nrows: number, out: Int32Array): void {
   if (src.length < 2 + 12 + 8 + 3) throw new CodecError(`HCOMPRESS: stream of ${src.length} bytes is too short`);
   if (src[0] !== 0xdd || src[1] !== 0x99) throw new CodecError('HCOMPRESS: bad magic number');
   const dv = new DataView(src.buffer, src.byteOffset, src.byteLength);
@@ -389,7 +609,19 @@ export function hcompressDecode(src: Uint8Array, smooth: boolean, rowLength: num
   }
   if (nb.some((b) => b > 64)) throw new CodecError(`HCOMPRESS: bad number of bit planes ${nb.join(', ')}`);
   const nel = nx * ny;
-  const a = out.subarray(0, nel);
+  // 32-bit integers when the coefficients are small (8/16-bit images, quantized floats without
+  // nulls): exact and several times faster; doubles otherwise
+  const LIMIT = 2 ** 27;
+  let useInt = Math.max(nb[0]!, nb[1]!, nb[2]!) <= 27 && Math.abs(sumall) < LIMIT;
+  if (iscratch.length < nel) iscratch = new Int32Array(nel);
+  const ai = iscratch.subarray(0, nel);
+  let a: Coeffs;
+  if (useInt) {
+    a = ai;
+  } else {
+    if (fscratch.length < nel) fscratch = new Float64Array(nel);
+    a = fscratch.subarray(0, nel);
+  }
   a.fill(0);
   const inp = new BitIn(src, 25);
   const nx2 = (nx + 1) >> 1;
@@ -400,10 +632,47 @@ export function hcompressDecode(src: Uint8Array, smooth: boolean, rowLength: num
   qtreeDecode(inp, a, ny * nx2 + ny2, ny, nx >> 1, ny >> 1, nb[2]!);
   if (inp.nbits(4) !== 0) throw new CodecError('HCOMPRESS: bad bit plane values (no end code)');
   inp.reset();
-  for (let i = 0; i < nel; i++) if (a[i] !== 0 && inp.bit()) a[i] = -a[i]!;
+  if (useInt) {
+    // sign bits, one per non-zero coefficient, read inline
+    let pos = inp.pos;
+    let byte = 0;
+    let left = 0;
+    for (let i = 0; i < nel; i++) {
+      const v = ai[i]!;
+      if (v === 0) continue;
+      if (left === 0) {
+        if (pos >= src.length) throw new CodecError('HCOMPRESS: compressed stream ends early');
+        byte = src[pos++]!;
+        left = 8;
+      }
+      left--;
+      if ((byte >> left) & 1) ai[i] = -v;
+    }
+  } else {
+    for (let i = 0; i < nel; i++) if (a[i] !== 0 && inp.bit()) a[i] = -a[i]!;
+  }
   a[0] = sumall;
+  if (useInt && scale > 1) {
+    // the scaled coefficients must stay small for integer arithmetic
+    let m = 0;
+    for (let i = 0; i < nel; i++) { const v = Math.abs(ai[i]!); if (v > m) m = v; }
+    if (m * scale >= LIMIT || (smooth && m * scale * 64 >= 2 ** 31)) {
+      useInt = false;
+      if (fscratch.length < nel) fscratch = new Float64Array(nel);
+      const af = fscratch.subarray(0, nel);
+      for (let i = 0; i < nel; i++) af[i] = ai[i]!;
+      a = af;
+    }
+  }
   if (scale > 1) for (let i = 0; i < nel; i++) a[i] = a[i]! * scale;
-  hinv(a, nx, ny, smooth, scale);
+  if (useInt) {
+    hinvI(ai, nx, ny, smooth, scale);
+    out.set(ai);
+  } else {
+    const af = a as Float64Array;
+    hinv(af, nx, ny, smooth, scale);
+    for (let i = 0; i < nel; i++) out[i] = af[i]! | 0; // (int) of the 64-bit value, as cfitsio
+  }
 }
 
 /* ------------------------------------------------------------------ encoding */
@@ -519,8 +788,111 @@ function htrans(a: Float64Array, nx: number, ny: number): void {
   }
 }
 
+function shuffleI(a: Int32Array, off: number, n: number, n2: number, tmp: Int32Array): void {
+  let t = 0;
+  for (let i = 1; i < n; i += 2) tmp[t++] = a[off + n2 * i]!;
+  let p1 = off + n2;
+  for (let i = 2; i < n; i += 2, p1 += n2) a[p1] = a[off + n2 * i]!;
+  t = 0;
+  for (let i = 1; i < n; i += 2, p1 += n2) a[p1] = tmp[t++]!;
+}
+
+/** Forward H-transform in 32-bit integers (as cfitsio for 8/16-bit images), when values are small enough. */
+function htransI(a: Int32Array, nx: number, ny: number): void {
+  const nmax = nx > ny ? nx : ny;
+  const log2n = log2up(nmax);
+  const tmp = new Int32Array((nmax + 1) >> 1);
+  let shift = 0;
+  let mask = -2;
+  let mask2 = mask << 1;
+  let prnd = 1;
+  let prnd2 = prnd << 1;
+  let nrnd2 = prnd2 - 1;
+  let nxtop = nx;
+  let nytop = ny;
+  for (let k = 0; k < log2n; k++) {
+    const oddx = nxtop % 2;
+    const oddy = nytop % 2;
+    let i = 0;
+    for (; i < nxtop - oddx; i += 2) {
+      let s00 = i * ny;
+      let s10 = s00 + ny;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        const a00 = a[s00]!, a01 = a[s00 + 1]!, a10 = a[s10]!, a11 = a[s10 + 1]!;
+        const h0 = (a11 + a10 + a01 + a00) >> shift;
+        const hx = (a11 + a10 - a01 - a00) >> shift;
+        const hy = (a11 - a10 + a01 - a00) >> shift;
+        const hc = (a11 - a10 - a01 + a00) >> shift;
+        a[s10 + 1] = hc;
+        a[s10] = (hx >= 0 ? hx + prnd : hx) & mask;
+        a[s00 + 1] = (hy >= 0 ? hy + prnd : hy) & mask;
+        a[s00] = (h0 >= 0 ? h0 + prnd2 : h0 + nrnd2) & mask2;
+        s00 += 2;
+        s10 += 2;
+      }
+      if (oddy) {
+        const h0 = (a[s10]! + a[s00]!) << (1 - shift);
+        const hx = (a[s10]! - a[s00]!) << (1 - shift);
+        a[s10] = (hx >= 0 ? hx + prnd : hx) & mask;
+        a[s00] = (h0 >= 0 ? h0 + prnd2 : h0 + nrnd2) & mask2;
+      }
+    }
+    if (oddx) {
+      let s00 = i * ny;
+      for (let j = 0; j < nytop - oddy; j += 2) {
+        const h0 = (a[s00 + 1]! + a[s00]!) << (1 - shift);
+        const hy = (a[s00 + 1]! - a[s00]!) << (1 - shift);
+        a[s00 + 1] = (hy >= 0 ? hy + prnd : hy) & mask;
+        a[s00] = (h0 >= 0 ? h0 + prnd2 : h0 + nrnd2) & mask2;
+        s00 += 2;
+      }
+      if (oddy) {
+        const h0 = a[s00]! << (2 - shift);
+        a[s00] = (h0 >= 0 ? h0 + prnd2 : h0 + nrnd2) & mask2;
+      }
+    }
+    for (let r = 0; r < nxtop; r++) shuffleI(a, ny * r, nytop, 1, tmp);
+    for (let c = 0; c < nytop; c++) shuffleI(a, c, nxtop, ny, tmp);
+    nxtop = (nxtop + 1) >> 1;
+    nytop = (nytop + 1) >> 1;
+    shift = 1;
+    mask = mask2;
+    prnd = prnd2;
+    mask2 = mask2 << 1;
+    prnd2 = prnd2 << 1;
+    nrnd2 = prnd2 - 1;
+  }
+}
+
 /** 4-bit codes of bit plane `bit` of a (row length n) over nx × ny, into b[(nx+1)/2 × (ny+1)/2]. */
-function onebit(a: Float64Array, off: number, n: number, nx: number, ny: number, b: Uint8Array, bit: number): void {
+function onebitI(a: Int32Array, off: number, n: number, nx: number, ny: number, b: Uint8Array, bit: number): void {
+  let k = 0;
+  let i = 0;
+  for (; i < nx - 1; i += 2) {
+    let s00 = off + n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      b[k++] = ((a[s00 + n + 1]! >> bit) & 1) | (((a[s00 + n]! >> bit) & 1) << 1) | (((a[s00 + 1]! >> bit) & 1) << 2) | (((a[s00]! >> bit) & 1) << 3);
+      s00 += 2;
+    }
+    if (j < ny) b[k++] = (((a[s00 + n]! >> bit) & 1) << 1) | (((a[s00]! >> bit) & 1) << 3);
+  }
+  if (i < nx) {
+    let s00 = off + n * i;
+    let j = 0;
+    for (; j < ny - 1; j += 2) {
+      b[k++] = (((a[s00 + 1]! >> bit) & 1) << 2) | (((a[s00]! >> bit) & 1) << 3);
+      s00 += 2;
+    }
+    if (j < ny) b[k++] = ((a[s00]! >> bit) & 1) << 3;
+  }
+}
+
+function onebit(a: Coeffs, off: number, n: number, nx: number, ny: number, b: Uint8Array, bit: number): void {
+  if (a instanceof Int32Array && bit <= 30) {
+    onebitI(a, off, n, nx, ny, b, bit);
+    return;
+  }
   const p = 2 ** bit;
   const at = (s: number): number => Math.floor(a[s]! / p) & 1;
   let k = 0;
@@ -573,36 +945,37 @@ function reduce(a: Uint8Array, n: number, nx: number, ny: number, b: Uint8Array)
   }
 }
 
-function qtreeEncode(out: BitOut, a: Float64Array, off: number, n: number, nqx: number, nqy: number, nbitplanes: number): void {
+function qtreeEncode(out: BitOut, a: Coeffs, off: number, n: number, nqx: number, nqy: number, nbitplanes: number): void {
   const log2n = log2up(Math.max(nqx, nqy));
   const nqx2 = (nqx + 1) >> 1;
   const nqy2 = (nqy + 1) >> 1;
   const bmax = (nqx2 * nqy2 + 1) >> 1;
   const scratch = new Uint8Array(Math.max(1, nqx2 * nqy2));
-  const levels: number[][] = [];
+  // the non-zero codes of every level, in order, and where each level starts
+  const codes = new Uint8Array(2 * Math.max(1, nqx2 * nqy2) + 64);
+  const levelStart = new Int32Array(log2n + 2);
   for (let bit = nbitplanes - 1; bit >= 0; bit--) {
     onebit(a, off, n, nqx, nqy, scratch, bit);
     let nx = nqx2;
     let ny = nqy2;
-    levels.length = 0;
+    let ncodes = 0;
+    let nlevels = 0;
     let totalBits = 0;
     let direct = false;
-    const take = (cnt: number): void => {
-      const codes: number[] = [];
+    for (let k = 0; ; k++) {
+      levelStart[nlevels++] = ncodes;
+      const cnt = nx * ny;
       for (let i = 0; i < cnt; i++) {
         const v = scratch[i]!;
-        if (v) { codes.push(v); totalBits += HLEN[v]!; }
+        if (v) { codes[ncodes++] = v; totalBits += HLEN[v]!; }
       }
-      levels.push(codes);
-      if (totalBits >> 3 >= bmax) direct = true;
-    };
-    take(nx * ny);
-    for (let k = 1; k < log2n && !direct; k++) {
+      if (totalBits >> 3 >= bmax) { direct = true; break; }
+      if (k + 1 >= log2n) break;
       reduce(scratch, ny, nx, ny, scratch);
       nx = (nx + 1) >> 1;
       ny = (ny + 1) >> 1;
-      take(nx * ny);
     }
+    levelStart[nlevels] = ncodes;
     if (direct) {
       // the quadtree would expand the data: write the bit plane directly, 4 bits per 2×2 block
       out.put(0, 4);
@@ -614,9 +987,8 @@ function qtreeEncode(out: BitOut, a: Float64Array, off: number, n: number, nqx: 
     if (totalBits === 0) {
       out.put(HCODE[0]!, HLEN[0]!);
     } else {
-      for (let l = levels.length - 1; l >= 0; l--) {
-        const codes = levels[l]!;
-        for (let i = codes.length - 1; i >= 0; i--) out.put(HCODE[codes[i]!]!, HLEN[codes[i]!]!);
+      for (let l = nlevels - 1; l >= 0; l--) {
+        for (let i = levelStart[l + 1]! - 1; i >= levelStart[l]!; i--) out.put(HCODE[codes[i]!]!, HLEN[codes[i]!]!);
       }
     }
   }
@@ -630,9 +1002,14 @@ export function hcompressEncode(values: ArrayLike<number>, rowLength: number, nr
   const nx = nrows;
   const ny = rowLength;
   const nel = nx * ny;
-  const a = new Float64Array(nel);
+  // 32-bit integers when the transform cannot overflow (|v|·2^(log2n+3) < 2^31), doubles otherwise
+  let maxAbs = 0;
+  for (let i = 0; i < nel; i++) { const v = Math.abs(values[i]!); if (v > maxAbs) maxAbs = v; }
+  const useInt = maxAbs * 2 ** (log2up(Math.max(nx, ny)) + 3) < 2 ** 31;
+  const a: Coeffs = useInt ? new Int32Array(nel) : new Float64Array(nel);
   for (let i = 0; i < nel; i++) a[i] = values[i]!;
-  htrans(a, nx, ny);
+  if (useInt) htransI(a as Int32Array, nx, ny);
+  else htrans(a as Float64Array, nx, ny);
   if (scale > 1) {
     const d = Math.trunc((scale + 1) / 2) - 1;
     for (let i = 0; i < nel; i++) {

@@ -338,8 +338,7 @@ export function decompressImage(
             if (headerBzero === 32768 && p.zbitpix === 16) for (let i = 0; i < len; i++) ints[i] = ints[i]! - 32768;
             break;
           case 'HCOMPRESS_1':
-            hcompressDecode(src, p.smooth, extent[0]!, len / extent[0]!, flts);
-            for (let i = 0; i < len; i++) ints[i] = flts[i]!;
+            hcompressDecode(src, p.smooth, extent[0]!, len / extent[0]!, ints);
             break;
           case 'NOCOMPRESS': {
             const w = src.length / len;

@@ -172,7 +172,7 @@ test('PLIO line lists: runs, value changes, long values; bad lists give CodecErr
 });
 
 test('HCOMPRESS decoder rejects bad magic, wrong sizes and truncation', () => {
-  const out = new Float64Array(16);
+  const out = new Int32Array(16);
   assert.throws(() => hcompressDecode(new Uint8Array(40), false, 4, 4, out), CodecError);
   const hdr = new Uint8Array(40);
   hdr[0] = 0xdd; hdr[1] = 0x99;
