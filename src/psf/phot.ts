@@ -15,7 +15,7 @@ export function psfPhotometry(
   img: { data: Float32Array; width: number; height: number; variance?: Float32Array; mask?: ArrayLike<number> },
   model: PsfModel,
   xs: ArrayLike<number>, ys: ArrayLike<number>,
-  opts: { radiusPix?: number; noiseVariance?: number } = {},
+  opts: { radiusPix?: number; noiseVariance?: number; fitSky?: boolean } = {},
 ): PsfPhotResult {
   const n = xs.length;
   const r = opts.radiusPix ?? Math.max(3, Math.round(model.radiusPix));
@@ -29,7 +29,8 @@ export function psfPhotometry(
     if (!Number.isFinite(x) || !Number.isFinite(y)) { flux[i] = NaN; fluxErr[i] = NaN; chi2[i] = NaN; continue; }
     model.stampAt(x, y, D, stamp);
     const cx = Math.round(x) - r, cy = Math.round(y) - r;
-    let num = 0, den = 0;
+    // Weighted least squares for amplitude f (and, with fitSky, a constant local sky b).
+    let spp = 0, sp = 0, s1 = 0, spd = 0, sd = 0;
     for (let j = 0; j < D; j++) {
       const yy = cy + j;
       if (yy < 0 || yy >= height) continue;
@@ -40,13 +41,19 @@ export function psfPhotometry(
         const dv = data[p]!;
         const v = variance ? variance[p]! : bg;
         if (!Number.isFinite(dv) || !(v > 0) || (mask && mask[p] !== 0)) continue;
-        const m = stamp[j * D + k]!;
-        num += (m * dv) / v; den += (m * m) / v;
+        const m = stamp[j * D + k]!, w = 1 / v;
+        spp += w * m * m; sp += w * m; s1 += w; spd += w * m * dv; sd += w * dv;
       }
     }
-    if (!(den > 0)) { flux[i] = NaN; fluxErr[i] = NaN; chi2[i] = NaN; continue; }
-    const f = num / den;
-    flux[i] = f; fluxErr[i] = 1 / Math.sqrt(den);
+    if (!(spp > 0)) { flux[i] = NaN; fluxErr[i] = NaN; chi2[i] = NaN; continue; }
+    let f: number, b = 0, varF: number;
+    const det = spp * s1 - sp * sp;
+    if (opts.fitSky && det > 1e-12 * spp * s1) {
+      f = (s1 * spd - sp * sd) / det; b = (spp * sd - sp * spd) / det; varF = s1 / det;
+    } else {
+      f = spd / spp; varF = 1 / spp;
+    }
+    flux[i] = f; fluxErr[i] = Math.sqrt(varF);
     let c2 = 0, dof = 0;
     for (let j = 0; j < D; j++) {
       const yy = cy + j;
@@ -58,7 +65,7 @@ export function psfPhotometry(
         const dv = data[p]!;
         const v = variance ? variance[p]! : bg;
         if (!Number.isFinite(dv) || !(v > 0) || (mask && mask[p] !== 0)) continue;
-        const res = dv - f * stamp[j * D + k]!;
+        const res = dv - f * stamp[j * D + k]! - b;
         c2 += (res * res) / v; dof++;
       }
     }

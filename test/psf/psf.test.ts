@@ -117,3 +117,18 @@ test('PSF: HDU round trip (PSFEx-like keywords) reproduces stamps', async () => 
   assert.throws(() => psfFromHdu({ ...rec, POLDEG: 3 }, hdu.data, hdu.shape), /NAXIS3 = \d+ does not match POLDEG = 3/);
   assert.throws(() => psfFromHdu({ ...rec, PSF_SAMP: undefined }, hdu.data, hdu.shape), /keyword PSF_SAMP is missing/);
 });
+
+test('PSF photometry: fitSky removes a constant local sky error', () => {
+  const w = 600, h = 600;
+  const sf = makeStarField({ w, h, n: 60, seed: 31, fluxMin: 2e4, fluxMax: 1e5 });
+  const stars = Array.from(sf.x, (x, i) => ({ x, y: sf.y[i]!, flux: sf.flux[i]! }));
+  const res = fitPsf({ data: sf.img, width: w, height: h, noiseVariance: 100, gain: 4 }, stars, { fwhmPix: 4, degree: 0 });
+  const biased = sf.img.map((v) => v + 3); // the sky subtracted 3 counts too little
+  const plain = psfPhotometry({ data: biased, width: w, height: h }, res.model, sf.x, sf.y, { noiseVariance: 100 });
+  const sky = psfPhotometry({ data: biased, width: w, height: h }, res.model, sf.x, sf.y, { noiseVariance: 100, fitSky: true });
+  const ref = psfPhotometry({ data: sf.img, width: w, height: h }, res.model, sf.x, sf.y, { noiseVariance: 100 });
+  const d = (a: Float64Array) => median(Array.from(a, (f, i) => f - ref.flux[i]!));
+  assert.ok(d(plain.flux) > 100, `plain fit absorbs the sky error: ${d(plain.flux)}`);
+  assert.ok(Math.abs(d(sky.flux)) < 30, `with fitSky: ${d(sky.flux)}`);
+  assert.ok(median(sky.fluxErr) > median(plain.fluxErr), 'fitting the sky costs some precision');
+});
