@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   decamCamera, smallCamera, CcdGeometry, Rng, psfStamp, addGalaxy, FWHM_PER_ALPHA, planSurvey, smallPreset,
-  generateCatalog, starBandMag, transientRelFlux, bleed, MASK_BITS,
+  generateCatalog, starBandMag, transientRelFlux, bleed, MASK_BITS, renderCcd,
 } from '../../src/sim/index.js';
 import { gaiaToBand } from '../../src/calib/colorterms.js';
 
@@ -149,4 +149,47 @@ test('bleed: excess charge runs along the column and is flagged', () => {
   assert.ok(Math.abs(total - (5000 + 39 * 100)) < 1e-3, 'charge conserved');
   assert.ok(mask[22 * w + 2]! & MASK_BITS.BLEED && mask[18 * w + 2]! & MASK_BITS.BLEED);
   assert.equal(img[20 * w + 1], 100);
+});
+
+test('transients and asteroids are rendered with their truth flux (same noise stream, with vs without)', () => {
+  const cfg = smallPreset({ seed: 8 });
+  cfg.artefacts = { cosmicRaysPerMpix100s: 0, satelliteProb: 0, badColumnsPerCcd: 0, hotPixelsPerMpix: 0 };
+  const plan = planSurvey(cfg);
+  const cat = generateCatalog(plan);
+  const none = {
+    ...cat,
+    transients: { ...cat.transients, n: 0 },
+    asteroids: { ...cat.asteroids, n: 0 },
+  };
+  let checked = 0;
+  for (const exp of plan.exposures.filter((e) => e.role === 'search')) {
+    for (const ccd of cfg.camera.ccds) {
+      const a = renderCcd(cfg, exp, ccd, cat);
+      const b = renderCcd(cfg, exp, ccd, none);
+      let expected = 0;
+      for (let k = 0; k < a.truth.n; k++) {
+        const t = a.truth.type[k]!;
+        if (t !== 3 && t !== 4) continue;
+        const x = a.truth.x[k]!, y = a.truth.y[k]!;
+        if (x < 40 || y < 40 || x > ccd.width - 40 || y > ccd.height - 40) continue;
+        expected += a.truth.flux[k]!;
+      }
+      if (expected === 0) continue;
+      // every transient/asteroid away from the edges: its light is the whole difference
+      let edge = false;
+      for (let k = 0; k < a.truth.n; k++) {
+        const t = a.truth.type[k]!;
+        if ((t === 3 || t === 4) && a.truth.flux[k]! > 0) {
+          const x = a.truth.x[k]!, y = a.truth.y[k]!;
+          if (x < 40 || y < 40 || x > ccd.width - 40 || y > ccd.height - 40) edge = true;
+        }
+      }
+      if (edge) continue;
+      let diff = 0;
+      for (let p = 0; p < a.image.length; p++) if (!a.mask[p] && !b.mask[p]) diff += a.image[p]! - b.image[p]!;
+      assert.ok(Math.abs(diff / expected - 1) < 0.02, `exp ${exp.expnum} ${ccd.name}: ${diff} vs ${expected}`);
+      checked++;
+    }
+  }
+  assert.ok(checked >= 3, `${checked} CCD-epochs checked`);
 });
