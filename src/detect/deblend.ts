@@ -31,8 +31,12 @@ export interface IsoObject {
   /** Footprint pixel indices. */
   pix: Int32Array;
   flags: number;
-  /** Detection threshold (filtered-image units) used for this object, and at its peak pixel. */
+  /** Detection threshold (filtered-image units) used for this object. */
   dthresh: number;
+  /**
+   * CLEAN's test level: how far the object's minArea-th brightest (filtered) pixel rises above
+   * its threshold (SEP's mthresh); set by detectSources before cleaning.
+   */
   mthresh: number;
   npix: number;
   /** Σ f and max f over the footprint (filtered image). */
@@ -450,7 +454,7 @@ export function cleanObjects(objs: IsoObject[], d: Float32Array, f: Float32Array
     if (eatenBy >= 0) { masterOf[i] = eatenBy; continue; }
     // register: influence radius where amp·val^-β falls below the faintest threshold
     const { amp, alpha } = models[i]!;
-    const tmin = o.dthresh * 0.5;
+    const tmin = o.dthresh * 0.05;
     let reach = 0;
     if (alpha > 0 && amp > tmin) {
       const vmax = Math.pow(amp / tmin, 1 / beta);

@@ -9,6 +9,7 @@ import type { MaskedImage } from '../image/masked-image.js';
 import { DEFAULT_BAD_MASK, MaskBits } from '../image/masked-image.js';
 import { correlate, gaussianKernel, normalizeKernel, type Kernel } from '../image/convolve.js';
 import { fftComplex, nextPow2 } from '../image/fft.js';
+import { quickselect } from '../image/stats.js';
 import { estimateBackground, type Background } from './background.js';
 import { labelAboveThreshold } from './segment.js';
 import {
@@ -213,7 +214,11 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     }
   }
   lap('deblend');
-  if (opts.clean ?? true) objs = cleanObjects(objs, d, f, width, opts.cleanParam ?? 1);
+  if (opts.clean ?? true) {
+    // SEP's mthresh: how far the object's minArea-th brightest pixel rises above the threshold
+    for (const o of objs) o.mthresh = excessAtMinArea(o.pix, f, threshVar, thresh, minArea);
+    objs = cleanObjects(objs, d, f, width, opts.cleanParam ?? 1);
+  }
   lap('clean');
   // number objects in raster order of their barycentres
   objs.sort((p, q) => (Math.round(p.my) - Math.round(q.my)) || (p.mx - q.mx));
@@ -446,6 +451,16 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     .add('IMAFLAGS_ISO', IMAF, 'OR of the mask bits over the isophotal footprint')
     .add('NIMAFLAGS_ISO', NIMAF, 'Number of flagged pixels entering IMAFLAGS_ISO');
   return cat;
+}
+
+let excessWork = new Float64Array(0);
+/** The minArea-th largest value of f − thresh·σ over a footprint (0 when smaller than minArea). */
+function excessAtMinArea(pix: Int32Array, f: Float32Array, threshVar: Float32Array, thresh: number, minArea: number): number {
+  const n = pix.length;
+  if (n < minArea || minArea < 1) return 0;
+  if (excessWork.length < n) excessWork = new Float64Array(Math.max(n, 2 * excessWork.length));
+  for (let k = 0; k < n; k++) { const i = pix[k]!; excessWork[k] = f[i]! - thresh * Math.sqrt(threshVar[i]!); }
+  return quickselect(excessWork, n - minArea, n);
 }
 
 function errorEllipse(x2: number, y2: number, xy: number): { a: number; b: number; theta: number } {

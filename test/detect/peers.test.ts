@@ -14,7 +14,10 @@ const path = join(dir, 'img.fits');
 const samples: [number, number][] = [];
 for (let y = 40; y < H; y += 97) for (let x = 40; x < W; x += 97) samples.push([x, y]);
 
-let prepared: { X: Float64Array; Y: Float64Array; FA: ArrayLike<number>; FU: ArrayLike<number>; FUE: ArrayLike<number>; back: Float32Array; get(n: string): ArrayLike<number> } | undefined;
+let prepared: {
+  X: Float64Array; Y: Float64Array; FA: ArrayLike<number>; FU: ArrayLike<number>; FUE: ArrayLike<number>; back: Float32Array; get(n: string): ArrayLike<number>;
+  truth: { x: number[]; y: number[]; flux: number[] };
+} | undefined;
 function prepare() {
   if (prepared) return prepared;
   const u = rng(3);
@@ -29,6 +32,7 @@ function prepare() {
     X: Float64Array.from(c.get('X_IMAGE'), (v) => v - 1), Y: Float64Array.from(c.get('Y_IMAGE'), (v) => v - 1),
     FA: c.get('FLUX_APER'), FU: c.get('FLUX_AUTO'), FUE: c.get('FLUXERR_AUTO'), back: res.background.back(),
     get: (n: string) => c.get(n),
+    truth: { x: [...stars.map((t) => t.x), ...gals.map((g) => g.x)], y: [...stars.map((t) => t.y), ...gals.map((g) => g.y)], flux: [...stars.map((t) => t.flux), ...gals.map((g) => g.flux)] },
   };
   return prepared;
 }
@@ -65,10 +69,24 @@ function compare(name: string, p: PeerCatalog): void {
   }
 }
 
-test('agrees with SEP 1.2 on the same image: matches > 95% at S/N > 10, flux ratios and background within 1%', (t) => {
+test('agrees with SEP 1.2 on the same image: matches > 95% at S/N > 10, flux ratios and background within 1%, completeness as SEP\'s', (t) => {
   if (!havePythonSep()) { t.skip('python3-sep / python3-astropy not installed (Debian /usr/bin/python3)'); return; }
-  prepare();
-  compare('SEP', runSep(path, 6, samples));
+  const o = prepare();
+  const sep = runSep(path, 6, samples);
+  compare('SEP', sep);
+  // completeness against the truth (within 2 px) at no more spurious detections than SEP
+  const score = (x: Float64Array, y: Float64Array) => {
+    const m = matchPositions(o.truth.x, o.truth.y, x, y, 2);
+    const used = new Set(m);
+    let found = 0, foundBright = 0, nBright = 0, spurious = 0;
+    for (let i = 0; i < m.length; i++) { if (m[i]! >= 0) found++; if (o.truth.flux[i]! > 1e4) { nBright++; if (m[i]! >= 0) foundBright++; } }
+    for (let j = 0; j < x.length; j++) if (!used.has(j)) spurious++;
+    return { found, foundBright, nBright, spurious };
+  };
+  const ours = score(o.X, o.Y), theirs = score(sep.x, sep.y);
+  assert.ok(ours.found >= theirs.found - 2, `truth recovered: tessera ${ours.found}, SEP ${theirs.found}`);
+  assert.ok(ours.foundBright / ours.nBright > 0.95, `bright (flux > 1e4) recovered ${ours.foundBright}/${ours.nBright}`);
+  assert.ok(ours.spurious <= theirs.spurious + 3, `spurious: tessera ${ours.spurious}, SEP ${theirs.spurious}`);
 });
 
 test('agrees with source-extractor on the same image: matches > 95% at S/N > 10, flux ratios and background within 1%', (t) => {
