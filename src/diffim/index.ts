@@ -6,3 +6,4 @@ export * from './subtract.js';
 export * from './synth.js';
 export * from './dia.js';
 export * from './warp.js';
+export * from './rb.js';

@@ -88,6 +88,10 @@ export interface PairOptions {
   transients?: { x: number; y: number; flux: number }[];
   /** Stars that fade: science flux = fluxRatio·flux·(1 − fade). */
   fading?: { index: number; fade: number }[];
+  /** Misregistered stars (dipole artefacts): science position offset by (dx, dy) pixels. */
+  movers?: { index: number; dx: number; dy: number }[];
+  /** Stars with a locally wrong PSF in the science image (bright-star residuals): FWHM × scale. */
+  wideStars?: { index: number; scale: number }[];
   /** Artefacts in the science image. */
   cosmicRays?: number;
   badColumn?: number;
@@ -111,7 +115,7 @@ export interface SimPair {
   stars: { x: number; y: number; flux: number }[];
   transients: { x: number; y: number; flux: number }[];
   cosmicRays: { x: number; y: number; flux: number }[];
-  opts: Required<Omit<PairOptions, 'transients' | 'fading' | 'nanRect' | 'badColumn'>> & PairOptions;
+  opts: Required<Omit<PairOptions, 'transients' | 'fading' | 'nanRect' | 'badColumn' | 'movers' | 'wideStars'>> & PairOptions;
 }
 
 export function simulatePair(o: PairOptions = {}): SimPair {
@@ -137,11 +141,16 @@ export function simulatePair(o: PairOptions = {}): SimPair {
   }
   const fade = new Map<number, number>();
   for (const f of opts.fading ?? []) fade.set(f.index, f.fade);
+  const move = new Map<number, [number, number]>();
+  for (const m of o.movers ?? []) move.set(m.index, [m.dx, m.dy]);
+  const wide = new Map<number, number>();
+  for (const w of o.wideStars ?? []) wide.set(w.index, w.scale);
   const sciSig = new Float32Array(n), tmplSig = new Float32Array(n);
   for (let i = 0; i < stars.length; i++) {
     const s = stars[i]!;
     addGaussian(tmplSig, width, height, s.x + opts.shift[0], s.y + opts.shift[1], s.flux, opts.fwhmTmpl);
-    addGaussian(sciSig, width, height, s.x, s.y, s.flux * opts.fluxRatio * (1 - (fade.get(i) ?? 0)), opts.fwhmSci);
+    const mv = move.get(i) ?? [0, 0];
+    addGaussian(sciSig, width, height, s.x + mv[0], s.y + mv[1], s.flux * opts.fluxRatio * (1 - (fade.get(i) ?? 0)), opts.fwhmSci * (wide.get(i) ?? 1));
   }
   const transients = opts.transients ?? [];
   for (const t of transients) addGaussian(sciSig, width, height, t.x, t.y, t.flux, opts.fwhmSci);
