@@ -16,3 +16,4 @@ export { makeRefcat, refcatColumns, type RefcatColumns } from './refcat.js';
 export { exposureFileName, type ProductKind } from './output.js';
 export { simulateSurvey, type SimulateOptions, type SimulationResult, type SimulationManifest, type ManifestExposure } from './simulate.js';
 export { Rng } from './rng.js';
+export { openSimulation, Simulation, type CcdTruth, type SourceRows } from './truth.js';

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { FitsReader } from '../../src/fits/index.js';
 import { Wcs } from '../../src/wcs/index.js';
 import {
-  simulateSurvey, smallPreset, renderCcd, planSurvey, generateCatalog, MASK_BITS, SOURCE_TYPE, type SimulationResult,
+  simulateSurvey, smallPreset, renderCcd, planSurvey, generateCatalog, MASK_BITS, SOURCE_TYPE, openSimulation, type SimulationResult,
 } from '../../src/sim/index.js';
 import { psfFluxOutside } from '../../src/sim/psf.js';
 import { tempDir, PYTHON } from '../helpers.js';
@@ -370,4 +370,26 @@ print(json.dumps(out))
     const dd = Math.hypot((ours.ra[i]! - py.ra[i]) * Math.cos(ours.dec[i]! * Math.PI / 180), ours.dec[i]! - py.dec[i]) * 3.6e6;
     assert.ok(dd < 1, `astropy/our TPV differ by ${dd} mas`);
   }
+});
+
+test('openSimulation: truth of a CCD (true and header WCS, zero point, PSF) and its sources', () => {
+  const s = openSimulation(dir);
+  const e = s.manifest.exposures[2]!;
+  const t = s.ccd(e.expnum, 'C2');
+  assert.equal(t.ccdnum, 2);
+  assert.equal(t.band, 'r');
+  assert.ok(t.zpAdu > 25 && t.zpAdu < 35);
+  const d = readCcd(2, 'C2');
+  const hw = Wcs.fromHeader(d.hdr);
+  for (const [x, y] of [[1, 1], [512, 700], [1024, 1024]] as const) {
+    const [a, b] = hw.pixToSkyOne(x, y), [c, f] = t.headerWcs.pixToSkyOne(x, y);
+    assert.ok(Math.hypot(a - c, b - f) * 3.6e6 < 0.01, 'header WCS as in the image header');
+  }
+  assert.equal(t.psf.fwhmPix.length, 9);
+  const rows = s.sourcesOn(e.expnum, 'C2');
+  assert.ok(rows.n > 100);
+  assert.ok(rows.x.every((x) => x >= 0.5 && x < 1024.5));
+  assert.equal(s.sourcesOn(e.expnum, 2, SOURCE_TYPE.STAR).n, rows.type.filter((v) => v === SOURCE_TYPE.STAR).length);
+  assert.throws(() => s.ccd(e.expnum, 'N4'), /no CCD N4/);
+  assert.throws(() => openSimulation(join(dir, 'exposures')), /manifest\.json/);
 });
