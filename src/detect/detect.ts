@@ -297,7 +297,7 @@ const GROWTH_BINS_PER_PIX = 20;
 
 function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCatalog {
   const n = objs.length;
-  const { width, height, data: d, variance: totVar, bad, segmentation: seg } = p;
+  const { width, height, data: d, variance: totVar } = p;
   const naper = c.diam.length;
   const radii = c.diam.map((x) => x / 2);
   const F64 = () => new Float64Array(n);
@@ -394,7 +394,6 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     }
     FLAGS[k] = flags;
   }
-  void seg; void bad;
 
   const cat = new SourceCatalog(n);
   cat.add('NUMBER', NUMBER, 'Running object number')
@@ -677,8 +676,8 @@ class PsfWork {
     const P = psf.stampAt(x, y, size, this.stamp);
     const G = this.galaxyModel(P, size, fwhm / 16);
     const { x0, y0 } = stampOrigin(x, y, size);
-    let pwp = 0, pwd = 0, gwd = 0, gwp = 0, gwg = 0;
-    let vpp = 0, vgg = 0, vgp = 0, vpd = 0;
+    let pwp = 0, pwd = 0, gwd = 0, gwp = 0;
+    let vpp = 0, vgg = 0, vgp = 0;
     let flags = 0;
     for (let v = 0; v < size; v++) {
       const iy = y0 + v;
@@ -691,12 +690,11 @@ class PsfWork {
         const sv = skyVar[i]!;
         if (!(sv > 0)) continue;
         const w = 1 / sv, dv = data[i]!, tv = variance[i]!;
-        pwp += pv * w * pv; pwd += pv * w * dv; gwd += gv * w * dv; gwp += gv * w * pv; gwg += gv * w * gv;
+        pwp += pv * w * pv; pwd += pv * w * dv; gwd += gv * w * dv; gwp += gv * w * pv;
         const w2t = w * w * tv;
-        vpp += pv * pv * w2t; vgg += gv * gv * w2t; vgp += gv * pv * w2t; vpd += pv * dv;
+        vpp += pv * pv * w2t; vgg += gv * gv * w2t; vgp += gv * pv * w2t;
       }
     }
-    void gwg; void vpd;
     if (!(pwp > 0)) return { flux: 0, fluxErr: 0, spread: 0, spreadErr: 0, flags };
     const flux = pwd / pwp;
     const fluxErr = Math.sqrt(vpp) / pwp;
