@@ -179,7 +179,39 @@ Decompression reads ${peers ? "fpack's" : 'our'} file in both tools.
 | rms / max error of the restored pixels | ${errOurs.rms.toFixed(2)} / ${errOurs.max.toFixed(2)} ADU | (σ/4/√12 = ${(SIGMA / 4 / Math.sqrt(12)).toFixed(2)} expected) |
 
 Our decompression of fpack's file vs funpack's: ${agree}.`;
-      return [{ title: 'FITS tile compression (RICE_1 float32 CCD) vs fpack/funpack', body }];
+      // other algorithms and an integer (raw uint16) CCD, in-process against the peer processes
+      const more: string[] = [];
+      if (peers) {
+        const u16 = new Uint16Array(NX * NY);
+        for (let i = 0; i < u16.length; i++) u16[i] = Math.max(0, Math.min(65535, Math.round((img[i]! - 1000) / 4 + 1200)));
+        const usrc = join(dir, 'u16.fits');
+        writeFits(usrc, [{ kind: 'image', data: null, shape: [] }, { kind: 'image', data: u16, shape: [NX, NY], extname: 'RAW' }]);
+        const cases: [string, string, Parameters<typeof compressFile>[2], string[]][] = [
+          ['uint16 raw CCD, RICE_1 (lossless)', usrc, {}, []],
+          ['float32 CCD, HCOMPRESS_1 q = 4 (16-row tiles)', src, { type: 'HCOMPRESS_1', ditherSeed: 1 }, ['-h']],
+          ['float32 CCD, GZIP_2 q = 4', src, { type: 'GZIP_2', ditherSeed: 1 }, ['-g2']],
+        ];
+        for (const [label, file, opts, flags] of cases) {
+          const oz = join(dir, 'm.fz');
+          const pz = join(dir, 'mp.fz');
+          const c1 = await inProcess(() => compressFile(file, oz, opts));
+          const c2 = asProcess('sh', ['-c', `rm -f ${pz} && exec fpack ${flags.join(' ')} -O ${pz} ${file}`]);
+          const d1 = await inProcess(() => decompressFile(pz, join(dir, 'm.fits')));
+          const d2 = asProcess('sh', ['-c', `rm -f ${join(dir, 'mp.fits')} && exec funpack -O ${join(dir, 'mp.fits')} ${pz}`]);
+          more.push(`| ${label} | ${t(c1)} | ${t(c2)} | ${ratio(c1, c2)} | ${t(d1)} | ${t(d2)} | ${ratio(d1, d2)} | ${(statSync(oz).size / 1e6).toFixed(2)} / ${(statSync(pz).size / 1e6).toFixed(2)} MB |`);
+        }
+      }
+      const body2 = more.length
+        ? `| data, algorithm | compress (Tessera in-process) | fpack | ratio | decompress (Tessera in-process) | funpack | ratio | size Tessera / fpack |
+|---|---|---|---|---|---|---|---|
+${more.join('\n')}
+
+Same CCD; the uint16 image is the float one scaled to raw counts. Decompression reads fpack's file.`
+        : 'fpack/funpack not installed.';
+      return [
+        { title: 'FITS tile compression (RICE_1 float32 CCD) vs fpack/funpack', body },
+        { title: 'FITS tile compression: other algorithms and integer data', body: body2 },
+      ];
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -204,8 +204,10 @@ function readBigEndian(bytes: Uint8Array, width: number, float: boolean, n: numb
     return;
   }
   if (width === 1) for (let i = 0; i < n; i++) outI[i] = bytes[i]!;
-  else if (width === 2) for (let i = 0; i < n; i++) outI[i] = v.getInt16(2 * i, false);
-  else if (width === 4) for (let i = 0; i < n; i++) outI[i] = v.getInt32(4 * i, false);
+  else if (width === 2) for (let i = 0, o = 0; i < n; i++, o += 2) outI[i] = (((bytes[o]! << 8) | bytes[o + 1]!) << 16) >> 16;
+  else if (width === 4) {
+    for (let i = 0, o = 0; i < n; i++, o += 4) outI[i] = (bytes[o]! << 24) | (bytes[o + 1]! << 16) | (bytes[o + 2]! << 8) | bytes[o + 3]!;
+  }
   else for (let i = 0; i < n; i++) outB[i] = v.getBigInt64(8 * i, false);
 }
 
@@ -326,8 +328,19 @@ export function decompressImage(
             let bytes = gzipDecode(src, len * 8);
             const w = bytes.length / len;
             if (!Number.isInteger(w) || ![1, 2, 4, 8].includes(w)) throw new CodecError(`tile inflates to ${bytes.length} bytes for ${len} pixels`);
-            if (p.type === 'GZIP_2') bytes = unshuffleBytes(bytes, w);
             const asFloat = isFloat && !p.quantized;
+            if (p.type === 'GZIP_2' && !asFloat && (w === 4 || w === 2)) {
+              // integers from shuffled bytes in one pass
+              if (w === 4) {
+                for (let i = 0, n2 = len, n3 = 2 * len, n4 = 3 * len; i < len; i++) {
+                  ints[i] = (bytes[i]! << 24) | (bytes[n2 + i]! << 16) | (bytes[n3 + i]! << 8) | bytes[n4 + i]!;
+                }
+              } else {
+                for (let i = 0; i < len; i++) ints[i] = (((bytes[i]! << 8) | bytes[len + i]!) << 16) >> 16;
+              }
+              break;
+            }
+            if (p.type === 'GZIP_2') bytes = unshuffleBytes(bytes, w);
             readBigEndian(bytes, w, asFloat, len, ints, flts, bigs);
             haveFloats = asFloat;
             haveBig = !asFloat && w === 8;
