@@ -158,6 +158,8 @@ export interface TaskStore {
   existingKeys(queue: string, keys: readonly string[]): Promise<Set<string>>;
   /** Atomically claim up to `limit` PENDING tasks (priority DESC, id ASC). */
   claim(opts: ClaimOptions): Promise<ClaimedTask[]>;
+  /** PENDING tasks in unpaused queues a worker could ever claim (backoff ignored). */
+  countPending(opts: { queue?: string; kinds?: readonly string[]; remainingSeconds?: number }): Promise<number>;
   /** Renew the leases of running tasks; returns the ids whose lease is no longer held. */
   heartbeat(leases: readonly { id: number; leaseId: number }[], leaseSeconds: number): Promise<number[]>;
   /** Record the ends of attempts, each fenced on its lease; one transaction. */

@@ -66,7 +66,9 @@ interface Running {
   done: Promise<void>;
 }
 
-const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
+const sleep = (s: number) => new Promise<void>((r) => setTimeout(r, s * 1000));
+/** A sleep that does not keep the process alive on its own (timeouts raced against work). */
+const sleepUnref = (s: number) => new Promise<void>((r) => setTimeout(r, s * 1000).unref());
 
 /**
  * A pilot worker: claims tasks (in batches when they are short), runs them through the executor,
@@ -176,7 +178,14 @@ export class Worker {
       if (r.state === 'PENDING' || r.state === 'RUNNING') active += r.n;
       if (r.state === 'WAITING') waiting += r.n;
     }
-    return active === 0 && (waiting === 0 || runningAny === 0);
+    if (active === 0) return waiting === 0 || runningAny === 0;
+    // PENDING tasks remain: are any of them ever claimable by this worker (not too long for its
+    // remaining walltime)? Tasks in a retry backoff are; tasks expected to outlast it are not.
+    const running = rows.some((r) => r.state === 'RUNNING' && mine(r.kind) && !paused.has(r.queue));
+    if (running) return false;
+    const remaining = this.deadline !== undefined ? this.deadline - Date.now() / 1000 : undefined;
+    const claimable = await this.o.store.countPending({ queue: this.o.queue, kinds: this.o.kinds, remainingSeconds: remaining });
+    return claimable === 0;
   }
 
   private start(task: ClaimedTask): void {
@@ -221,7 +230,7 @@ export class Worker {
   }
 
   private sleepInterruptible(seconds: number): Promise<void> {
-    return Promise.race([sleep(seconds).then(() => undefined), this.waitFor(() => false)]);
+    return Promise.race([sleep(seconds), this.waitFor(() => false)]);
   }
 
   private async flush(): Promise<void> {
@@ -276,7 +285,7 @@ export class Worker {
     }
     if (this.running.size) {
       const all = Promise.all([...this.running.values()].map((r) => r.done));
-      const timedOut = await Promise.race([all.then(() => false), sleep(this.o.graceSeconds).then(() => true)]);
+      const timedOut = await Promise.race([all.then(() => false), sleepUnref(this.o.graceSeconds).then(() => true)]);
       if (timedOut) {
         const rs = [...this.running.values()];
         for (const r of rs) {
@@ -286,7 +295,7 @@ export class Worker {
         }
         this.s.released += await this.o.store.release(rs.map((r) => ({ id: r.task.id, leaseId: r.task.leaseId })));
         this.o.log?.(`worker ${this.id}: released ${rs.length} task(s) still running after the grace period`);
-        await Promise.race([Promise.all(rs.map((r) => r.done)), sleep(10)]);
+        await Promise.race([Promise.all(rs.map((r) => r.done)), sleepUnref(10)]);
       }
     }
     await this.flush();

@@ -331,6 +331,16 @@ export abstract class SqlTaskStore implements TaskStore {
     );
   }
 
+  async countPending(o: { queue?: string; kinds?: readonly string[]; remainingSeconds?: number }): Promise<number> {
+    const params: unknown[] = [];
+    let cond = `state = 'PENDING' AND queue IN (SELECT name FROM queues WHERE paused = 0)`;
+    if (o.queue !== undefined) { cond += ' AND queue = ?'; params.push(o.queue); }
+    if (o.remainingSeconds !== undefined) { cond += ' AND (expected_seconds IS NULL OR expected_seconds <= ?)'; params.push(o.remainingSeconds); }
+    if (o.kinds && o.kinds.length) { cond += ` AND kind IN (${marks(o.kinds.length)})`; params.push(...o.kinds); }
+    const r = await this.mutex.run(() => this.run(`SELECT COUNT(*) AS n FROM (SELECT 1 FROM tasks WHERE ${cond} LIMIT 1) x`, params));
+    return num(r.rows[0]!.n);
+  }
+
   async heartbeat(leases: readonly { id: number; leaseId: number }[], leaseSeconds: number): Promise<number[]> {
     if (!leases.length) return [];
     return this.mutex.run(() =>
