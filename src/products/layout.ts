@@ -8,8 +8,9 @@
  *   tables/diaSource.parquet, tables/diaObject.parquet, tables/forcedSource.parquet
  *   tables/ccd.parquet, tables/exposure.parquet                                 (QA, when present)
  *   tables/candidates.csv, tables/candidates.json
+ *   diaSrc/<band>/<expnum>/stamps-<expnum>-<ccd>.fits    (stamps beside the diffim diaSrc table)
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { datasetPath } from '../pipeline/layout.js';
 import type { AssocRegion } from '../assoc/region.js';
 
@@ -22,6 +23,8 @@ export interface ProductLayout {
   diaObjectFits(region: AssocRegion): string;
   diaSourceFits(region: AssocRegion): string;
   forcedFits(id: { band: string; expnum: number; ccd: number }): string;
+  /** 51×51 search/template/difference stamps of a CCD's diaSources (beside its diaSrc table). */
+  stampsFits(id: { band: string; expnum: number; ccd: number }): string;
   table(name: CampaignTable | string): string;
   candidates(ext: 'csv' | 'json'): string;
 }
@@ -37,6 +40,7 @@ export function productLayout(root: string): ProductLayout {
     diaObjectFits(r) { return join(this.regionDir(r), `diaObject-${tag(r)}.fits`); },
     diaSourceFits(r) { return join(this.regionDir(r), `diaSource-${tag(r)}.fits`); },
     forcedFits: (id) => datasetPath(root, 'forced', id),
+    stampsFits: (id) => join(dirname(datasetPath(root, 'diaSrc', id)), `stamps-${id.expnum}-${String(id.ccd).padStart(2, '0')}.fits`),
     table: (name) => join(root, 'tables', `${name}.parquet`),
     candidates: (ext) => join(root, 'tables', `candidates.${ext}`),
   };

@@ -4,17 +4,7 @@ import { FORCED_FLAGS, forcedPhotometry, forcedSourcesOnImage, nanomaggiesPerCou
 import { MaskBits, maskedImage } from '../../src/image/masked-image.js';
 import { PsfModel } from '../../src/psf/model.js';
 import { Wcs } from '../../src/wcs/wcs.js';
-import { rng } from './synth.js';
-
-/** A degree-0 Gaussian PSF model (σ in pixels), unit sum. */
-export function gaussianPsf(sigma: number, size = 25): PsfModel {
-  const c = (size - 1) / 2;
-  const coeffs = new Float64Array(size * size);
-  let s = 0;
-  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) { const v = Math.exp(-((i - c) ** 2 + (j - c) ** 2) / (2 * sigma * sigma)); coeffs[j * size + i] = v; s += v; }
-  for (let k = 0; k < coeffs.length; k++) coeffs[k]! /= s;
-  return new PsfModel({ size, sampling: 1, degree: 0, polZero: [0, 0], polScale: [1, 1], coeffs, fwhmPix: 2.3548 * sigma });
-}
+import { gaussianPsf, rng } from './synth.js';
 
 const W = 600, H = 400;
 const wcs = Wcs.tan({ crval: [150, 2], crpix: [300.5, 200.5], cd: [-0.263 / 3600, 0, 0, 0.263 / 3600], naxis: [W, H] });

@@ -1,6 +1,7 @@
 /** Small deterministic random helpers and simulated diaSource streams for the assoc tests. */
 import { allocDiaSources, makeDiaSourceId, type DiaSourceTable } from '../../src/assoc/types.js';
 import { dc2SkyMap } from '../../src/sky/skymap.js';
+import { PsfModel } from '../../src/psf/model.js';
 
 export function rng(seed: number): { u(): number; n(): number } {
   let s = seed >>> 0;
@@ -93,3 +94,14 @@ export function simulateStream(o: {
   });
   return { sources: t, truthId, ra, dec, nObjects: o.nObjects };
 }
+
+/** A degree-0 Gaussian PSF model (σ in pixels), unit sum. */
+export function gaussianPsf(sigma: number, size = 25): PsfModel {
+  const c = (size - 1) / 2;
+  const coeffs = new Float64Array(size * size);
+  let s = 0;
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) { const v = Math.exp(-((i - c) ** 2 + (j - c) ** 2) / (2 * sigma * sigma)); coeffs[j * size + i] = v; s += v; }
+  for (let k = 0; k < coeffs.length; k++) coeffs[k]! /= s;
+  return new PsfModel({ size, sampling: 1, degree: 0, polZero: [0, 0], polScale: [1, 1], coeffs, fwhmPix: 2.3548 * sigma });
+}
+
