@@ -8,8 +8,8 @@
  * Ellipticity e = (a² − b²)/(a² + b²) with components (e1, e2) in the pixel frame:
  *   P = [[1−e1, −e2], [−e2, 1+e1]] / √(1 − e1² − e2²).
  *
- * Stars are rendered by integrating this profile over each pixel (4×4 sub-samples within two
- * FWHM of the centre, the pixel centre elsewhere) on a stamp around the star. Galaxies use a
+ * Stars are rendered by integrating this profile over each pixel (3×3 sub-samples within two
+ * FWHM + 1 px of the centre, the pixel centre elsewhere) on a stamp around the star. Galaxies use a
  * mixture-of-Gaussians approximation of the same profile (fitted once, non-negative least
  * squares), convolved analytically with the galaxy's Gaussian mixture.
  */
@@ -84,7 +84,7 @@ export function stampRadius(shape: PsfShape, flux: number, floor = 0.02, maxR = 
   return Math.min(r, maxR);
 }
 
-const SUB = 4;
+const SUB = 3;
 const SUB_OFF: number[] = Array.from({ length: SUB }, (_, k) => (k + 0.5) / SUB - 0.5);
 
 /**

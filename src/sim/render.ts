@@ -89,6 +89,8 @@ export interface RenderedCcd {
   nBadColumns: number;
   nHotPixels: number;
   satellite: boolean;
+  /** Wall time of each rendering phase (ms). */
+  phaseMs: Record<string, number>;
 }
 
 const D2R = Math.PI / 180;
@@ -163,6 +165,9 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
   const rn2 = ccd.readNoiseE * ccd.readNoiseE;
   const model = new Float32Array(npix);
 
+  const phaseMs: Record<string, number> = {};
+  let tPhase = performance.now();
+  const phase = (k: string) => { const t = performance.now(); phaseMs[k] = (phaseMs[k] ?? 0) + t - tPhase; tPhase = t; };
   /* ---- sky with a linear gradient over the focal plane ---- */
   const pixArea = cam.pixelScaleArcsec * cam.pixelScaleArcsec;
   const skyE = Math.pow(10, -0.4 * (exp.skyMag - zpE)) * exp.exptime * pixArea;
@@ -210,6 +215,7 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
     }
   }
 
+  phase('stars');
   /* ---- galaxies ---- */
   const gl = cat.galaxies;
   const scale = cam.pixelScaleArcsec;
@@ -233,6 +239,7 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
     }
   }
 
+  phase('galaxies');
   /* ---- transients ---- */
   const tr = cat.transients;
   {
@@ -271,6 +278,7 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
 
   const mask = new Int16Array(npix);
 
+  phase('other sources');
   /* ---- detector defects (fixed per CCD for the survey): hot pixels and bad columns ---- */
   const rd = new Rng(cfg.seed, 'defects', cam.name, ccd.ccdnum);
   const nHot = rd.poisson(cfg.artefacts.hotPixelsPerMpix * npix / 1e6);
@@ -328,6 +336,7 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
     }
   }
 
+  phase('artefacts');
   /* ---- noise: Poisson (normal approximation above 20 e−) and read noise ---- */
   const rn = new Rng(cfg.seed, 'noise', exp.expnum, ccd.ccdnum);
   const img = new Float32Array(npix);
@@ -342,6 +351,7 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
     }
   }
 
+  phase('noise');
   /* ---- cosmic rays: sharp tracks deposited after the noise ---- */
   const rc = new Rng(cfg.seed, 'cosmics', exp.expnum, ccd.ccdnum);
   const nCr = rc.poisson(cfg.artefacts.cosmicRaysPerMpix100s * npix / 1e6 * exp.exptime / 100);
@@ -377,6 +387,7 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
     weight[p] = (mask[p]! & ZERO_WEIGHT) ? 0 : g2 / (skyPlane[p]! + rn2);
   }
 
+  phase('saturation, ADU, weight');
   /* ---- PSF truth on a 3×3 grid ---- */
   const psfT: PsfTruth = { x: [], y: [], fwhmPix: [], alpha: [], e1: [], e2: [], size: 31, stamps: [] };
   for (const fy of [1 / 6, 1 / 2, 5 / 6]) {
@@ -389,8 +400,9 @@ export function renderCcd(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ca
     }
   }
 
+  phase('PSF truth');
   return {
-    expnum: exp.expnum, ccd, width: w, height: h, image: img, weight, mask, truth: sink.finish(), psf: psfT,
+    expnum: exp.expnum, ccd, width: w, height: h, image: img, weight, mask, truth: sink.finish(), psf: psfT, phaseMs,
     skyAdu: skyE / gain, zpAdu: zpE + 2.5 * Math.log10(exp.exptime) - 2.5 * Math.log10(gain),
     nCosmicRays: nCr, nBadColumns: nBad, nHotPixels: nHot, satellite: satHere,
   };
