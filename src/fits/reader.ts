@@ -169,9 +169,8 @@ export class FitsReader {
     const h = this.hdu(sel);
     const where = h.header.where;
     if (h.type === 'compressed-image') {
-      if (opts.raw) throw new TesseraError(`${where}: raw: true is not available for a tile-compressed HDU (its pixels are decoded to physical values)`);
       const rows = opts.box ? ([opts.box.y0, opts.box.y1] as [number, number]) : opts.rows;
-      const out = decompressImage(h.header, this.readRawData(h.index), where, rows);
+      const out = decompressImage(h.header, this.readRawData(h.index), where, rows, opts.raw === true);
       out.header.where = where;
       if (opts.box) return cutColumns(out, opts.box, where);
       return out;

@@ -250,3 +250,17 @@ test('big images are written piece by piece: the file equals encodeFits byte for
     }
   }
 });
+
+test('raw: true on a compressed unsigned-16 HDU returns the stored signed integers', () => {
+  const nx = 40, ny = 7;
+  const u = new Uint16Array(nx * ny);
+  for (let i = 0; i < u.length; i++) u[i] = (i * 997) % 65536;
+  const bytes = Buffer.concat(encodeFits([{ kind: 'image', extname: 'U', data: u, shape: [nx, ny], compress: { type: 'RICE_1' } }]));
+  const f = FitsReader.fromBytes(bytes, 'u16.fits.fz');
+  const phys = f.readImage('U');
+  assert.ok(phys.data instanceof Uint16Array);
+  assert.deepEqual([...phys.data], [...u]);
+  const raw = f.readImage('U', { raw: true });
+  assert.ok(raw.data instanceof Int16Array);
+  for (let i = 0; i < u.length; i++) assert.equal((raw.data as Int16Array)[i], u[i]! - 32768);
+});
