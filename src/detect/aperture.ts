@@ -50,8 +50,14 @@ export interface PixelPlanes {
   height: number;
   /** Background-subtracted image. */
   data: Float32Array;
-  /** Per-pixel variance (used for errors). */
-  variance: Float32Array;
+  /**
+   * Per-pixel variance (used for errors). When absent, every pixel has `constVariance` (e.g. the
+   * local sky RMS² of the object being measured).
+   */
+  variance?: Float32Array;
+  constVariance?: number;
+  /** When > 0, the Poisson variance of the source, max(value, 0) / gain, is added per pixel. */
+  gain?: number;
   /** 1 = unusable pixel (optional). */
   bad?: Uint8Array;
   /** Segmentation map (object NUMBER per pixel, 0 = sky), optional: used to mask neighbours. */
@@ -78,6 +84,7 @@ export function sumCircles(
   let rmax = 0;
   for (let k = 0; k < nr; k++) { fluxOut[offset + k] = 0; varOut[offset + k] = 0; if (flagsOut) flagsOut[offset + k] = 0; rmax = Math.max(rmax, radii[k]!); }
   const { width, height, data, variance, bad } = p;
+  const cv = p.constVariance ?? 0, ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
   const ix0 = Math.floor(xc - rmax - 0.5), ix1 = Math.ceil(xc + rmax + 0.5);
   const iy0 = Math.floor(yc - rmax - 0.5), iy1 = Math.ceil(yc + rmax + 0.5);
   for (let iy = iy0; iy <= iy1; iy++) {
@@ -101,9 +108,9 @@ export function sumCircles(
           const mx = Math.round(2 * xc - ix), my = Math.round(2 * yc - iy);
           if (mx >= 0 && my >= 0 && mx < width && my < height && !(bad[my * width + mx])) {
             const m = my * width + mx;
-            v = data[m]!; s = variance[m]!;
+            v = data[m]!; s = (variance ? variance[m]! : cv) + (v > 0 ? v * ig : 0);
           } else ok = false;
-        } else { v = data[k]!; s = variance[k]!; }
+        } else { v = data[k]!; s = (variance ? variance[k]! : cv) + (v > 0 ? v * ig : 0); }
       }
       for (let q = 0; q < nr; q++) {
         const r = radii[q]!;
@@ -149,6 +156,7 @@ export function sumEllipse(
   p: PixelPlanes, xc: number, yc: number, cxx: number, cyy: number, cxy: number, R: number, bmin: number, id: number,
 ): ApertureSum & { neighbourFlux: number; neighbourArea: number; badArea: number } {
   const { width, height, data, variance, bad, segmentation } = p;
+  const cv = p.constVariance ?? 0, ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
   // bounding box of the ellipse: |dx| ≤ R·sqrt(cyy/det'), det' = cxx·cyy − cxy²/4
   const det = cxx * cyy - (cxy * cxy) / 4;
   const hx = det > 0 ? R * Math.sqrt(cyy / det) : R / Math.max(bmin, 1e-3);
@@ -192,12 +200,14 @@ export function sumEllipse(
           const m = my * width + mx;
           const ms = segmentation ? segmentation[m]! : 0;
           if (!(bad && bad[m]) && (ms === 0 || ms === id)) {
-            flux += w * data[m]!; vs += w * variance[m]!; area += w;
+            const dm = data[m]!;
+            flux += w * dm; vs += w * ((variance ? variance[m]! : cv) + (dm > 0 ? dm * ig : 0)); area += w;
           }
         }
         continue;
       }
-      flux += w * data[k]!; vs += w * variance[k]!; area += w;
+      const dk = data[k]!;
+      flux += w * dk; vs += w * ((variance ? variance[k]! : cv) + (dk > 0 ? dk * ig : 0)); area += w;
     }
   }
   return { flux, variance: vs, area, flags, neighbourFlux, neighbourArea, badArea };

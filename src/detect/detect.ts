@@ -121,78 +121,71 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   const lap = (name: string) => { if (tm) { const t = performance.now(); tm[name] = (tm[name] ?? 0) + t - t0; t0 = t; } };
   const bkg = opts.background ?? estimateBackground(img, { backSize: opts.backSize, backFilterSize: opts.backFilterSize, badMask });
   lap('background');
-  // One pass, row by row from the background spline (no full-resolution maps are built):
-  // the usable-pixel map, the background-subtracted image (unusable pixels set to 0), the
-  // per-pixel sky variance, and each row's smallest variance (a cheap pre-test for thresholding).
-  const bad = scratch.u8('bad', npixTot);
-  const d = scratch.f32('d', npixTot);
-  const skyVar = scratch.f32('skyVar', npixTot);
-  const rowMinVar = new Float64Array(height);
-  const brow = new Float32Array(width), rrow = new Float32Array(width);
-  const vp = img.variance;
-  for (let y = 0; y < height; y++) {
-    const o = y * width;
-    bkg.backRow(y, brow);
-    let vmin = Infinity;
-    bkg.rmsRow(y, rrow);
-    if (!vp && mask === undefined) {
-      // the common case, in a tight loop: only NaN/Inf pixels are unusable
-      for (let x = 0; x < width; x++) {
-        const i = o + x;
-        const v = image[i]!;
-        const r = rrow[x]!;
-        const s = r * r;
-        skyVar[i] = s;
-        if (s < vmin) vmin = s;
-        if (v - v !== 0) { bad[i] = 1; d[i] = 0; } else { bad[i] = 0; d[i] = v - brow[x]!; }
-      }
-      rowMinVar[y] = vmin === Infinity ? 0 : vmin;
-      continue;
-    }
-    for (let x = 0; x < width; x++) {
-      const i = o + x;
-      const v = image[i]!;
-      let isBad = v - v !== 0 || (mask !== undefined && (mask[i]! & badMask) !== 0);
-      let s: number;
-      if (vp) { s = vp[i]!; if (!(s > 0 && s < Infinity)) isBad = true; }
-      else { const r = rrow[x]!; s = r * r; }
-      // an unusable pixel gets the background RMS as its noise (for the threshold only: it is
-      // never summed), so a footprint can cover it but nothing is detected on it
-      if (isBad) { const r = rrow[x]!; s = r * r; bad[i] = 1; d[i] = 0; }
-      else { bad[i] = 0; d[i] = v - brow[x]!; }
-      skyVar[i] = s;
-      if (s < vmin) vmin = s;
-    }
-    rowMinVar[y] = vmin === Infinity ? 0 : vmin;
-  }
-  // total variance for errors: + Poisson noise of the sources when a gain is known
-  let totVar: Float32Array = skyVar;
-  if (gain > 0) {
-    totVar = scratch.f32('totVar', npixTot);
-    const ig = 1 / gain;
-    for (let i = 0; i < npixTot; i++) { const v = d[i]!; totVar[i] = skyVar[i]! + (v > 0 ? v * ig : 0); }
-  }
-
-  lap('subtract');
-  // detection image
+  // detection filter
   let kern: Kernel | null;
   if (opts.filterKernel !== undefined) kern = opts.filterKernel ? normalizeKernel(opts.filterKernel) : null;
   else {
     const fw = psf?.fwhmPixAt ? psf.fwhmPixAt(width / 2, height / 2) : (opts.filterFwhm ?? 2);
     kern = opts.filterFwhm === undefined && !psf ? normalizeKernel({ width: 3, height: 3, data: Float64Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1]) }) : gaussianKernel(fw);
   }
-  const f = kern ? correlate(d, width, height, kern, 'auto', scratch.f32('f', npixTot)) : d;
-  // the variance the threshold is compared with (per pixel)
-  let threshVar: Float32Array = skyVar;
-  if (kern && (opts.threshMode ?? 'unfiltered') === 'filtered') {
-    const k2: Kernel = { width: kern.width, height: kern.height, data: kern.data.map((v) => v * v) };
-    threshVar = correlate(skyVar, width, height, k2, 'auto', scratch.f32('threshVar', npixTot));
-  }
-  const preTest = threshVar === skyVar ? rowMinVar : undefined;
+  const vp = img.variance;
+  const filteredMode = kern !== null && (opts.threshMode ?? 'unfiltered') === 'filtered';
+  // A per-pixel sky-variance plane is only needed with a variance plane or for the filtered-noise
+  // threshold; otherwise the noise comes from the background RMS spline, row by row (threshold)
+  // or at each object's position (errors).
+  const needPlane = vp !== undefined || filteredMode;
 
-  // unusable pixels hold d = 0; they may join a footprint (so IMAFLAGS_ISO sees them) but never start one
+  // One pass, row by row from the background spline (no full-resolution maps are built):
+  // the usable-pixel map, the background-subtracted image (unusable pixels set to 0) and, when
+  // needed, the per-pixel sky variance with each row's smallest value (a threshold pre-test).
+  const bad = scratch.u8('bad', npixTot);
+  const d = scratch.f32('d', npixTot);
+  const skyVar = needPlane ? scratch.f32('skyVar', npixTot) : undefined;
+  const rowMinVar = new Float64Array(height);
+  const brow = new Float32Array(width), rrow = new Float32Array(width);
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    bkg.backRow(y, brow);
+    if (!skyVar && mask === undefined) {
+      // the common case, in a tight loop: only NaN/Inf pixels are unusable
+      for (let x = 0; x < width; x++) {
+        const i = o + x;
+        const v = image[i]!;
+        if (v - v !== 0) { bad[i] = 1; d[i] = 0; } else { bad[i] = 0; d[i] = v - brow[x]!; }
+      }
+      continue;
+    }
+    if (skyVar) bkg.rmsRow(y, rrow);
+    let vmin = Infinity;
+    for (let x = 0; x < width; x++) {
+      const i = o + x;
+      const v = image[i]!;
+      let isBad = v - v !== 0 || (mask !== undefined && (mask[i]! & badMask) !== 0);
+      let s = 0;
+      if (vp) { s = vp[i]!; if (!(s > 0 && s < Infinity)) isBad = true; }
+      else if (skyVar) { const r = rrow[x]!; s = r * r; }
+      // an unusable pixel gets the background RMS as its noise (for the threshold only: it is
+      // never summed), so a footprint can cover it but nothing is detected on it
+      if (isBad) { bad[i] = 1; d[i] = 0; if (skyVar) { const r = rrow[x]!; s = r * r; } }
+      else { bad[i] = 0; d[i] = v - brow[x]!; }
+      if (skyVar) { skyVar[i] = s; if (s < vmin) vmin = s; }
+    }
+    rowMinVar[y] = vmin === Infinity ? 0 : vmin;
+  }
+
+  lap('subtract');
+  const f = kern ? correlate(d, width, height, kern, 'auto', scratch.f32('f', npixTot)) : d;
+  // the variance the threshold is compared with (per pixel), when there is a plane
+  let threshVar: Float32Array | undefined = skyVar;
+  if (filteredMode) {
+    const k2: Kernel = { width: kern!.width, height: kern!.height, data: kern!.data.map((v) => v * v) };
+    threshVar = correlate(skyVar!, width, height, k2, 'auto', scratch.f32('threshVar', npixTot));
+  }
   lap('filter');
-  const fp = labelAboveThreshold(f, width, height, thresh, threshVar, minArea, undefined, true, preTest);
+  // unusable pixels hold d = 0; they may join a footprint (so IMAFLAGS_ISO sees them) but never start one
+  const fp = threshVar
+    ? labelAboveThreshold(f, width, height, thresh, threshVar, minArea, undefined, true, threshVar === skyVar ? rowMinVar : undefined)
+    : labelAboveThreshold(f, width, height, thresh, (y, out) => bkg.rmsRow(y, out), minArea);
   lap('label');
 
   // deblend and analyse
@@ -201,11 +194,12 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   let objs: IsoObject[] = [];
   for (let o = 0; o < fp.count; o++) {
     const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
-    // the detection threshold of this object: thresh × noise at its peak pixel (constant noise: the global one)
+    // the detection threshold of this object: thresh × the mean noise over its pixels (variance
+    // plane), or × the background RMS at its peak pixel
     let pk = pix[0]!, best = -Infinity, tsum = 0;
-    for (let k = 0; k < pix.length; k++) { const i = pix[k]!; tsum += Math.sqrt(threshVar[i]!); if (f[i]! > best) { best = f[i]!; pk = i; } }
-    const dthresh = thresh * (tsum / pix.length);
-    const mthresh = thresh * Math.sqrt(threshVar[pk]!);
+    for (let k = 0; k < pix.length; k++) { const i = pix[k]!; if (threshVar) tsum += Math.sqrt(threshVar[i]!); if (f[i]! > best) { best = f[i]!; pk = i; } }
+    const dthresh = threshVar ? thresh * (tsum / pix.length) : thresh * bkg.rmsAt(pk % width, Math.floor(pk / width));
+    const mthresh = dthresh;
     const kids = deblendFootprint(pix, f, d, width, dthresh, { nthresh, mincont, minArea });
     if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
     else {
@@ -216,7 +210,7 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   lap('deblend');
   if (opts.clean ?? true) {
     // SEP's mthresh: how far the object's minArea-th brightest pixel rises above the threshold
-    for (const o of objs) o.mthresh = excessAtMinArea(o.pix, f, threshVar, thresh, minArea);
+    for (const o of objs) o.mthresh = excessAtMinArea(o.pix, f, threshVar, o.dthresh, thresh, minArea);
     objs = cleanObjects(objs, d, f, width, opts.cleanParam ?? 1);
   }
   lap('clean');
@@ -233,9 +227,11 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   }
 
   lap('segmentation');
-  const planes: PixelPlanes = { width, height, data: d, variance: totVar, bad, segmentation: seg };
+  // errors: the sky variance plane when there is one, else the background RMS² at each object
+  // (set per object in measure), plus the sources' Poisson noise with a gain
+  const planes: PixelPlanes = { width, height, data: d, variance: skyVar, constVariance: 0, gain, bad, segmentation: seg };
   const cat = measure(objs, planes, {
-    image, mask, skyVar, bkg, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
+    image, mask, bkg, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
     full,
   });
   lap('measure');
@@ -277,7 +273,6 @@ export function releaseDetectScratch(): void {
 interface MeasureContext {
   image: Float32Array;
   mask?: Uint32Array;
-  skyVar: Float32Array;
   bkg: Background;
   diam: number[];
   kronFact: number;
@@ -297,7 +292,8 @@ const GROWTH_BINS_PER_PIX = 20;
 
 function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCatalog {
   const n = objs.length;
-  const { width, height, data: d, variance: totVar } = p;
+  const { width, height, data: d, variance: skyVarPlane } = p;
+  const ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
   const naper = c.diam.length;
   const radii = c.diam.map((x) => x / 2);
   const F64 = () => new Float64Array(n);
@@ -329,13 +325,17 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     for (let j = 0; j < o.pix.length; j++) if (d[o.pix[j]!]! > o.dthresh) isoArea++;
     AREA[k] = isoArea; FISO[k] = o.flux; FMAX[k] = o.peak; XPK[k] = o.peakx + 1; YPK[k] = o.peaky + 1;
     THRESH[k] = o.dthresh;
+    // without a variance plane, the sky variance of this object is the background RMS² at its centre
+    if (!skyVarPlane) { const r = c.bkg.rmsAt(o.mx, o.my); p.constVariance = r * r; }
+    const cv = p.constVariance ?? 0;
     // isophotal errors, flags from the footprint
     let sv = 0, sxx = 0, syy = 0, sxy = 0, imaf = 0, nimaf = 0, sat = false;
     const pix = o.pix;
     for (let j = 0; j < pix.length; j++) {
       const i = pix[j]!;
       const x = i % width, y = (i - x) / width;
-      const s = totVar[i]!;
+      const dv = d[i]!;
+      const s = (skyVarPlane ? skyVarPlane[i]! : cv) + (dv > 0 ? dv * ig : 0);
       const dx = x - o.mx, dy = y - o.my;
       sv += s; sxx += s * dx * dx; syy += s * dy * dy; sxy += s * dx * dy;
       if (c.mask) { const m = c.mask[i]!; if (m) { imaf |= m; nimaf++; if (m & MaskBits.SAT) sat = true; } }
@@ -388,7 +388,7 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     FWHM[k] = fwhmFromAreas(pix, d, o.peak, areas);
 
     if (c.psf && psfWork) {
-      const r = psfWork.measure(c.psf, p, c.skyVar, w.x, w.y);
+      const r = psfWork.measure(c.psf, p, w.x, w.y);
       FPSF[k] = r.flux; FPSFE[k] = r.fluxErr; SPREAD[k] = r.spread; SPREADE[k] = r.spreadErr;
       flags |= r.flags;
     }
@@ -453,12 +453,16 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
 }
 
 let excessWork = new Float64Array(0);
-/** The minArea-th largest value of f − thresh·σ over a footprint (0 when smaller than minArea). */
-function excessAtMinArea(pix: Int32Array, f: Float32Array, threshVar: Float32Array, thresh: number, minArea: number): number {
+/**
+ * The minArea-th largest value of f − threshold over a footprint (0 when smaller than minArea);
+ * the threshold is thresh·σ per pixel with a variance plane, else the object's own dthresh.
+ */
+function excessAtMinArea(pix: Int32Array, f: Float32Array, threshVar: Float32Array | undefined, dthresh: number, thresh: number, minArea: number): number {
   const n = pix.length;
   if (n < minArea || minArea < 1) return 0;
   if (excessWork.length < n) excessWork = new Float64Array(Math.max(n, 2 * excessWork.length));
-  for (let k = 0; k < n; k++) { const i = pix[k]!; excessWork[k] = f[i]! - thresh * Math.sqrt(threshVar[i]!); }
+  if (threshVar) for (let k = 0; k < n; k++) { const i = pix[k]!; excessWork[k] = f[i]! - thresh * Math.sqrt(threshVar[i]!); }
+  else for (let k = 0; k < n; k++) excessWork[k] = f[pix[k]!]! - dthresh;
   return quickselect(excessWork, n - minArea, n);
 }
 
@@ -569,6 +573,7 @@ let winWx = new Float64Array(64), winWy = new Float64Array(64);
 /** SExtractor's iterative Gaussian-windowed centroid (0-based in and out) and its errors. */
 function windowed(p: PixelPlanes, x0: number, y0: number, sig: number): { x: number; y: number; ex2: number; ey2: number; exy: number; snr: number } {
   const { width, height, data, variance, bad } = p;
+  const cv = p.constVariance ?? 0, ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
   const rmax = 4 * sig;
   const r2max = rmax * rmax;
   const inv2s2 = 1 / (2 * sig * sig);
@@ -624,8 +629,9 @@ function windowed(p: PixelPlanes, x0: number, y0: number, sig: number): { x: num
       const i = row + x;
       if (bad && bad[i]) continue;
       const w = wyy * wx[x - xa]!;
-      const s = variance[i]!;
-      sw += w * data[i]!;
+      const dv = data[i]!;
+      const s = (variance ? variance[i]! : cv) + (dv > 0 ? dv * ig : 0);
+      sw += w * dv;
       const w2s = w * w * s;
       ex += w2s * dx * dx; ey += w2s * dy * dy; exy += w2s * dx * dy;
       sww += w2s;
@@ -668,8 +674,9 @@ class PsfWork {
   private re = new Float64Array(0);
   private im = new Float64Array(0);
 
-  measure(psf: PsfLike, p: PixelPlanes, skyVar: Float32Array, x: number, y: number): { flux: number; fluxErr: number; spread: number; spreadErr: number; flags: number } {
+  measure(psf: PsfLike, p: PixelPlanes, x: number, y: number): { flux: number; fluxErr: number; spread: number; spreadErr: number; flags: number } {
     const { width, height, data, variance, bad } = p;
+    const cv = p.constVariance ?? 0, ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
     const fwhm = psf.fwhmPixAt ? psf.fwhmPixAt(x, y) : 3;
     const size = Math.min(51, Math.max(7, 2 * Math.ceil(2.5 * fwhm) + 1));
     if (this.stamp.length < size * size) this.stamp = new Float32Array(size * size);
@@ -687,9 +694,11 @@ class PsfWork {
         if (ix < 0 || iy < 0 || ix >= width || iy >= height) { if (pv > 1e-3) flags |= FLAG_APER_INCOMPLETE; continue; }
         const i = iy * width + ix;
         if (bad && bad[i]) { if (pv > 1e-3) flags |= FLAG_APER_INCOMPLETE; continue; }
-        const sv = skyVar[i]!;
-        if (!(sv > 0)) continue;
-        const w = 1 / sv, dv = data[i]!, tv = variance[i]!;
+        // weights from the sky variance alone (unbiased by the source's own noise); errors with all of it
+        const sv = variance ? variance[i]! : cv;
+        if (!(sv > 0 && sv < Infinity)) continue;
+        const dv = data[i]!;
+        const w = 1 / sv, tv = sv + (dv > 0 ? dv * ig : 0);
         pwp += pv * w * pv; pwd += pv * w * dv; gwd += gv * w * dv; gwp += gv * w * pv;
         const w2t = w * w * tv;
         vpp += pv * pv * w2t; vgg += gv * gv * w2t; vgp += gv * pv * w2t;

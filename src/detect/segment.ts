@@ -32,26 +32,38 @@ function find(parent: Int32Array, i: number): number {
   return r;
 }
 
+/** Fills out[0..width) with the noise σ of image row y. */
+export type RowNoise = (y: number, out: Float32Array) => void;
+
 /**
  * Label the pixels where det[i] > thresh·noise[i] (noise may be a single number: a uniform
- * level) and bad[i] is not set, keep components of at least minArea pixels. With
+ * level, or a RowNoise provider of σ row by row) and bad[i] is not set, keep components of at least minArea pixels. With
  * noiseIsVariance, `noise` holds variances: the test is det[i] > thresh·√noise[i]; then
  * rowMinNoise (optional) gives a lower bound of each row's variance, used as a pre-test.
  */
 export function labelAboveThreshold(
   det: Float32Array, width: number, height: number,
-  thresh: number, noise: Float32Array | number, minArea: number, bad?: Uint8Array, noiseIsVariance = false,
+  thresh: number, noise: Float32Array | number | RowNoise, minArea: number, bad?: Uint8Array, noiseIsVariance = false,
   rowMinNoise?: Float64Array,
 ): Footprints {
   const rx0 = new IntVec(), rx1 = new IntVec(), ry = new IntVec();
   let parent = new Int32Array(1024);
   let prevStart = 0, prevEnd = 0;
   const above = new Uint8Array(width + 1); // one sentinel 0 at the end of each row
+  const rowNoise = typeof noise === 'function' ? new Float32Array(width) : null;
   const t2 = thresh * thresh;
   for (let y = 0; y < height; y++) {
     const row = y * width;
     // the threshold test for the whole row, in one tight loop
-    if (typeof noise === 'number') {
+    if (typeof noise === 'function') {
+      // σ of this row from a provider (e.g. the background RMS spline): no noise plane at all
+      noise(y, rowNoise!);
+      const rn = rowNoise!;
+      let rmin = Infinity;
+      for (let x = 0; x < width; x++) if (rn[x]! < rmin) rmin = rn[x]!;
+      const tmin = thresh * rmin;
+      for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > tmin && v > thresh * rn[x]! ? 1 : 0; }
+    } else if (typeof noise === 'number') {
       const t0 = noiseIsVariance ? thresh * Math.sqrt(noise) : thresh * noise;
       for (let x = 0; x < width; x++) above[x] = det[row + x]! > t0 ? 1 : 0;
     } else if (noiseIsVariance) {
