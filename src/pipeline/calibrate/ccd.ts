@@ -203,7 +203,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const fit = fitPsf({ data: sub, width, height, variance, mask: bad }, sel.indices.map((i) => ({ x: x0[i]!, y: y0[i]!, flux: FA[i]! })), {
     fwhmPix: Number.isFinite(sel.fwhmMode) ? sel.fwhmMode : 3,
     degree: config.psfDegree ?? 2,
-    iterations: 8,
+    iterations: 6,
   });
   notes.push(...fit.notes);
   const psf = fit.model;
