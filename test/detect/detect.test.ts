@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   detectSources, estimateBackground, GaussianPsf, MoffatPsf, sumCircles, sumCircle, circleRectOverlap,
-  labelAboveThreshold, deblendFootprint, stampOrigin,
+  labelAboveThreshold, deblendFootprint, stampOrigin, releaseDetectScratch,
 } from '../../src/detect/index.js';
 import { MaskBits } from '../../src/image/index.js';
 import { simulate, randomStars, matchPositions, rng, type Star } from './sim.js';
@@ -307,4 +307,22 @@ test('labelling is 8-connected with a minimum area; deblendFootprint splits two 
   assert.ok(kids && kids.length === 2, 'split in two');
   assert.equal(kids![0]!.length + kids![1]!.length, fp3.pixels.length, 'every pixel given to a child');
   assert.deepEqual(stampOrigin(10.4, 20.6, 5), { x0: 8, y0: 19 });
+});
+
+test('scratch planes reused between calls leave no trace: a second image gives the same catalog as alone', () => {
+  const w = 256, h = 200;
+  const a = simulate({ width: w, height: h, stars: randomStars(30, w, h, 1e3, 1e5, 3, 10), profile: 'gaussian', fwhm: 3, sky: 300, readNoise: 5, gain: 1, seed: 1 });
+  const b = simulate({ width: w, height: h, stars: randomStars(25, w, h, 1e3, 1e5, 4, 10), profile: 'gaussian', fwhm: 3, sky: 300, readNoise: 5, gain: 1, seed: 2 });
+  const mask = new Uint32Array(w * h);
+  for (let x = 0; x < w; x++) mask[50 * w + x] = MaskBits.BAD;
+  releaseDetectScratch();
+  const alone = detectSources({ width: w, height: h, image: b.image }, { gain: 1 });
+  releaseDetectScratch();
+  const first = detectSources({ width: w, height: h, image: a.image, mask }, { gain: 1 });
+  const firstFlux = Array.from(first.catalog.get('FLUX_AUTO'));
+  const afterA = detectSources({ width: w, height: h, image: b.image }, { gain: 1 });
+  assert.equal(afterA.catalog.length, alone.catalog.length);
+  for (const name of ['X_IMAGE', 'FLUX_AUTO', 'FLUXERR_APER', 'FLAGS', 'IMAFLAGS_ISO']) assert.deepEqual(Array.from(afterA.catalog.get(name)), Array.from(alone.catalog.get(name)), name);
+  assert.ok(first.catalog.length > 20);
+  assert.deepEqual(Array.from(first.catalog.get('FLUX_AUTO')), firstFlux, 'the first catalog is untouched by the second call');
 });
