@@ -44,6 +44,7 @@ export interface ManifestExposure {
   expnum: number;
   band: string;
   role: string;
+  tile: number;
   mjd: number;
   /** Paths relative to outDir. */
   image: string;
@@ -184,7 +185,7 @@ export async function simulateSurvey(config: SurveyConfig, opts: SimulateOptions
         throw e;
       }
       manifestExps.push({
-        expnum: exp.expnum, band: exp.band, role: exp.role, mjd: exp.mjd,
+        expnum: exp.expnum, band: exp.band, role: exp.role, tile: exp.tile, mjd: exp.mjd,
         image: join('exposures', names.ooi), weight: join('exposures', names.oow), mask: join('exposures', names.ood),
         ccds: ccdIndices.map((i) => config.camera.ccds[i]!.name),
       });
@@ -284,6 +285,7 @@ function writeCcdTruth(path: string, plan: SurveyPlan, results: Omit<CcdTaskResu
         { name: 'expnum', data: i32(ex.map((e) => e.expnum)) },
         { name: 'band', data: ex.map((e) => e.band) },
         { name: 'role', data: ex.map((e) => e.role.padEnd(8)) },
+        { name: 'tile', data: i32(ex.map((e) => e.tile)) },
         { name: 'mjd', data: f64(ex.map((e) => e.mjd)), unit: 'd' },
         { name: 'exptime', data: f64(ex.map((e) => e.exptime)), unit: 's' },
         { name: 'airmass', data: f64(ex.map((e) => e.airmass)) },

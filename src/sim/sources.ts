@@ -119,9 +119,11 @@ function coverRadius(plan: SurveyPlan): number {
   return maxSep + c.camera.fieldRadiusDeg * 1.08 + 30 / 3600;
 }
 
-/** A random pixel position inside the search footprint (first search exposure), as sky coordinates. */
+/** A random pixel position inside the footprint of a random search exposure, as sky coordinates. */
 function footprintPoint(rng: Rng, plan: SurveyPlan, marginPx: number): [number, number] {
-  const exp = plan.exposures.find((e) => e.role === 'search') ?? plan.exposures[0]!;
+  const searches = plan.exposures.filter((e) => e.role === 'search');
+  const pool = searches.length ? searches : plan.exposures;
+  const exp = pool[rng.int(pool.length)]!;
   const cam = plan.config.camera;
   const ccds = plan.config.ccdnums ? cam.ccds.filter((c) => plan.config.ccdnums!.includes(c.ccdnum)) : cam.ccds;
   const ccd = ccds[rng.int(ccds.length)]!;
@@ -226,9 +228,10 @@ export function generateCatalog(plan: SurveyPlan): SkyCatalog {
     peakMjd: new Float64Array(nT), peakMag: new Float64Array(nT), tauRise: new Float64Array(nT), tauFall: new Float64Array(nT),
     color: bandCols(nT), colorSlope: bandCols(nT),
   };
-  const searchExp = plan.exposures.find((e) => e.role === 'search') ?? plan.exposures[0]!;
   const ccdsUsed = cfg.ccdnums ? cfg.camera.ccds.filter((c) => cfg.ccdnums!.includes(c.ccdnum)) : cfg.camera.ccds;
-  const geoms = ccdsUsed.map((c) => new CcdGeometry(cfg.camera, c, searchExp.pointing));
+  const searchExps = plan.exposures.filter((e) => e.role === 'search');
+  const tileExps = [...new Map((searchExps.length ? searchExps : plan.exposures).map((e) => [e.tile, e])).values()];
+  const geoms = tileExps.flatMap((e) => ccdsUsed.map((c) => new CcdGeometry(cfg.camera, c, e.pointing)));
   // Host candidates: 18 < r < 22.5 galaxies; each transient draws candidates until one lies
   // in the search footprint (60 px from the CCD edges).
   const hostCand: number[] = [];

@@ -61,6 +61,11 @@ export interface SurveyConfig {
   ccdnums?: number[];
   /** Keep only the first N exposures of the plan. */
   maxExposures?: number;
+  /**
+   * Tile the sky instead of revisiting one field: nx × ny pointings spaced by stepDeg on the
+   * tangent plane about the field centre; every epoch visits every tile in every band.
+   */
+  tiling?: { nx: number; ny: number; stepDeg: number };
 }
 
 export type Role = 'template' | 'search';
@@ -71,6 +76,8 @@ export interface ExposurePlan {
   band: Band;
   role: Role;
   epoch: number;
+  /** Tile index (0 when the survey revisits one field). */
+  tile: number;
   mjd: number;
   /** DATE-OBS (UTC, from the MJD). */
   dateObs: string;
@@ -100,6 +107,18 @@ export interface SurveyPlan {
   exposures: ExposurePlan[];
 }
 
+/** Inverse gnomonic projection: standard coordinates (deg) about (ra0, dec0) → (ra, dec). */
+function tangentToSky(ra0: number, dec0: number, xiDeg: number, etaDeg: number): [number, number] {
+  const r = Math.PI / 180;
+  const xi = xiDeg * r, eta = etaDeg * r, a0 = ra0 * r, d0 = dec0 * r;
+  const X = Math.cos(d0) * Math.cos(a0) - xi * Math.sin(a0) - eta * Math.sin(d0) * Math.cos(a0);
+  const Y = Math.cos(d0) * Math.sin(a0) + xi * Math.cos(a0) - eta * Math.sin(d0) * Math.sin(a0);
+  const Z = Math.sin(d0) + eta * Math.cos(d0);
+  let ra = Math.atan2(Y, X) / r;
+  if (ra < 0) ra += 360;
+  return [ra, Math.atan2(Z, Math.hypot(X, Y)) / r];
+}
+
 /** MJD → 'YYYY-MM-DDThh:mm:ss.sss' (UTC). */
 export function mjdToIso(mjd: number): string {
   const ms = Math.round((mjd - 40587) * 86400000);
@@ -112,43 +131,56 @@ export function planSurvey(config: SurveyConfig): SurveyPlan {
   const exposures: ExposurePlan[] = [];
   const nT = config.templateEpochs, nS = config.searchEpochs;
   let expnum = config.firstExpnum;
+  const til = config.tiling ?? { nx: 1, ny: 1, stepDeg: 0 };
+  if (!(til.nx >= 1 && til.ny >= 1 && Number.isInteger(til.nx) && Number.isInteger(til.ny))) throw new Error('tiling: nx and ny must be positive integers');
+  const tiles: [number, number][] = [];
+  for (let j = 0; j < til.ny; j++) for (let i = 0; i < til.nx; i++) {
+    const xi = (i - (til.nx - 1) / 2) * til.stepDeg, eta = (j - (til.ny - 1) / 2) * til.stepDeg;
+    tiles.push(tangentToSky(config.fieldRaDeg, config.fieldDecDeg, xi, eta));
+  }
   for (let e = 0; e < nT + nS; e++) {
     const role: Role = e < nT ? 'template' : 'search';
     // Templates every ~3 nights from startMjd; searches start 45 days later, every ~3 nights.
     const night = role === 'template' ? e * 3 : 45 + (e - nT) * 3;
     const t0 = config.startMjd + night + 0.05 + 0.25 * rng.uniform();
+    let slot = 0;
     for (let b = 0; b < config.bands.length; b++) {
-      const band = config.bands[b]!;
-      const info = BAND_INFO[band];
-      const mjd = t0 + b * (config.exptime + 30) / 86400;
-      const airmass = 1.0 + 0.5 * rng.uniform();
-      const seeingR = config.seeingArcsec * Math.exp(0.15 * rng.normal()) * (role === 'template' ? 0.9 : 1.0);
-      const seeing = Math.max(0.6, seeingR * info.seeingFactor * Math.pow(airmass, 0.6));
-      const skyMag = info.sky0 + 0.15 * rng.normal() - (rng.bool(0.2) ? 0.5 * rng.uniform() : 0);
-      const transparency = role === 'template' ? 0.96 + 0.04 * rng.uniform() : 0.8 + 0.2 * rng.uniform();
-      const zpElectrons = info.zp0 - info.kExt * (airmass - 1) + 2.5 * Math.log10(transparency);
-      const d = config.ditherArcsec / 3600;
-      const cosd = Math.cos(config.fieldDecDeg * Math.PI / 180);
-      const pointing: Pointing = {
-        raDeg: config.fieldRaDeg + rng.gauss(0, d) / cosd,
-        decDeg: config.fieldDecDeg + rng.gauss(0, d),
-        rotDeg: rng.gauss(0, 0.01),
-      };
-      const pe = config.pointingErrorArcsec / 3600;
-      const headerPointing: Pointing = {
-        raDeg: pointing.raDeg + rng.gauss(0, pe) / Math.cos(pointing.decDeg * Math.PI / 180),
-        decDeg: pointing.decDeg + rng.gauss(0, pe),
-        rotDeg: pointing.rotDeg + rng.gauss(0, config.rotationErrorDeg),
-      };
-      exposures.push({
-        index: exposures.length, expnum: expnum++, band, role, epoch: e, mjd, dateObs: mjdToIso(mjd),
-        exptime: config.exptime, airmass, seeingArcsec: seeing, skyMag, transparency, zpElectrons,
-        pointing, headerPointing,
-        skyGradient: [rng.gauss(0, 0.02), rng.gauss(0, 0.02)],
-        psfE0: [rng.gauss(0, 0.02), rng.gauss(0, 0.02)],
-        psfTilt: [rng.gauss(0, 0.03), rng.gauss(0, 0.03)],
-        satellite: rng.bool(config.artefacts.satelliteProb),
-      });
+      for (let tile = 0; tile < tiles.length; tile++, slot++) {
+        const [fra, fdec] = tiles[tile]!;
+        const band = config.bands[b]!;
+        const info = BAND_INFO[band];
+        const mjd = t0 + slot * (config.exptime + 30) / 86400;
+        const airmass = 1.0 + 0.5 * rng.uniform();
+        const seeingR = config.seeingArcsec * Math.exp(0.15 * rng.normal()) * (role === 'template' ? 0.9 : 1.0);
+        const seeing = Math.max(0.6, seeingR * info.seeingFactor * Math.pow(airmass, 0.6));
+        const skyMag = info.sky0 + 0.15 * rng.normal() - (rng.bool(0.2) ? 0.5 * rng.uniform() : 0);
+        const transparency = role === 'template' ? 0.96 + 0.04 * rng.uniform() : 0.8 + 0.2 * rng.uniform();
+        const zpElectrons = info.zp0 - info.kExt * (airmass - 1) + 2.5 * Math.log10(transparency);
+        const d = config.ditherArcsec / 3600;
+        const cosd = Math.cos(fdec * Math.PI / 180);
+        const pointing: Pointing = {
+          raDeg: fra + rng.gauss(0, d) / cosd,
+          decDeg: fdec + rng.gauss(0, d),
+          rotDeg: rng.gauss(0, 0.01),
+        };
+        const pe = config.pointingErrorArcsec / 3600;
+        const headerPointing: Pointing = {
+          raDeg: pointing.raDeg + rng.gauss(0, pe) / Math.cos(pointing.decDeg * Math.PI / 180),
+          decDeg: pointing.decDeg + rng.gauss(0, pe),
+          rotDeg: pointing.rotDeg + rng.gauss(0, config.rotationErrorDeg),
+        };
+        if (pointing.raDeg < 0) pointing.raDeg += 360; else if (pointing.raDeg >= 360) pointing.raDeg -= 360;
+        if (headerPointing.raDeg < 0) headerPointing.raDeg += 360; else if (headerPointing.raDeg >= 360) headerPointing.raDeg -= 360;
+        exposures.push({
+          index: exposures.length, expnum: expnum++, band, role, epoch: e, tile, mjd, dateObs: mjdToIso(mjd),
+          exptime: config.exptime, airmass, seeingArcsec: seeing, skyMag, transparency, zpElectrons,
+          pointing, headerPointing,
+          skyGradient: [rng.gauss(0, 0.02), rng.gauss(0, 0.02)],
+          psfE0: [rng.gauss(0, 0.02), rng.gauss(0, 0.02)],
+          psfTilt: [rng.gauss(0, 0.03), rng.gauss(0, 0.03)],
+          satellite: rng.bool(config.artefacts.satelliteProb),
+        });
+      }
     }
   }
   if (config.maxExposures !== undefined) exposures.length = Math.min(exposures.length, config.maxExposures);

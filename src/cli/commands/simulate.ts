@@ -30,6 +30,8 @@ export const commands: CommandSpec[] = [
       { name: 'ccds', type: 'string', valueName: 'N|LIST', description: 'small: number of CCDs (1-16); decam: CCDNUMs to render, e.g. 35 or 28-35,1' },
       { name: 'size', type: 'string', valueName: 'WxH', description: 'small camera: CCD size in pixels', default: '1024x1024' },
       { name: 'field', type: 'string', valueName: 'RA,DEC', description: 'field centre in degrees', default: '150.1,2.2' },
+      { name: 'tiles', type: 'string', valueName: 'NXxNY', description: 'tile the sky with NX×NY pointings around the field centre (every epoch visits every tile)' },
+      { name: 'tile-step', type: 'string', valueName: 'DEG', description: 'spacing of the tiles (default 1.5 × the camera field radius)' },
       { name: 'exptime', type: 'string', valueName: 'SEC', description: 'exposure time (s)', default: '90' },
       { name: 'seeing', type: 'string', valueName: 'ARCSEC', description: 'median seeing FWHM in r', default: '1.0' },
       { name: 'transients', type: 'string', valueName: 'N', description: 'number of SN-like transients (small: 12, decam: 60)' },
@@ -80,6 +82,16 @@ Mask bits: 1 bad pixel/column, 2 saturated, 8 cosmic ray, 64 bleed trail, 1024 s
           cfg.ccdnums = [...new Set(nums)].sort((a, b) => a - b);
         }
       }
+      const tilesS = stringOpt(args, 'tiles');
+      if (tilesS) {
+        const t = tilesS.toLowerCase().split('x').map(Number);
+        if (t.length !== 2 || !t.every((v) => Number.isInteger(v) && v >= 1 && v <= 20)) throw new UsageError('--tiles: expected NXxNY, e.g. 3x2');
+        const step = numberOpt(args, 'tile-step') ?? 1.5 * cfg.camera.fieldRadiusDeg;
+        if (!(step > 0 && step < 20)) throw new UsageError('--tile-step: expected degrees in (0, 20)');
+        cfg.tiling = { nx: t[0]!, ny: t[1]!, stepDeg: step };
+      } else if (stringOpt(args, 'tile-step')) {
+        throw new UsageError('--tile-step needs --tiles');
+      }
       const epochs = stringOpt(args, 'epochs');
       const nexp = intOpt(args, 'exposures');
       if (epochs && nexp !== undefined) throw new UsageError('give either --epochs or --exposures, not both');
@@ -89,7 +101,7 @@ Mask bits: 1 bad pixel/column, 2 saturated, 8 cosmic ray, 64 bleed trail, 1024 s
         cfg.templateEpochs = e[0]!; cfg.searchEpochs = e[1]!;
       } else if (nexp !== undefined) {
         if (nexp < 1) throw new UsageError('--exposures: expected a positive integer');
-        const nEpoch = Math.ceil(nexp / cfg.bands.length);
+        const nEpoch = Math.ceil(nexp / cfg.bands.length / ((cfg.tiling?.nx ?? 1) * (cfg.tiling?.ny ?? 1)));
         cfg.templateEpochs = nEpoch > 1 ? Math.max(1, Math.floor(0.4 * nEpoch)) : 0;
         cfg.searchEpochs = nEpoch - cfg.templateEpochs;
         cfg.maxExposures = nexp;
