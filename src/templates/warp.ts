@@ -190,6 +190,7 @@ export function warpWithMap(src: MaskedImage, map: PixelMap, opts: WarpOptions =
   const mask = new Uint32Array(width * height);
   const xs = new Float64Array(width), ys = new Float64Array(width), jac = new Float64Array(width);
   const wx = new Float64Array(6), wy = new Float64Array(6);
+  const T = weightTable();
   let covered = 0, sumW2 = 0;
   for (let y = 0; y < height; y++) {
     map.row(y, xs, ys, jac);
@@ -202,8 +203,45 @@ export function warpWithMap(src: MaskedImage, map: PixelMap, opts: WarpOptions =
       }
       const ix = Math.floor(sx), iy = Math.floor(sy);
       const fx = sx - ix, fy = sy - iy;
-      // separable weights over columns ix−2..ix+3 and rows iy−2..iy+3, zero outside the image,
-      // each axis normalised to sum 1
+      const J = conserve ? jac[x]! : 1;
+      if (ix >= 2 && iy >= 2 && ix + 3 < W && iy + 3 < H) {
+        // interior fast path: tabulated normalised weights (offsets quantised to 1/TABLE_RES px)
+        const tx = ((fx * TABLE_RES + 0.5) | 0) * 8, ty = ((fy * TABLE_RES + 0.5) | 0) * 8;
+        let base = (iy - 2) * W + ix - 2;
+        let s = 0;
+        for (let j = 0; j < 6; j++, base += W) {
+          const r = T[tx]! * img[base]! + T[tx + 1]! * img[base + 1]! + T[tx + 2]! * img[base + 2]!
+            + T[tx + 3]! * img[base + 3]! + T[tx + 4]! * img[base + 4]! + T[tx + 5]! * img[base + 5]!;
+          s += T[ty + j]! * r;
+        }
+        if (s === s) {
+          image[o] = s * J;
+          if (svar) {
+            base = (iy - 2) * W + ix - 2;
+            let sv = 0;
+            for (let j = 0; j < 6; j++, base += W) {
+              const wxa = T[tx]!, wxb = T[tx + 1]!, wxc = T[tx + 2]!, wxd = T[tx + 3]!, wxe = T[tx + 4]!, wxf = T[tx + 5]!;
+              const r = wxa * wxa * svar[base]! + wxb * wxb * svar[base + 1]! + wxc * wxc * svar[base + 2]!
+                + wxd * wxd * svar[base + 3]! + wxe * wxe * svar[base + 4]! + wxf * wxf * svar[base + 5]!;
+              const wj = T[ty + j]!;
+              sv += wj * wj * r;
+            }
+            variance![o] = sv * J * J;
+          }
+          sumW2 += T[tx + 6]! * T[ty + 6]!;
+          covered++;
+          if (smask) {
+            const q = iy * W + ix;
+            let m = smask[q]!;
+            if (fx > 0) m |= smask[q + 1]!;
+            if (fy > 0) { m |= smask[q + W]!; if (fx > 0) m |= smask[q + W + 1]!; }
+            mask[o] = fullMask ? orMask(smask, W, H, ix, iy, fx, fy, true) : m;
+          }
+          continue;
+        }
+      }
+      // general path (image edges, missing pixels): exact weights, zero outside the image,
+      // each axis normalised to sum 1; NaN taps left out and the weights renormalised in 2-D
       let swx = 0, swy = 0;
       for (let k = 0; k < 6; k++) {
         const cx = ix - 2 + k, cy = iy - 2 + k;
@@ -215,41 +253,25 @@ export function warpWithMap(src: MaskedImage, map: PixelMap, opts: WarpOptions =
       for (let k = 0; k < 6; k++) { wx[k]! *= nx; wy[k]! *= ny; }
       const k0 = ix - 2 < 0 ? 2 - ix : 0, k1 = ix + 3 >= W ? W - ix + 2 : 6;
       const j0 = iy - 2 < 0 ? 2 - iy : 0, j1 = iy + 3 >= H ? H - iy + 2 : 6;
-      // fast path: every tap valid
-      let s = 0, sv = 0, w2 = 0;
+      let s = 0, norm = 0;
       for (let j = j0; j < j1; j++) {
         const base = (iy - 2 + j) * W + ix - 2;
-        const wj = wy[j]!;
-        let r = 0;
-        for (let k = k0; k < k1; k++) r += wx[k]! * img[base + k]!;
-        s += wj * r;
-      }
-      let norm = 1;
-      const slow = s !== s;
-      if (slow) {
-        // slow path: leave out NaN taps, renormalise in 2-D
-        s = 0; norm = 0;
-        for (let j = j0; j < j1; j++) {
-          const base = (iy - 2 + j) * W + ix - 2;
-          for (let k = k0; k < k1; k++) {
-            const v = img[base + k]!;
-            if (v !== v) continue;
-            const w = wy[j]! * wx[k]!;
-            s += w * v; norm += w;
-          }
+        for (let k = k0; k < k1; k++) {
+          const v = img[base + k]!;
+          if (v !== v) continue;
+          const w = wy[j]! * wx[k]!;
+          s += w * v; norm += w;
         }
-        if (!(norm >= 0.5)) { image[o] = NaN; if (variance) variance[o] = NaN; mask[o] = MaskBits.NO_DATA | orMask(smask, W, H, ix, iy, fx, fy, fullMask); continue; }
-        s /= norm;
       }
-      const J = conserve ? jac[x]! : 1;
-      image[o] = s * J;
-      // variance: Σ w² var over the valid taps (weights normalised as above)
+      if (!(norm >= 0.5)) { image[o] = NaN; if (variance) variance[o] = NaN; mask[o] = MaskBits.NO_DATA | orMask(smask, W, H, ix, iy, fx, fy, fullMask); continue; }
+      image[o] = (s / norm) * J;
       const inv = 1 / norm;
+      let sv = 0, w2 = 0;
       for (let j = j0; j < j1; j++) {
         const base = (iy - 2 + j) * W + ix - 2;
         const wj = wy[j]! * inv;
         for (let k = k0; k < k1; k++) {
-          if (slow && img[base + k]! !== img[base + k]!) continue;
+          if (img[base + k]! !== img[base + k]!) continue;
           const w = wj * wx[k]!;
           w2 += w * w;
           if (svar) sv += w * w * svar[base + k]!;
@@ -262,6 +284,27 @@ export function warpWithMap(src: MaskedImage, map: PixelMap, opts: WarpOptions =
     }
   }
   return { width, height, image, variance, mask, coverage: covered / (width * height), varianceFactor: covered ? sumW2 / covered : 1, map: { step: map.step, maxErrorPix: map.maxErrorPix } };
+}
+
+/** Resolution of the tabulated Lanczos-3 weights: fractional offsets are rounded to 1/TABLE_RES px (≤ 0.00025 px). */
+const TABLE_RES = 2048;
+let WEIGHTS: Float64Array | undefined;
+/**
+ * For each fractional offset f = i / TABLE_RES (i = 0..TABLE_RES): the six Lanczos-3 weights of
+ * taps −2..+3 normalised to sum 1 (slots 0–5), and the sum of their squares (slot 6).
+ */
+function weightTable(): Float64Array {
+  if (WEIGHTS) return WEIGHTS;
+  const t = new Float64Array((TABLE_RES + 1) * 8);
+  for (let i = 0; i <= TABLE_RES; i++) {
+    const f = i / TABLE_RES;
+    let s = 0;
+    for (let k = 0; k < 6; k++) { const w = lanczos3(f - (k - 2)); t[i * 8 + k] = w; s += w; }
+    let s2 = 0;
+    for (let k = 0; k < 6; k++) { t[i * 8 + k]! /= s; s2 += t[i * 8 + k]! ** 2; }
+    t[i * 8 + 6] = s2;
+  }
+  return (WEIGHTS = t);
 }
 
 /** OR of the source mask over the bilinear 2×2 (or Lanczos 6×6) neighbourhood of (ix+fx, iy+fy). */
