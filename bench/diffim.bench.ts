@@ -115,8 +115,8 @@ export default {
         const { noiseRatio } = await import('../src/diffim/subtract.js');
         hpRms = noiseRatio(dd, vv);
         if (havePython('sep', 'astropy')) {
-          writeFileSync(join(dir, 'sep.py'), SEP_SCRIPT);
-          const p = spawnSync('/usr/bin/python3', ['sep.py', 'hp.fits', 'hpn.fits', String(pair.opts.fwhmSci), 'sep.txt'], { cwd: dir, encoding: 'utf8' });
+          writeFileSync(join(dir, 'run_sep.py'), SEP_SCRIPT);
+          const p = spawnSync('/usr/bin/python3', ['run_sep.py', 'hp.fits', 'hpn.fits', String(pair.opts.fwhmSci), 'sep.txt'], { cwd: dir, encoding: 'utf8' });
           if (p.status !== 0) throw new Error(`SEP on HOTPANTS output failed: ${p.stderr.slice(-400)}`);
           const det = readFileSync(join(dir, 'sep.txt'), 'utf8').trim().split('\n').filter(Boolean).map((l) => { const [x, y, f] = l.split(' ').map(Number); return { x: x!, y: y!, flux: f! }; });
           effHp = efficiency(transients, det);

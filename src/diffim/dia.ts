@@ -8,7 +8,7 @@
  */
 import type { MaskedImage } from '../image/masked-image.js';
 import { MaskBits } from '../image/masked-image.js';
-import { correlate, kernel as mkKernel } from '../image/convolve.js';
+import { convolveSpatial } from './al/convolve.js';
 import type { PsfLike } from '../detect/psf-like.js';
 
 export const DIA_FLAGS = {
@@ -60,6 +60,26 @@ export interface DiaOptions {
   fwhmPix: number;
   /** Maximum number of sources kept (highest |S/N| first, default 5000). */
   maxSources?: number;
+  /**
+   * Precomputed significance and flux maps (ZOGY: S_corr and α·F_n): peaks are found on `snr`,
+   * fluxes read at the peak pixel, errors = |flux/snr|.
+   */
+  maps?: { snr: Float32Array; flux: Float32Array };
+}
+
+/** A constant PSF given as a centred stamp (integer-pixel aligned; sub-pixel offsets ignored). */
+export class StampPsf implements PsfLike {
+  constructor(readonly data: Float32Array, readonly size: number, readonly fwhmPix: number) {}
+  stampAt(_x: number, _y: number, size: number, out: Float32Array = new Float32Array(size * size)): Float32Array {
+    out.fill(0);
+    const h = (size - 1) >> 1, hs = (this.size - 1) >> 1;
+    for (let j = -h; j <= h; j++) for (let i = -h; i <= h; i++) {
+      if (Math.abs(i) > hs || Math.abs(j) > hs) continue;
+      out[(j + h) * size + i + h] = this.data[(j + hs) * this.size + i + hs]!;
+    }
+    return out;
+  }
+  fwhmPixAt(): number { return this.fwhmPix; }
 }
 
 /** Nearest-neighbour distances through a uniform grid. */
@@ -137,13 +157,20 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
   const P0 = psf.stampAt(Math.round((width - 1) / 2), Math.round((height - 1) / 2), size);
   let p2 = 0;
   for (const v of P0) p2 += v * v;
-  const clean = new Float32Array(image.length);
-  for (let i = 0; i < clean.length; i++) { const v = image[i]!; clean[i] = v === v ? v : 0; }
-  const filt = correlate(clean, width, height, mkKernel(size, size, P0), 'fft');
-  const snr = new Float32Array(image.length);
-  for (let i = 0; i < snr.length; i++) {
-    const s = variance[i]!;
-    snr[i] = image[i]! === image[i]! && s > 0 ? filt[i]! / Math.sqrt(s * p2) : 0;
+  let snr: Float32Array;
+  if (opts.maps) snr = opts.maps.snr;
+  else {
+    const clean = new Float32Array(image.length);
+    for (let i = 0; i < clean.length; i++) { const v = image[i]!; clean[i] = v === v ? v : 0; }
+    // correlation with P = convolution with the flipped stamp (our tiled FFT)
+    const flipped = new Float64Array(size * size);
+    for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) flipped[(size - 1 - j) * size + (size - 1 - i)] = P0[j * size + i]!;
+    const filt = convolveSpatial({ src: clean, width, height, terms: [{ kernel: flipped, size, ax: 0, ay: 0 }], cx: 0, cy: 0, sx: 1, sy: 1 });
+    snr = new Float32Array(image.length);
+    for (let i = 0; i < snr.length; i++) {
+      const s = variance[i]!;
+      snr[i] = image[i]! === image[i]! && s > 0 ? filt[i]! / Math.sqrt(s * p2) : 0;
+    }
   }
   // peaks: local extrema of S/N in 5 × 5 above |thr|
   const peaks: { x: number; y: number; s: number }[] = [];
@@ -177,6 +204,7 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
     const x = pk.x + ox, y = pk.y + oy;
     psf.stampAt(x, y, size, P);
     const f = psfFit(image, variance, width, height, P, size, x, y);
+    if (opts.maps) { f.flux = opts.maps.flux[i]!; f.err = Math.abs(f.flux / pk.s); }
     let flags = 0;
     if (f.nBad > 0) flags |= DIA_FLAGS.MASKED;
     if (x < size || y < size || x > width - 1 - size || y > height - 1 - size) flags |= DIA_FLAGS.EDGE;

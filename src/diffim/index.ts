@@ -7,3 +7,4 @@ export * from './synth.js';
 export * from './dia.js';
 export * from './warp.js';
 export * from './rb.js';
+export * from './zogy.js';

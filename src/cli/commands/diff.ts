@@ -11,7 +11,9 @@ import { TesseraError, UsageError } from '../../util/errors.js';
 import { TESSERA_VERSION } from '../../util/version.js';
 import { subtractImages, type DiffInput } from '../../diffim/subtract.js';
 import { warpTemplate } from '../../diffim/warp.js';
-import { detectDiaSources } from '../../diffim/dia.js';
+import { detectDiaSources, StampPsf, type DiaSource } from '../../diffim/dia.js';
+import { zogySubtract } from '../../diffim/zogy.js';
+import { findStars } from '../../diffim/subtract.js';
 import { coefAt } from '../../diffim/al/fit.js';
 import { kernelImage } from '../../diffim/al/basis.js';
 import { defaultRbModel, scoreSources, trainRealBogus } from '../../diffim/rb.js';
@@ -85,6 +87,75 @@ function cube(planes: Float32Array[], size: number): Float32Array {
   return out;
 }
 
+function diaColumns(dia: DiaSource[], wcs: Wcs | undefined, header: Header): ColumnInput[] {
+  const n = dia.length;
+  const X = Float64Array.from(dia, (s) => s.x + 1), Y = Float64Array.from(dia, (s) => s.y + 1);
+  const cols: ColumnInput[] = [
+    { name: 'NUMBER', data: Int32Array.from({ length: n }, (_, i) => i + 1), tform: '1J' },
+    { name: 'X_IMAGE', data: X, tform: '1D', unit: 'pixel' },
+    { name: 'Y_IMAGE', data: Y, tform: '1D', unit: 'pixel' },
+  ];
+  if (wcs) {
+    const sky = wcs.pixToSky(X, Y, 1);
+    cols.push({ name: 'ALPHA_J2000', data: Float64Array.from(sky.ra), tform: '1D', unit: 'deg' });
+    cols.push({ name: 'DELTA_J2000', data: Float64Array.from(sky.dec), tform: '1D', unit: 'deg' });
+  }
+  cols.push({ name: 'FLUX_PSF', data: Float64Array.from(dia, (s) => s.flux), tform: '1D', unit: 'count' });
+  cols.push({ name: 'FLUXERR_PSF', data: Float64Array.from(dia, (s) => s.fluxErr), tform: '1D', unit: 'count' });
+  cols.push({ name: 'SNR', data: Float64Array.from(dia, (s) => s.snr), tform: '1D' });
+  const zp = header.get('MAGZERO');
+  if (typeof zp === 'number' && Number.isFinite(zp)) {
+    cols.push({ name: 'MAG_PSF', data: Float64Array.from(dia, (s) => (s.flux > 0 ? zp - 2.5 * Math.log10(s.flux) : NaN)), tform: '1D', unit: 'mag' });
+    cols.push({ name: 'MAGERR_PSF', data: Float64Array.from(dia, (s) => (s.flux > 0 ? (1.0857362047581294 * s.fluxErr) / s.flux : NaN)), tform: '1D', unit: 'mag' });
+  }
+  cols.push({ name: 'RB_SCORE', data: Float64Array.from(dia, (s) => s.rbScore), tform: '1D' });
+  cols.push({ name: 'FLAGS', data: Int32Array.from(dia, (s) => s.flags), tform: '1J' });
+  cols.push({ name: 'DIPOLE_FLUX_POS', data: Float64Array.from(dia, (s) => s.dipolePos), tform: '1D', unit: 'count' });
+  cols.push({ name: 'DIPOLE_FLUX_NEG', data: Float64Array.from(dia, (s) => s.dipoleNeg), tform: '1D', unit: 'count' });
+  cols.push({ name: 'DIST_TEMPLATE', data: Float64Array.from(dia, (s) => (Number.isFinite(s.distTemplate) ? s.distTemplate : -1)), tform: '1D', unit: 'pixel' });
+  return cols;
+}
+
+/** ZOGY mode of tessera diff: D, S_corr, diaSources from S_corr peaks. */
+function runZogy(io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, sci: Loaded, tpl: Loaded, template: DiffInput, out: string, srcOut: string | undefined, thresh: number, astrom: number): number {
+  const st = findStars(template);
+  const z = zogySubtract(sci.img, template, { stars: st.centres, sigmaX: astrom, sigmaY: astrom });
+  const { width, height } = sci.img;
+  const h = sci.header.clone();
+  for (const k of ['EXTNAME', 'CHECKSUM', 'DATASUM']) h.delete(k);
+  h.set('ORIGIN', `tessera ${TESSERA_VERSION}`, 'tessera diff');
+  h.set('MODE', 'ZOGY', 'subtraction method (Zackay, Ofek & Gal-Yam 2016)');
+  h.set('KSUM', z.fluxRatio, 'science/template flux ratio F_n/F_r');
+  h.set('ZOGY_FD', z.FD, 'flux normalisation F_D of D before rescaling');
+  h.set('SIGMA_N', z.sigmaN, 'science background noise');
+  h.set('SIGMA_R', z.sigmaR, 'template background noise');
+  h.set('ASTRMS', astrom, '[pixel] astrometric rms used in S_corr');
+  h.set('RESIDRMS', z.residRms, 'clipped rms of D/sqrt(VAR) (1 = noise)');
+  h.set('FWHMSCI', z.fwhmSci, '[pixel] science PSF FWHM');
+  h.set('FWHMTMP', z.fwhmTmpl, '[pixel] template PSF FWHM');
+  writeFits(out, [
+    { kind: 'image', data: null, shape: [] },
+    { kind: 'image', extname: 'IMAGE', header: h, data: z.diff.image, shape: [width, height], compress: { type: 'RICE_1' } },
+    { kind: 'image', extname: 'VARIANCE', data: z.diff.variance!, shape: [width, height], compress: { type: 'RICE_1' } },
+    { kind: 'image', extname: 'MASK', data: Int32Array.from(z.diff.mask!), shape: [width, height], compress: { type: 'RICE_1' } },
+    { kind: 'image', extname: 'SCORR', data: z.Scorr, shape: [width, height], compress: { type: 'RICE_1' } },
+    { kind: 'image', extname: 'PSF_D', data: z.psfD.data, shape: [z.psfD.size, z.psfD.size] },
+  ]);
+  let nDia = -1;
+  if (srcOut) {
+    const psf = new StampPsf(z.psfD.data, z.psfD.size, Math.max(z.fwhmSci, z.fwhmTmpl));
+    const dia = detectDiaSources(z.diff, psf, { thresh, fwhmPix: Math.max(z.fwhmSci, z.fwhmTmpl), templateSources: st.sources, maps: { snr: z.Scorr, flux: z.flux } });
+    nDia = dia.length;
+    const dh = new Header();
+    dh.set('THRESH', thresh, 'S_corr threshold');
+    dh.set('MODE', 'ZOGY');
+    dh.set('RBMODEL', 'NONE', 'the real/bogus model is trained on AL features: RB_SCORE NaN');
+    writeFits(srcOut, [{ kind: 'image', data: null, shape: [] }, { kind: 'bintable', extname: 'DIASRC', header: dh, columns: diaColumns(dia, sci.wcs, sci.header), nrows: dia.length }]);
+  }
+  io.stdout.write(`${sci.where} - ${tpl.where}: ZOGY, flux ratio ${z.fluxRatio.toFixed(5)}, F_D ${z.FD.toPrecision(5)}, resid rms ${z.residRms.toFixed(3)}${nDia >= 0 ? `, ${nDia} diaSources` : ''} -> ${out}\n`);
+  return 0;
+}
+
 export const commands: CommandSpec[] = [
   {
     name: 'diff',
@@ -94,12 +165,13 @@ export const commands: CommandSpec[] = [
       { name: 'output', short: 'o', type: 'string', valueName: 'DIFF.fits.fz', description: 'output difference image (HDUs IMAGE, VARIANCE, MASK, KERNEL, KERNEL_SOLUTION)' },
       { name: 'sources', type: 'string', valueName: 'DIASRC.fits', description: 'write the diaSource table' },
       { name: 'stamps', type: 'string', valueName: 'STAMPS.fits', description: 'write 51×51 search/template/difference cut-outs per diaSource' },
-      { name: 'mode', type: 'string', valueName: 'al', description: 'subtraction method (al: Alard–Lupton)', default: 'al' },
+      { name: 'mode', type: 'string', valueName: 'al|zogy', description: 'subtraction method: Alard–Lupton or ZOGY', default: 'al' },
       { name: 'kernel-order', type: 'string', valueName: 'N', description: 'spatial polynomial order of the kernel', default: '2' },
       { name: 'bg-order', type: 'string', valueName: 'N', description: 'polynomial order of the differential background', default: '1' },
       { name: 'convolve', type: 'string', valueName: 'auto|template|science', description: 'which image to convolve (auto: the sharper one)', default: 'auto' },
       { name: 'no-decorrelate', type: 'boolean', description: 'skip the DMTN-021 noise decorrelation' },
-      { name: 'thresh', type: 'string', valueName: 'SIGMA', description: 'diaSource detection threshold (matched-filter S/N)', default: '5' },
+      { name: 'thresh', type: 'string', valueName: 'SIGMA', description: 'diaSource detection threshold (matched-filter S/N; S_corr in ZOGY mode)', default: '5' },
+      { name: 'astrom-rms', type: 'string', valueName: 'PIX', description: 'ZOGY: astrometric registration rms per axis (pixels) for S_corr', default: '0.05' },
     ],
     details: `
 Both images are calibrated CCD images with a celestial WCS; the template is warped onto the science
@@ -121,7 +193,7 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
       const out = stringOpt(args, 'output');
       if (!out) throw new UsageError('diff: missing -o DIFF.fits.fz (see --help)');
       const mode = stringOpt(args, 'mode') ?? 'al';
-      if (mode !== 'al') throw new UsageError(`--mode ${mode}: only 'al' (Alard–Lupton) is available`);
+      if (mode !== 'al' && mode !== 'zogy') throw new UsageError(`--mode must be al or zogy, got '${mode}'`);
       const conv = stringOpt(args, 'convolve') ?? 'auto';
       if (conv !== 'auto' && conv !== 'template' && conv !== 'science') throw new UsageError(`--convolve must be auto, template or science, got '${conv}'`);
       const kOrder = intOpt(args, 'kernel-order') ?? 2, bOrder = intOpt(args, 'bg-order') ?? 1;
@@ -142,6 +214,7 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
       } else if (tpl.img.width !== width || tpl.img.height !== height) {
         throw new TesseraError(`${!sci.wcs ? sci.where : tpl.where}: no celestial WCS (CTYPE1 missing), and the images differ in size (${width}×${height} vs ${tpl.img.width}×${tpl.img.height}): cannot align`);
       }
+      if (mode === 'zogy') return runZogy(io, sci, tpl, template, out, stringOpt(args, 'sources'), thresh, numberOpt(args, 'astrom-rms') ?? 0.05);
       const res = subtractImages(sci.img, template, {
         kernelOrder: kOrder, bgOrder: bOrder, convolve: conv, decorrelate: !boolOpt(args, 'no-decorrelate'),
         scienceName: sci.where, templateName: tpl.where,
