@@ -159,12 +159,14 @@ export abstract class SqlTaskStore implements TaskStore {
       if (index.has(t.key)) throw new TesseraError(`task key '${t.key}' appears twice (queue '${queue}')`);
       index.set(t.key, i);
     }
+    // Dependency lists without repeats, computed once.
+    const afters: (readonly string[])[] = tasks.map((t) => (!t.after || t.after.length <= 1 ? t.after ?? [] : [...new Set(t.after)]));
     const external = new Set<string>();
-    for (const t of tasks) for (const a of t.after ?? []) if (!index.has(a)) external.add(a);
-    this.checkAcyclic(tasks, index);
+    for (const after of afters) for (const a of after) if (!index.has(a)) external.add(a);
+    this.checkAcyclic(tasks, afters, index);
     const created = now();
     try {
-      return await this.addResolved(queue, tasks, index, external, created);
+      return await this.addResolved(queue, tasks, afters, index, external, created);
     } catch (e) {
       if (e instanceof TesseraError || !/UNIQUE|duplicate key/i.test(String((e as Error).message))) throw e;
       // The transaction rolled back; name the keys that already exist.
@@ -173,7 +175,7 @@ export abstract class SqlTaskStore implements TaskStore {
     }
   }
 
-  private addResolved(queue: string, tasks: readonly NewTask[], index: Map<string, number>, external: Set<string>, created: number): Promise<AddResult> {
+  private addResolved(queue: string, tasks: readonly NewTask[], afters: readonly (readonly string[])[], index: Map<string, number>, external: Set<string>, created: number): Promise<AddResult> {
     return this.mutex.run(() =>
       this.tx(async (q) => {
         await this.ensureQueue(q, queue);
@@ -188,10 +190,7 @@ export abstract class SqlTaskStore implements TaskStore {
         for (let i = 0; i < tasks.length; i++) {
           const t = tasks[i]!;
           let unmet = 0;
-          const seen = new Set<string>();
-          for (const a of t.after ?? []) {
-            if (seen.has(a)) continue;
-            seen.add(a);
+          for (const a of afters[i]!) {
             if (index.has(a)) unmet++;
             else {
               const e = ext.get(a);
@@ -220,12 +219,7 @@ export abstract class SqlTaskStore implements TaskStore {
         const taskIds: number[] = [];
         const depIds: number[] = [];
         for (let i = 0; i < tasks.length; i++) {
-          const after = tasks[i]!.after;
-          if (!after) continue;
-          const seen = new Set<string>();
-          for (const a of after) {
-            if (seen.has(a)) continue;
-            seen.add(a);
+          for (const a of afters[i]!) {
             const j = index.get(a);
             taskIds.push(ids[i]!);
             depIds.push(j !== undefined ? ids[j]! : ext.get(a)!.id);
@@ -244,15 +238,15 @@ export abstract class SqlTaskStore implements TaskStore {
     );
   }
 
-  private checkAcyclic(tasks: readonly NewTask[], index: Map<string, number>): void {
+  private checkAcyclic(tasks: readonly NewTask[], afters: readonly (readonly string[])[], index: Map<string, number>): void {
     // Kahn's algorithm over the edges inside this call (existing tasks cannot depend on new ones).
     const n = tasks.length;
     const indeg = new Int32Array(n);
     let edges = 0;
-    for (let i = 0; i < n; i++) for (const a of new Set(tasks[i]!.after ?? [])) if (index.has(a)) { indeg[i]!++; edges++; }
+    for (let i = 0; i < n; i++) for (const a of afters[i]!) if (index.has(a)) { indeg[i]!++; edges++; }
     if (edges === 0) return;
     const dependents: number[][] = new Array(n);
-    for (let i = 0; i < n; i++) for (const a of new Set(tasks[i]!.after ?? [])) {
+    for (let i = 0; i < n; i++) for (const a of afters[i]!) {
       const j = index.get(a);
       if (j !== undefined) (dependents[j] ??= []).push(i);
     }

@@ -119,21 +119,46 @@ export class SqliteTaskStore extends SqlTaskStore {
   }
 
   protected async insertTaskRows(_q: Q, queue: string, rows: readonly InsertRow[], created: number): Promise<number[]> {
-    const ins = this.stmt(
-      `INSERT INTO tasks (queue, key, kind, params, priority, state, unmet, max_attempts, expected_seconds, created)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    // Multi-row INSERTs (fewer calls into SQLite); the write lock is held, so the rowids of one
+    // statement are consecutive and end at lastInsertRowid.
+    const cols = '(queue, key, kind, params, priority, state, unmet, max_attempts, expected_seconds, created)';
+    const B = 100;
+    const multi = this.stmt(`INSERT INTO tasks ${cols} VALUES ${new Array(B).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
+    const one = this.stmt(`INSERT INTO tasks ${cols} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const ids = new Array<number>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
+    const p = new Array<unknown>(B * 10);
+    let i = 0;
+    for (; i + B <= rows.length; i += B) {
+      for (let j = 0; j < B; j++) {
+        const r = rows[i + j]!;
+        const o = j * 10;
+        p[o] = queue; p[o + 1] = r.key; p[o + 2] = r.kind; p[o + 3] = r.params; p[o + 4] = r.priority;
+        p[o + 5] = r.state; p[o + 6] = r.unmet; p[o + 7] = r.maxAttempts; p[o + 8] = r.expectedSeconds; p[o + 9] = created;
+      }
+      const last = Number(multi.run(...p).lastInsertRowid);
+      for (let j = 0; j < B; j++) ids[i + j] = last - B + 1 + j;
+    }
+    for (; i < rows.length; i++) {
       const r = rows[i]!;
-      ids[i] = Number(ins.run(queue, r.key, r.kind, r.params, r.priority, r.state, r.unmet, r.maxAttempts, r.expectedSeconds, created).lastInsertRowid);
+      ids[i] = Number(one.run(queue, r.key, r.kind, r.params, r.priority, r.state, r.unmet, r.maxAttempts, r.expectedSeconds, created).lastInsertRowid);
     }
     return ids;
   }
 
   protected async insertDepRows(_q: Q, taskIds: readonly number[], depIds: readonly number[]): Promise<void> {
-    const ins = this.stmt('INSERT OR IGNORE INTO deps (dep_id, task_id) VALUES (?, ?)');
-    for (let i = 0; i < taskIds.length; i++) ins.run(depIds[i], taskIds[i]);
+    const B = 250;
+    const multi = this.stmt(`INSERT OR IGNORE INTO deps (dep_id, task_id) VALUES ${new Array(B).fill('(?, ?)').join(', ')}`);
+    const one = this.stmt('INSERT OR IGNORE INTO deps (dep_id, task_id) VALUES (?, ?)');
+    const p = new Array<number>(B * 2);
+    let i = 0;
+    for (; i + B <= taskIds.length; i += B) {
+      for (let j = 0; j < B; j++) {
+        p[2 * j] = depIds[i + j]!;
+        p[2 * j + 1] = taskIds[i + j]!;
+      }
+      multi.run(...p);
+    }
+    for (; i < taskIds.length; i++) one.run(depIds[i], taskIds[i]);
   }
 
   protected async addCounts(_q: Q, rows: readonly CountRow[]): Promise<void> {
