@@ -214,3 +214,45 @@ test('gradient-boosted trees learn a non-linear boundary; the shipped real/bogus
   assert.ok(keep >= 0.95, `reals kept ${keep}`);
   assert.ok(removed >= 0.8, `artefacts removed ${removed}`);
 });
+
+test('ZOGY: flux ratio, white D noise, S_corr detections with unbiased fluxes; CLI --mode zogy writes D and SCORR', async () => {
+  const { zogySubtract } = await import('../../src/diffim/zogy.js');
+  const rng = new Rng(41);
+  const transients: { x: number; y: number; flux: number }[] = [];
+  for (let i = 0; i < 15; i++) transients.push({ x: 40 + rng.next() * 690, y: 40 + rng.next() * 690, flux: 6000 });
+  const p = simulatePair({ width: 768, height: 768, seed: 17, fluxRange: [1000, 1e6], transients, shift: [0.03, -0.02] });
+  const stars = p.stars.filter((s) => s.flux > 2e4).map((s) => ({ x: s.x, y: s.y }));
+  const z = zogySubtract(p.science, p.template, { stars, sigmaX: 0.05, sigmaY: 0.05 });
+  assert.ok(Math.abs(z.fluxRatio / 1.2 - 1) < 0.01, `flux ratio ${z.fluxRatio}`);
+  assert.ok(Math.abs(noiseAwayFromSources(p, z.diff.image, z.diff.variance!) - 1) < 0.05);
+  const dia = detectDiaSources(z.diff, r0psf(z), { thresh: 5, fwhmPix: 4.7, maps: { snr: z.Scorr, flux: z.flux } });
+  const ratios: number[] = [];
+  for (const t of transients) {
+    const m = dia.find((s) => Math.hypot(s.x - t.x, s.y - t.y) < 2);
+    assert.ok(m && m.snr > 5, `transient at ${t.x.toFixed(0)},${t.y.toFixed(0)} missed`);
+    ratios.push(m.flux / t.flux);
+  }
+  const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
+  assert.ok(Math.abs(mean - 1) < 0.06, `mean ZOGY flux ratio ${mean}`);
+  // CLI on files without WCS (same grid)
+  const dir = tempDir();
+  writeFits(join(dir, 's.fits'), [{ kind: 'image', data: p.science.image, shape: [768, 768] }]);
+  writeFits(join(dir, 't.fits'), [{ kind: 'image', data: p.template.image, shape: [768, 768] }]);
+  const res = await cli(['diff', join(dir, 's.fits'), join(dir, 't.fits'), '-o', join(dir, 'z.fits.fz'), '--mode', 'zogy', '--sources', join(dir, 'z.cat')]);
+  assert.equal(res.code, 0, res.stderr);
+  const r = FitsReader.open(join(dir, 'z.fits.fz'));
+  assert.equal(r.imageHeader('IMAGE').string('MODE'), 'ZOGY');
+  assert.ok(r.hdus.some((h) => h.extname === 'SCORR'));
+  r.close();
+  const t = FitsReader.open(join(dir, 'z.cat')).readTable('DIASRC');
+  assert.ok(t.nrows >= 15, `${t.nrows} ZOGY diaSources`);
+});
+
+function r0psf(z: { psfD: { data: Float32Array; size: number } }) {
+  return { stampAt: (_x: number, _y: number, size: number, out = new Float32Array(size * size)) => {
+    const h = (size - 1) >> 1, hs = (z.psfD.size - 1) >> 1;
+    out.fill(0);
+    for (let j = -h; j <= h; j++) for (let i = -h; i <= h; i++) if (Math.abs(i) <= hs && Math.abs(j) <= hs) out[(j + h) * size + i + h] = z.psfD.data[(j + hs) * z.psfD.size + i + hs]!;
+    return out;
+  } };
+}
