@@ -103,8 +103,8 @@ export function ccdHeader(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ki
 }
 
 /** Dither seed for the quantization of one HDU (deterministic, 1..10000). */
-function ditherSeed(expnum: number, ccdnum: number, kind: ProductKind): number {
-  return ((expnum * 131 + ccdnum * 7 + (kind === 'ooi' ? 0 : 3)) % 10000) + 1;
+function ditherSeed(expnum: number, ccdnum: number): number {
+  return ((expnum * 131 + ccdnum * 7) % 10000) + 1;
 }
 
 /** Encoded HDU bytes (no primary) of a rendered CCD for the three products. */
@@ -114,11 +114,11 @@ export interface EncodedCcd {
   ood: Uint8Array[];
 }
 
-/** Quantization step of a weight map: 1e-5 of its largest value (relative error < 1e-5 of typical weights). */
+/** Quantization step of a weight map: 1e-4 of its largest value. */
 function weightStep(w: Float32Array): number {
   let m = 0;
-  for (let i = 0; i < w.length; i += 97) if (w[i]! > m) m = w[i]!;
-  return m > 0 ? m * 1e-5 : 1e-10;
+  for (let i = 0; i < w.length; i++) if (w[i]! > m) m = w[i]!;
+  return m > 0 ? m * 1e-4 : 1e-10;
 }
 
 export function encodeCcd(cfg: SurveyConfig, exp: ExposurePlan, r: RenderedCcd): EncodedCcd {
@@ -128,10 +128,10 @@ export function encodeCcd(cfg: SurveyConfig, exp: ExposurePlan, r: RenderedCcd):
     return chunks.slice(1); // drop the empty primary header encodeFits adds before a compressed HDU
   };
   return {
-    ooi: enc('ooi', r.image, { type: 'RICE_1', quantizeLevel: 16, dither: 'SUBTRACTIVE_DITHER_1', ditherSeed: ditherSeed(exp.expnum, r.ccd.ccdnum, 'ooi') }),
-    // The weight is smooth: quantize with an absolute step of 1e-5 of its typical value, and
-    // SUBTRACTIVE_DITHER_2 so that the zeros of masked pixels stay exactly zero.
-    oow: enc('oow', r.weight, { type: 'RICE_1', quantizeLevel: -weightStep(r.weight), dither: 'SUBTRACTIVE_DITHER_2', ditherSeed: ditherSeed(exp.expnum, r.ccd.ccdnum, 'oow') }),
+    ooi: enc('ooi', r.image, { type: 'RICE_1', quantizeLevel: 16, dither: 'SUBTRACTIVE_DITHER_1', ditherSeed: ditherSeed(exp.expnum, r.ccd.ccdnum) }),
+    // The weight is smooth: quantize with an absolute step of 1e-4 of its largest value, without
+    // dithering (a tile holding masked zeros gets ZZERO = 0, so the zeros stay exactly zero).
+    oow: enc('oow', r.weight, { type: 'RICE_1', quantizeLevel: -weightStep(r.weight), dither: 'NO_DITHER' }),
     ood: enc('ood', r.mask, { type: 'RICE_1' }),
   };
 }
