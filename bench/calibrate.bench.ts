@@ -83,6 +83,14 @@ const SCAMP_ARGS = (dir: string) => [join(dir, 'cat.ldac'), '-ASTREF_CATALOG', '
   '-ASTREF_BAND', 'DEFAULT', '-MATCH', 'Y', '-DISTORT_DEGREES', '3', '-POSITION_MAXERR', '2.0', '-POSANGLE_MAXERR', '2.0', '-PIXSCALE_MAXERR', '1.05',
   '-SOLVE_PHOTOM', 'N', '-CHECKPLOT_TYPE', 'NONE', '-WRITE_XML', 'N', '-NTHREADS', '1', '-VERBOSE_TYPE', 'QUIET', '-SN_THRESHOLDS', '10,100'];
 
+/** CPU seconds (user + system) of one run of a command, via /usr/bin/time; NaN when unavailable. */
+function cpuOf(cmd: string, args: string[], cwd?: string): number {
+  if (!existsSync('/usr/bin/time')) return NaN;
+  const r = spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', cmd, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const m = /CPU ([\d.]+) ([\d.]+)/.exec(r.stderr ?? '');
+  return r.status === 0 && m ? Number(m[1]) + Number(m[2]) : NaN;
+}
+
 /** rms (arcsec) of a WCS against the truth over a grid on the CCD. */
 function rmsVs(w: Wcs, truth: Wcs, W: number, H: number): number {
   let s = 0, n = 0;
@@ -136,6 +144,7 @@ export default {
       const out = join(dir, 'out');
       const cliArgs = [tesseraBin, 'calibrate', ooi, '--weight', oow, '--mask', ood, '--refcat', join(dir, 'refcat'), '-o', out, '--ccd', ccdName, '--jobs', '1'];
       const tCli = timeCommandBest(process.execPath, cliArgs, 2);
+      const cCli = cpuOf(process.execPath, cliArgs);
       // In-process, warm (what a worker pays per CCD after its first one).
       const task: CcdTask = { image: ooi, weight: oow, mask: ood, hdu: 1, refcat: join(dir, 'refcat'), outDir: out };
       let last = runCcdTask(task);
@@ -152,34 +161,39 @@ export default {
       const steps = last.timings ?? {};
       const stepText = Object.entries(steps).map(([k, v]) => `${k} ${fmt.s(v)}`).join(', ');
 
-      const rows: string[] = ['| tool | what is timed | time (one core) | tessera / peer |', '|---|---|---|---|'];
-      rows.push(`| tessera calibrate (process) | read .fz + weight + mask, background, detect + measure, PSF, PSF photometry, astrometry (pattern match, TPV-3), zero point, write calexp.fits.fz + src.fits + qa.csv | ${fmt.s(tCli)} | |`);
-      rows.push(`| tessera (in-process, warm) | the same CCD task | ${fmt.s(tWarm)} (CPU ${fmt.s((cpu.user + cpu.system) / 1e6)}) | |`);
+      const cs = (v: number) => (Number.isFinite(v) ? fmt.s(v) : 'n/a');
+      const rows: string[] = ['| tool | what is timed | wall (one core) | CPU (user+sys) | tessera / peer |', '|---|---|---|---|---|'];
+      rows.push(`| tessera calibrate (process) | read .fz + weight + mask, background, detect + measure, PSF, PSF photometry, astrometry (pattern match, TPV-3), zero point, write calexp.fits.fz + src.fits + qa.csv | ${fmt.s(tCli)} | ${cs(cCli)} | |`);
+      rows.push(`| tessera (in-process, warm) | the same CCD task | ${fmt.s(tWarm)} | ${fmt.s((cpu.user + cpu.system) / 1e6)} | |`);
       let chainNote = '';
       if (have('source-extractor') && have('psfex') && havePython('astropy.io.fits', 'numpy')) {
         const py = spawnSync('/usr/bin/python3', ['-c', PREP_PY, ooi, oow, gaia, dir, ccdName, String(e.mjd)], { encoding: 'utf8' });
         if (py.status !== 0) throw new Error(`bench prep (python) failed: ${py.stderr.slice(-800)}`);
         const { sex, psfex } = peerFiles(dir, 4, 1e9);
         const tSex = timeCommandBest('source-extractor', [join(dir, 'img.fits'), '-c', sex], 2, { cwd: dir });
+        const cSex = cpuOf('source-extractor', [join(dir, 'img.fits'), '-c', sex], dir);
         const tPsfex = timeCommandBest('psfex', PSFEX_ARGS(dir, psfex), 2, { cwd: dir });
-        rows.push(`| source-extractor (process) | LDAC catalog with ${SEX_PARAMS.length} parameters incl. VIGNET(35,35), weight map, 1.5σ | ${fmt.s(tSex)} | |`);
-        rows.push(`| psfex (process) | PSF model, default config (PIXEL_AUTO, degree 2) | ${fmt.s(tPsfex)} | |`);
-        let tScamp = NaN;
+        const cPsfex = cpuOf('psfex', PSFEX_ARGS(dir, psfex), dir);
+        rows.push(`| source-extractor (process) | LDAC catalog with ${SEX_PARAMS.length} parameters incl. VIGNET(35,35), weight map, 1.5σ | ${fmt.s(tSex)} | ${cs(cSex)} | |`);
+        rows.push(`| psfex (process) | PSF model, default config (PIXEL_AUTO, degree 2) | ${fmt.s(tPsfex)} | ${cs(cPsfex)} | |`);
+        let tScamp = NaN, cScamp = NaN;
         let scampNote = '';
         if (have('scamp')) {
           try {
             tScamp = timeCommandBest('scamp', SCAMP_ARGS(dir), 1, { cwd: dir });
+            cScamp = cpuOf('scamp', SCAMP_ARGS(dir), dir);
             const sw = scampWcs(join(dir, 'cat.head'), W, H);
             scampNote = sw ? `TPV-3 solution ${(rmsVs(sw, truth, W, H) * 1000).toFixed(1)} mas rms from the true WCS` : 'no .head written';
-            rows.push(`| scamp (process) | pattern matching + TPV degree 3 against the reference LDAC | ${fmt.s(tScamp)} | |`);
+            rows.push(`| scamp (process) | pattern matching + TPV degree 3 against the reference LDAC | ${fmt.s(tScamp)} | ${cs(cScamp)} | |`);
           } catch (err) {
             scampNote = `SCAMP not measured: ${(err as Error).message.slice(0, 200)}`;
           }
         } else scampNote = 'SCAMP not installed';
         const chain = tSex + tPsfex + (Number.isFinite(tScamp) ? tScamp : 0);
-        rows.push(`| **chain** source-extractor + psfex${Number.isFinite(tScamp) ? ' + scamp' : ''} | (no zero point, no PSF photometry pass) | ${fmt.s(chain)} | ${fmt.ratio(tCli, chain)} (process), ${fmt.ratio(tWarm, chain)} (warm) |`);
+        const cChain = cSex + cPsfex + (Number.isFinite(cScamp) ? cScamp : 0);
+        rows.push(`| **chain** source-extractor + psfex${Number.isFinite(tScamp) ? ' + scamp' : ''} | (no zero point, no PSF photometry pass) | ${fmt.s(chain)} | ${cs(cChain)} | wall ${fmt.ratio(tCli, chain)} (process), ${fmt.ratio(tWarm, chain)} (warm); CPU ${Number.isFinite(cCli / cChain) ? fmt.ratio(cCli, cChain) : 'n/a'} (process) |`);
         chainNote = scampNote;
-      } else rows.push('| peer chain | source-extractor, psfex or python3-astropy not installed | | |');
+      } else rows.push('| peer chain | source-extractor, psfex or python3-astropy not installed | | | |');
       const body = `${rows.join('\n')}
 
 CCD: simulated DECam N4 (2048×4096), r band, 1″ seeing, Moffat core + 10% wing PSF varying over the
@@ -190,7 +204,8 @@ ${(ourRms * 1000).toFixed(1)} mas rms from the true WCS; zero point ${q.zp.toFix
 (Δ ${(q.zp - zpTrue).toFixed(4)} mag, ${q.nZpStars} stars); seeing ${q.seeingArcsec.toFixed(3)}″; steps (warm): ${stepText}.
 Peer chain: ${chainNote || 'n/a'}. The peers run as DES-GW ran them (one process each, one thread);
 the chain does less than \`tessera calibrate\` (no PSF photometry pass, no zero point, no
-compressed outputs). Timings: best of 2 (SCAMP: best of 1).`;
+compressed outputs). Wall: best of 2 (SCAMP: best of 1); CPU: one more run under /usr/bin/time
+(less sensitive than wall time to other load on the machine).`;
       return [{ title: 'Calibration: tessera calibrate vs source-extractor + PSFEx + SCAMP (one 2048×4096 CCD)', body }];
     } finally {
       rmSync(dir, { recursive: true, force: true });
