@@ -1,0 +1,257 @@
+/**
+ * The `diff` stage of a transient campaign, per search CCD (DES-GW SEdiff / LSST
+ * imageDifferenceDriver): choose the template among the calibrated template candidates (same
+ * band, overlap, ≥ minSeparationDays apart, quality from the calexp headers: src/templates
+ * selectTemplates), warp it onto the search CCD (src/templates Lanczos-3, flux-conserving, with
+ * variance and mask), PSF-match and subtract (src/diffim Alard–Lupton with decorrelation), detect
+ * diaSources (matched filter), score them (shipped real/bogus model) and write into the
+ * repository layout:
+ *
+ *   diff/<band>/<expnum>/diff-<expnum>-<ccd>.fits.fz      IMAGE (WCS, MAGZERO, KSUM, template
+ *                                                          keywords), VARIANCE, MASK, PSF (of D)
+ *   diaSrc/<band>/<expnum>/diaSrc-<expnum>-<ccd>.fits     DIASRC table (tessera diff columns)
+ *   diaSrc/<band>/<expnum>/stamps-<expnum>-<ccd>.fits     SEARCH, TEMPLATE, DIFF 51×51×n cubes
+ */
+import { existsSync } from 'node:fs';
+import { FitsReader } from '../../fits/reader.js';
+import { Header } from '../../fits/header.js';
+import { writeFits, type ColumnInput, type HduInput } from '../../fits/writer.js';
+import { Wcs } from '../../wcs/wcs.js';
+import { psfFromHdu, psfToHdu } from '../../psf/io.js';
+import { PsfModel } from '../../psf/model.js';
+import type { PsfLike } from '../../detect/psf-like.js';
+import { subtractImages, type DiffInput } from '../../diffim/subtract.js';
+import { detectDiaSources, type DiaSource } from '../../diffim/dia.js';
+import { defaultRbModel, scoreSources } from '../../diffim/rb.js';
+import { warpMaskedImage } from '../../templates/warp.js';
+import { selectTemplates, type CcdRecord } from '../../templates/select.js';
+import { productLayout } from '../../products/layout.js';
+import { TesseraError } from '../../util/errors.js';
+import { TESSERA_VERSION } from '../../util/version.js';
+import type { Repository } from '../repo.js';
+import type { CcdRef, DiffParams } from './params.js';
+
+export const calexpPath = (repo: Repository, c: CcdRef) => repo.path('calexp', { band: c.band, expnum: c.expnum, ccd: c.ccd });
+export const srcPath = (repo: Repository, c: CcdRef) => repo.path('src', { band: c.band, expnum: c.expnum, ccd: c.ccd });
+export const diffPath = (repo: Repository, c: CcdRef) => repo.path('diff', { band: c.band, expnum: c.expnum, ccd: c.ccd });
+export const diaSrcPath = (repo: Repository, c: CcdRef) => repo.path('diaSrc', { band: c.band, expnum: c.expnum, ccd: c.ccd });
+export const stampsPath = (repo: Repository, c: CcdRef) => productLayout(repo.root).stampsFits({ band: c.band, expnum: c.expnum, ccd: c.ccd });
+
+export interface Calexp {
+  path: string;
+  header: Header;
+  wcs: Wcs;
+  img: DiffInput;
+}
+
+function numKey(h: Header, k: string): number {
+  const v = h.get(k);
+  return typeof v === 'number' ? v : NaN;
+}
+
+/** Header (and WCS) of a calexp's IMAGE HDU only. */
+export function readCalexpHeader(path: string): { header: Header; wcs: Wcs; width: number; height: number } {
+  if (!existsSync(path)) throw new TesseraError(`${path}: calibrated image missing (did its calibrate task succeed?)`);
+  const r = FitsReader.open(path);
+  try {
+    const h = r.imageHeader('IMAGE');
+    return { header: h, wcs: Wcs.fromHeader(h, `${path}[IMAGE]`), width: h.optionalNumber('NAXIS1') ?? 0, height: h.optionalNumber('NAXIS2') ?? 0 };
+  } finally {
+    r.close();
+  }
+}
+
+/** A calexp's IMAGE, VARIANCE, MASK and PSF. */
+export function readCalexp(path: string): Calexp {
+  if (!existsSync(path)) throw new TesseraError(`${path}: calibrated image missing (did its calibrate task succeed?)`);
+  const r = FitsReader.open(path);
+  try {
+    const im = r.readImage('IMAGE');
+    const [w, h] = im.shape as [number, number];
+    const v = r.readImage('VARIANCE');
+    const m = r.readImage('MASK');
+    const p = r.readImage('PSF');
+    const psf = psfFromHdu(p.header, p.data as ArrayLike<number>, p.shape, `${path}[PSF]`);
+    const img: DiffInput = {
+      width: w, height: h,
+      image: im.data instanceof Float32Array ? im.data : Float32Array.from(im.data as ArrayLike<number>),
+      variance: v.data instanceof Float32Array ? v.data : Float32Array.from(v.data as ArrayLike<number>),
+      mask: Uint32Array.from(m.data as ArrayLike<number>),
+      psf: psf as unknown as PsfLike,
+    };
+    const sat = numKey(im.header, 'SATURATE'), gain = numKey(im.header, 'GAIN');
+    if (sat > 0) img.saturation = sat;
+    if (gain > 0) img.gain = gain;
+    return { path, header: im.header, wcs: Wcs.fromHeader(im.header, `${path}[IMAGE]`), img };
+  } finally {
+    r.close();
+  }
+}
+
+/** Template-selection record of a calibrated CCD (quality from its calexp header). */
+export function calexpRecord(c: CcdRef, path: string): CcdRecord {
+  const { header: h, wcs, width, height } = readCalexpHeader(path);
+  const footprint = [[0.5, 0.5], [width + 0.5, 0.5], [width + 0.5, height + 0.5], [0.5, height + 0.5]].map(([x, y]) => wcs.pixToSkyOne(x!, y!) as [number, number]);
+  const zp = numKey(h, 'MAGZERO');
+  return {
+    expnum: c.expnum, ccdName: c.ccdName, ccdNum: c.ccd, band: c.band, mjd: c.mjd, footprint,
+    fwhmArcsec: numKey(h, 'FWHM'), depth: numKey(h, 'DEPTH'), zp, zpOk: Number.isFinite(zp),
+    sky: numKey(h, 'SKYLEVEL'), exptime: numKey(h, 'EXPTIME'), path,
+  };
+}
+
+/** A constant PixelPSF model from a centred stamp (the difference image's PSF), for the PSF HDU. */
+function stampPsfModel(stamp: Float32Array, size: number, width: number, height: number, fwhmPix: number): PsfModel | undefined {
+  if (size % 2 !== 1) return undefined;
+  let s = 0;
+  for (let i = 0; i < stamp.length; i++) s += stamp[i]!;
+  if (!(s > 0)) return undefined;
+  const coeffs = new Float64Array(size * size);
+  for (let i = 0; i < coeffs.length; i++) coeffs[i] = stamp[i]! / s;
+  return new PsfModel({ size, sampling: 1, degree: 0, polZero: [(width - 1) / 2, (height - 1) / 2], polScale: [width, height], coeffs, fwhmPix, fluxFraction: 1 });
+}
+
+function cube(planes: Float32Array[], size: number): Float32Array {
+  const out = new Float32Array(planes.length * size * size);
+  planes.forEach((p, i) => out.set(p, i * size * size));
+  return out;
+}
+
+export interface DiffStageResult {
+  template: CcdRef;
+  nDiaSources: number;
+  ksum: number;
+  residRms: number;
+  coverage: number;
+  seconds: Record<string, number>;
+}
+
+/** Run the diff stage of one search CCD, writing its three outputs. */
+export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) => void = () => undefined): DiffStageResult {
+  const t0 = performance.now();
+  const lap = (() => { let t = t0; return () => { const n = performance.now(); const d = (n - t) / 1000; t = n; return d; }; })();
+  const seconds: Record<string, number> = {};
+  const s = p.search;
+  const sciPath = calexpPath(repo, s);
+  const sciRec = calexpRecord(s, sciPath);
+  const recs: CcdRecord[] = [];
+  const refOf = new Map<string, CcdRef>();
+  for (const t of p.templates) {
+    const path = calexpPath(repo, t);
+    if (!existsSync(path)) { log(`template candidate ${t.expnum}/${t.ccdName}: no calexp (calibration failed), skipped`); continue; }
+    const rec = calexpRecord(t, path);
+    recs.push(rec);
+    refOf.set(`${t.expnum}/${t.ccd}`, t);
+  }
+  const sel = selectTemplates(sciRec, recs, { minSeparationDays: p.minSeparationDays });
+  for (const r of sel.rejected) log(`template candidate ${r.record.expnum}/${r.record.ccdName}: rejected (${r.reason})`);
+  const best = sel.cover[0] ?? sel.candidates[0];
+  if (!best) throw new TesseraError(`diff ${s.expnum}/${s.ccdName}: no usable template among ${p.templates.length} candidate CCD(s) (${sel.rejected.map((r) => `${r.record.expnum}/${r.record.ccdName}: ${r.reason}`).join('; ') || 'none overlaps'})`);
+  const tRef = refOf.get(`${best.record.expnum}/${best.record.ccdNum}`)!;
+  log(`template ${tRef.expnum}/${tRef.ccdName} (MJD ${tRef.mjd.toFixed(3)}, FWHM ${best.record.fwhmArcsec.toFixed(2)}″, depth ${best.record.depth.toFixed(2)}, overlap ${(best.overlapFraction * 100).toFixed(1)}%) of ${sel.candidates.length} candidate(s)`);
+  seconds.select = lap();
+
+  const sci = readCalexp(sciPath);
+  const tpl = readCalexp(calexpPath(repo, tRef));
+  seconds.read = lap();
+  const { width, height } = sci.img;
+  const warped = warpMaskedImage(tpl.img, tpl.wcs, sci.wcs, width, height);
+  if (warped.coverage === 0) throw new TesseraError(`diff ${s.expnum}/${s.ccdName}: template ${tRef.expnum}/${tRef.ccdName} does not overlap after warping (check both WCS)`);
+  const template: DiffInput = { width, height, image: warped.image, variance: warped.variance, mask: warped.mask, psf: tpl.img.psf, saturation: tpl.img.saturation, gain: tpl.img.gain };
+  seconds.warp = lap();
+  const res = subtractImages(sci.img, template, { decorrelate: true, scienceName: sciPath, templateName: tpl.path });
+  seconds.subtract = lap();
+  const dia: DiaSource[] = detectDiaSources(res.diff, res.psf, { thresh: p.threshold, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate });
+  const rb = defaultRbModel();
+  if (rb) scoreSources(rb, dia);
+  seconds.detect = lap();
+
+  // Difference image.
+  const h = new Header([], 'IMAGE');
+  for (const c of sci.header.cards) {
+    const k = c.key.trim().toUpperCase();
+    if (c.value === undefined || k === 'EXTNAME' || k === 'CHECKSUM' || k === 'DATASUM' || k === '') continue;
+    h.add({ ...c });
+  }
+  h.set('ORIGIN', `tessera ${TESSERA_VERSION}`, 'transient campaign diff stage');
+  h.set('MODE', 'AL', 'subtraction method (Alard-Lupton)');
+  h.set('CONVOLVE', res.convolved.toUpperCase(), 'image convolved by the kernel');
+  h.set('KSUM', res.ksum, 'science/template flux ratio (kernel sum)');
+  h.set('KSUMERR', res.ksumErr, 'error of KSUM');
+  h.set('CHI2DOF', res.chi2Dof, 'mean chi2/dof of the used stamps');
+  h.set('RESIDRMS', res.residRms, 'clipped rms of D/sqrt(VAR) (1 = noise)');
+  h.set('DECORREL', res.decorrelated, 'DMTN-021 decorrelation applied');
+  h.set('TMPLEXP', tRef.expnum, 'template exposure');
+  h.set('TMPLCCD', tRef.ccd, 'template CCD number');
+  h.set('TMPLMJD', tRef.mjd, 'template MJD-OBS');
+  h.set('TMPLCOV', warped.coverage, 'fraction of the CCD covered by the template');
+  h.set('NTMPLCAN', sel.candidates.length, 'template candidates passing the cuts');
+  const mask = new Int32Array(res.diff.mask!.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = res.diff.mask![i]! | 0;
+  const hdus: HduInput[] = [
+    { kind: 'image', data: null, shape: [] },
+    { kind: 'image', extname: 'IMAGE', header: h, data: res.diff.image, shape: [width, height], compress: { type: 'RICE_1' } },
+    { kind: 'image', extname: 'VARIANCE', data: res.diff.variance!, shape: [width, height], compress: { type: 'RICE_1' } },
+    { kind: 'image', extname: 'MASK', data: mask, shape: [width, height], compress: { type: 'RICE_1' } },
+  ];
+  const dpsf = stampPsfModel(res.diffPsf.data, res.diffPsf.size, width, height, res.diffPsf.fwhmPix);
+  if (dpsf) {
+    const ph = psfToHdu(dpsf);
+    const hh = new Header([], 'PSF');
+    for (const c of ph.cards) if (c.key !== 'EXTNAME') hh.set(c.key, c.value, c.comment);
+    hdus.push({ kind: 'image', extname: 'PSF', header: hh, data: ph.data, shape: ph.shape });
+  }
+
+  // diaSource table (columns as tessera diff --sources) and stamps.
+  const n = dia.length;
+  const X = Float64Array.from(dia, (d) => d.x + 1), Y = Float64Array.from(dia, (d) => d.y + 1);
+  const sky = sci.wcs.pixToSky(X, Y, 1);
+  const zp = numKey(sci.header, 'MAGZERO');
+  const cols: ColumnInput[] = [
+    { name: 'NUMBER', data: Int32Array.from({ length: n }, (_, i) => i + 1), tform: '1J' },
+    { name: 'X_IMAGE', data: X, tform: '1D', unit: 'pixel' },
+    { name: 'Y_IMAGE', data: Y, tform: '1D', unit: 'pixel' },
+    { name: 'ALPHA_J2000', data: Float64Array.from(sky.ra), tform: '1D', unit: 'deg' },
+    { name: 'DELTA_J2000', data: Float64Array.from(sky.dec), tform: '1D', unit: 'deg' },
+    { name: 'FLUX_PSF', data: Float64Array.from(dia, (d) => d.flux), tform: '1D', unit: 'count' },
+    { name: 'FLUXERR_PSF', data: Float64Array.from(dia, (d) => d.fluxErr), tform: '1D', unit: 'count' },
+    { name: 'SNR', data: Float64Array.from(dia, (d) => d.snr), tform: '1D' },
+    { name: 'MAG_PSF', data: Float64Array.from(dia, (d) => (d.flux > 0 ? zp - 2.5 * Math.log10(d.flux) : NaN)), tform: '1D', unit: 'mag' },
+    { name: 'RB_SCORE', data: Float64Array.from(dia, (d) => d.rbScore), tform: '1D' },
+    { name: 'FLAGS', data: Int32Array.from(dia, (d) => d.flags), tform: '1J' },
+    { name: 'DIPOLE_FLUX_POS', data: Float64Array.from(dia, (d) => d.dipolePos), tform: '1D', unit: 'count' },
+    { name: 'DIPOLE_FLUX_NEG', data: Float64Array.from(dia, (d) => d.dipoleNeg), tform: '1D', unit: 'count' },
+    { name: 'DIST_TEMPLATE', data: Float64Array.from(dia, (d) => (Number.isFinite(d.distTemplate) ? d.distTemplate : -1)), tform: '1D', unit: 'pixel' },
+  ];
+  const dh = new Header();
+  dh.set('EXPNUM', s.expnum); dh.set('CCDNUM', s.ccd); dh.set('BAND', s.band); dh.set('MJD-OBS', s.mjd);
+  dh.set('MAGZERO', zp, 'AB zero point of the search CCD');
+  dh.set('THRESH', p.threshold, 'matched-filter S/N threshold');
+  dh.set('KSUM', res.ksum, 'science/template flux ratio');
+  dh.set('TMPLEXP', tRef.expnum, 'template exposure');
+  dh.set('RBMODEL', rb ? `gbdt seed ${rb.meta.seed}` : 'NONE', rb ? 'real/bogus model (data/rb-model.json)' : 'no real/bogus model: RB_SCORE is NaN');
+  const S = 51, hs = 25;
+  const cut = (plane: Float32Array, d: DiaSource) => {
+    const o = new Float32Array(S * S).fill(NaN);
+    const x0 = Math.round(d.x) - hs, y0 = Math.round(d.y) - hs;
+    for (let j = 0; j < S; j++) {
+      const yy = y0 + j;
+      if (yy < 0 || yy >= height) continue;
+      for (let i = 0; i < S; i++) { const xx = x0 + i; if (xx >= 0 && xx < width) o[j * S + i] = plane[yy * width + xx]!; }
+    }
+    return o;
+  };
+  const stampHdus: HduInput[] = [{ kind: 'image', data: null, shape: [] }];
+  for (const [name, plane] of [['SEARCH', sci.img.image], ['TEMPLATE', res.matchedTemplate], ['DIFF', res.diff.image]] as const) {
+    stampHdus.push({ kind: 'image', extname: name, data: cube(dia.map((d) => cut(plane, d)), S), shape: [S, S, n] });
+  }
+  stampHdus.push({ kind: 'bintable', extname: 'DIASRC', columns: cols.slice(0, 5), nrows: n });
+  // Stamps and table first, the image last: the image is the output whose presence marks the task
+  // done only together with the others (all three are declared outputs).
+  writeFits(stampsPath(repo, s), stampHdus);
+  writeFits(diaSrcPath(repo, s), [{ kind: 'image', data: null, shape: [] }, { kind: 'bintable', extname: 'DIASRC', header: dh, columns: cols, nrows: n }]);
+  writeFits(diffPath(repo, s), hdus);
+  seconds.write = lap();
+  log(`KSUM ${res.ksum.toFixed(4)}, resid rms ${res.residRms.toFixed(3)}, ${res.solution.nUsed} stamps, convolved ${res.convolved}, ${n} diaSources; times ${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
+  return { template: tRef, nDiaSources: n, ksum: res.ksum, residRms: res.residRms, coverage: warped.coverage, seconds };
+}
