@@ -16,7 +16,7 @@
  */
 
 import { cpus } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Header } from '../fits/header.js';
 import { writeFits, type ColumnInput } from '../fits/writer.js';
@@ -168,15 +168,19 @@ export async function simulateSurvey(config: SurveyConfig, opts: SimulateOptions
       const streams = kinds.map((k) => new AtomicStream(join(out, 'exposures', names[k])));
       try {
         kinds.forEach((k, n) => streams[n]!.write(encodePrimary(config, exp, k, ccdIndices.length)));
-        const pending = ccdIndices.map((ci) => pool.run(exp.index, ci));
+        const pending = ccdIndices.map((ci) => {
+          const p = pool.run(exp.index, ci);
+          p.catch(() => undefined); // a failure is reported once, by the await below
+          return p;
+        });
         for (const p of pending) {
           const r = await p;
           streams[0]!.write(r.encoded.ooi);
           streams[1]!.write(r.encoded.oow);
           streams[2]!.write(r.encoded.ood);
           renderMs += r.renderMs; encodeMs += r.encodeMs;
-          const { encoded: _drop, ...rest } = r;
-          void _drop;
+          const { encoded, ...rest } = r;
+          encoded.ooi.length = 0; // the bytes are on disk; keep only the truth
           results.push(rest);
         }
         for (const s of streams) s.finish();
@@ -202,7 +206,7 @@ export async function simulateSurvey(config: SurveyConfig, opts: SimulateOptions
     tessera: 'simulation', version: 1, seed: String(config.seed), camera: config.camera.name,
     field: { ra: config.fieldRaDeg, dec: config.fieldDecDeg }, bands: config.bands,
     exposures: manifestExps,
-    refcat: relative(out, join(out, 'refcat', 'gaia.fits')),
+    refcat: join('refcat', 'gaia.fits'),
     truth: { sources: join('truth', 'sources.fits'), ccds: join('truth', 'ccds.fits'), epochs: join('truth', 'epochs.fits') },
     maskBits: { ...MASK_BITS },
     counts: {
