@@ -244,6 +244,7 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   let nact = n;
   let maxNodes = 1;
   const thr: number[] = [dthresh];
+  const splitMin = 2 * minArea;
   for (let lev = 1; lev < nthresh; lev++) {
     const t = dthresh * Math.pow(peak / dthresh, lev / nthresh);
     thr.push(t);
@@ -251,7 +252,10 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
     const prev = (lev - 1) * n;
     for (let q = 0; q < nact; q++) {
       const k = active[q]!;
-      if (fv[k]! > t && comp[prev + k]! >= 0) active[m++] = k;
+      // a node smaller than 2·minArea can never split again (each branch needs minArea pixels):
+      // its pixels need not be followed to higher levels (its chain cannot change any decision)
+      const nd = comp[prev + k]!;
+      if (fv[k]! > t && nd >= 0 && nodeNpix[nd]! >= splitMin) active[m++] = k;
       else uf[k] = -1;
     }
     nact = m;
