@@ -8,6 +8,8 @@
  * `planTransientTasks` builds these tasks with their dependencies for a set of search CCDs.
  */
 import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { FitsReader } from '../fits/reader.js';
 import type { NewTask } from '../engine/types.js';
 import { registerKind } from '../pipeline/kinds.js';
 import { datasetPath } from '../pipeline/layout.js';
@@ -19,7 +21,21 @@ import { parseRegion, patchRegionFor, type AssocRegion } from './region.js';
 import { associateRegionToFiles, forcedToFile, mergeCampaign, readDiaSrcFits, readDiffExposure, readObjectPositions, type CcdMeta } from './stage.js';
 
 export interface CcdRef extends CcdMeta {
-  zeroPoint: number;
+  /** Files of the calibrated science and template CCDs (relative to the repository or absolute), for the PSF of the difference image. */
+  scienceCalexp?: string;
+  templateCalexp?: string;
+}
+
+/** MAGZERO of the IMAGE HDU of a difference image (the science CCD's zero point), and its CONVOLVE keyword. */
+export function diffHeaderInfo(path: string): { zeroPoint?: number; convolved?: string } {
+  const r = FitsReader.open(path);
+  try {
+    const h = r.imageHeader(r.hdus.some((x) => x.extname?.trim().toUpperCase() === 'IMAGE') ? 'IMAGE' : 1);
+    const zp = h.get('MAGZERO'), cv = h.get('CONVOLVE');
+    return { zeroPoint: typeof zp === 'number' ? zp : undefined, convolved: typeof cv === 'string' ? cv.trim().toUpperCase() : undefined };
+  } finally {
+    r.close();
+  }
 }
 
 export interface AssociateParams {
@@ -57,7 +73,8 @@ registerKind({
     const tables = p.ccds.map((c) => {
       const path = datasetPath(ctx.repo.root, 'diaSrc', did(c));
       if (!existsSync(path)) throw new TesseraError(`associate ${region.name}: missing diaSrc table ${path}`);
-      return readDiaSrcFits(path, c);
+      const zp = c.zeroPoint ?? diffHeaderInfo(datasetPath(ctx.repo.root, 'diff', did(c))).zeroPoint;
+      return readDiaSrcFits(path, { ...c, zeroPoint: zp });
     });
     const res = associateRegionToFiles(productLayout(ctx.repo.root), region, tables, { radiusArcsec: p.radiusArcsec });
     ctx.log(`associate ${region.name}: ${res.sources.n} diaSources → ${res.objects.n} diaObjects`);
@@ -72,8 +89,13 @@ registerKind({
   async run(p: ForcedParams, ctx) {
     const L = productLayout(ctx.repo.root);
     const img = datasetPath(ctx.repo.root, p.imageType === 'calexp' ? 'calexp' : 'diff', did(p));
-    const calexp = datasetPath(ctx.repo.root, 'calexp', did(p));
-    const exp = readDiffExposure(img, existsSync(calexp) ? calexp : undefined);
+    // The PSF of a difference image is that of the image that was not convolved (the convolved
+    // one was matched to it): the template's when the science image was convolved.
+    const info = p.imageType === 'calexp' ? {} : diffHeaderInfo(img);
+    const rel = (f: string) => (isAbsolute(f) ? f : join(ctx.repo.root, f));
+    let psfFile = info.convolved === 'SCIENCE' ? p.templateCalexp : p.scienceCalexp;
+    psfFile = psfFile ? rel(psfFile) : datasetPath(ctx.repo.root, 'calexp', did(p));
+    const exp = readDiffExposure(img, existsSync(psfFile) ? psfFile : undefined);
     const objs = readObjectPositions(p.regions.map((r) => L.diaObjectFits(parseRegion(r))).filter((f) => existsSync(f)));
     const t = forcedToFile(L, exp, objs, { imageType: p.imageType ?? 'diff', mjd: p.mjd, band: p.band, expnum: p.expnum, ccd: p.ccd, zeroPoint: p.zeroPoint },
       { fitBackground: p.fitBackground ?? p.imageType === 'calexp' }, forcedPath(ctx.repo.root, p));
@@ -100,11 +122,11 @@ registerKind({
 });
 
 /** Patch regions (rings skymap) a CCD overlaps, from a grid of points over it (spacing ≤ 256 px). */
-export function regionsOverlapping(wcs: Wcs, width: number, height: number): AssocRegion[] {
-  const nx = Math.max(2, Math.ceil(width / 256) + 1), ny = Math.max(2, Math.ceil(height / 256) + 1);
+export function regionsOverlapping(wcs: Wcs, width: number, height: number, marginPix = 0): AssocRegion[] {
+  const nx = Math.max(2, Math.ceil((width + 2 * marginPix) / 256) + 1), ny = Math.max(2, Math.ceil((height + 2 * marginPix) / 256) + 1);
   const seen = new Map<string, AssocRegion>();
   for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
-    const [ra, dec] = wcs.pixToSkyOne(0.5 + (width * i) / (nx - 1), 0.5 + (height * j) / (ny - 1), 1);
+    const [ra, dec] = wcs.pixToSkyOne(0.5 - marginPix + ((width + 2 * marginPix) * i) / (nx - 1), 0.5 - marginPix + ((height + 2 * marginPix) * j) / (ny - 1), 1);
     const r = patchRegionFor(ra, dec);
     if (!seen.has(r.name)) seen.set(r.name, r);
   }
@@ -120,15 +142,19 @@ export interface PlannedCcd extends CcdRef {
 }
 
 /** associate (per overlapped patch), forced (per CCD) and products tasks with their dependencies. */
-export function planTransientTasks(ccds: PlannedCcd[], opts: { radiusArcsec?: number; forcedOnCalexp?: boolean } = {}): NewTask[] {
+export function planTransientTasks(ccds: PlannedCcd[], opts: { radiusArcsec?: number; forcedOnCalexp?: boolean; marginPix?: number } = {}): NewTask[] {
   const byRegion = new Map<string, { region: AssocRegion; ccds: PlannedCcd[] }>();
   const regionsOf = new Map<PlannedCcd, string[]>();
   for (const c of ccds) {
-    const rs = regionsOverlapping(c.wcs, c.width, c.height);
+    const rs = regionsOverlapping(c.wcs, c.width, c.height, opts.marginPix ?? 0);
     regionsOf.set(c, rs.map((r) => r.name));
     for (const r of rs) (byRegion.get(r.name) ?? byRegion.set(r.name, { region: r, ccds: [] }).get(r.name)!).ccds.push(c);
   }
-  const strip = (c: PlannedCcd): CcdRef => ({ expnum: c.expnum, ccd: c.ccd, band: c.band, mjd: c.mjd, zeroPoint: c.zeroPoint, ...(c.pixelScaleArcsec ? { pixelScaleArcsec: c.pixelScaleArcsec } : {}) });
+  const strip = (c: PlannedCcd): CcdRef => ({
+    expnum: c.expnum, ccd: c.ccd, band: c.band, mjd: c.mjd,
+    ...(c.zeroPoint !== undefined ? { zeroPoint: c.zeroPoint } : {}), ...(c.pixelScaleArcsec ? { pixelScaleArcsec: c.pixelScaleArcsec } : {}),
+    ...(c.scienceCalexp ? { scienceCalexp: c.scienceCalexp } : {}), ...(c.templateCalexp ? { templateCalexp: c.templateCalexp } : {}),
+  });
   const tasks: NewTask[] = [];
   const names = [...byRegion.keys()].sort();
   for (const name of names) {
