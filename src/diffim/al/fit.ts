@@ -220,7 +220,7 @@ function madClip(values: number[], kappa: number): { med: number; sig: number } 
 
 /** Minimum number of stamps for a given spatial order (the fit falls back to lower orders). */
 export function minStampsFor(order: number): number {
-  return Math.max(3, 2 * nPoly(order));
+  return order === 0 ? 3 : 4 * nPoly(order);
 }
 
 /**
