@@ -266,15 +266,16 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
       uf[k] = k;
       rootCount[k] = 0; rootFlux[k] = 0;
       const x = lx[k]!, y = ly[k]!;
-      // already-visited neighbours in raster order: W, NW, N, NE
+      // already-visited neighbours in raster order: W, NW, N, NE; `a` tracks k's root
+      let a = k;
       for (let e = 0; e < 4; e++) {
         const nx = e === 0 ? x - 1 : x - 2 + e;
         const ny = e === 0 ? y : y - 1;
         if (nx < 0 || ny < 0 || nx >= bw) continue;
         const mm = sub[ny * bw + nx]!;
         if (mm < 0 || uf[mm]! < 0) continue;
-        const a = find(uf, k), b = find(uf, mm);
-        if (a !== b) { if (a < b) uf[b] = a; else uf[a] = b; }
+        const b = find(uf, mm);
+        if (a !== b) { if (a < b) uf[b] = a; else { uf[a] = b; a = b; } }
       }
     }
     for (let q = 0; q < nact; q++) {
