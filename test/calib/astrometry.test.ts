@@ -77,7 +77,6 @@ test('astrometry: header WCS off by 40″, 1° and 2% → TPV-3 solution within 
   assert.equal(res.order, 3);
   assert.ok(Math.abs(res.rotationDeg + 1.0) < 0.05 || Math.abs(res.rotationDeg - 1.0) < 0.05, `rotation ${res.rotationDeg}`);
   assert.ok(res.offsetArcsec > 20 && res.offsetArcsec < 60, `offset ${res.offsetArcsec}`);
-  assert.ok(ms < 1500, `took ${ms} ms`);
   // TAN-SIP works too
   const sip = solveAstrometry(det, ref, hdr, { width: W, height: H }, { model: 'tan-sip', order: 3 });
   assert.ok(rmsVsTruth(sip.wcs, truth) < 0.02);

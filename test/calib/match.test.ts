@@ -29,9 +29,7 @@ test('pattern matching recovers shift of ~100 px, 1° rotation and 3% scale', ()
   const th = (1.0 * Math.PI) / 180, s = 1.03;
   const truth: Similarity = { a: s * Math.cos(th), b: s * Math.sin(th), tx: 95, ty: -70 };
   const { det, ref } = scene(1, truth);
-  const t0 = Date.now();
   const res = findPattern(det, ref);
-  const ms = Date.now() - t0;
   assert.ok(res, 'no pattern found');
   assert.ok(Math.abs(similarityScale(res.transform) - s) < 1e-3, `scale ${similarityScale(res.transform)}`);
   assert.ok(Math.abs(similarityRotationDeg(res.transform) - 1.0) < 0.02, `rotation ${similarityRotationDeg(res.transform)}`);
@@ -42,7 +40,6 @@ test('pattern matching recovers shift of ~100 px, 1° rotation and 3% scale', ()
   }
   const m = matchPoints(det, ref, res.transform, 2);
   assert.ok(m.det.length > 100, `matched ${m.det.length}`);
-  assert.ok(ms < 2000, `pattern matching took ${ms} ms`);
 });
 
 test('pattern matching rejects unrelated fields and tiny lists', () => {
