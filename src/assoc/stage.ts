@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { FitsReader } from '../fits/reader.js';
 import type { MaskedImage } from '../image/masked-image.js';
 import { psfFromHdu } from '../psf/io.js';
+import { PsfModel } from '../psf/model.js';
 import { TesseraError } from '../util/errors.js';
 import { Wcs } from '../wcs/wcs.js';
 import { associate, type AssociateOptions, type AssociationResult } from './associate.js';
@@ -88,6 +89,8 @@ export interface DiffExposure {
   image: MaskedImage;
   wcs: Wcs;
   psf: PsfLike;
+  /** Where the PSF came from: the image file itself, or the fallback file. */
+  psfSource: 'image' | 'fallback';
   /** MAGZERO of the IMAGE header, when present. */
   zeroPoint?: number;
 }
@@ -113,12 +116,16 @@ export function readDiffExposure(path: string, psfFile?: string): DiffExposure {
     const zp = img.header.get('MAGZERO');
     let psf: PsfLike | undefined;
     const readPsf = (rd: FitsReader, where: string): PsfLike | undefined => {
-      const ph = rd.hdus.find((x) => x.extname?.trim().toUpperCase() === 'PSF');
+      // a PSFEx-like PSF HDU, or a plain 2-D stamp of the difference image's PSF (PSF_D)
+      const ph = rd.hdus.find((x) => x.extname?.trim().toUpperCase() === 'PSF') ?? rd.hdus.find((x) => x.extname?.trim().toUpperCase() === 'PSF_D');
       if (!ph) return undefined;
       const pi = rd.readImage(ph.index);
-      return psfFromHdu(pi.header, pi.data as ArrayLike<number>, pi.shape, `${where}[PSF]`);
+      const name = ph.extname!.trim();
+      if (pi.header.get('POLNAXIS') === undefined && pi.shape.length === 2) return stampPsf(pi.data as ArrayLike<number>, pi.shape, `${where}[${name}]`);
+      return psfFromHdu(pi.header, pi.data as ArrayLike<number>, pi.shape, `${where}[${name}]`);
     };
     psf = readPsf(r, path);
+    const psfSource = psf ? 'image' as const : 'fallback' as const;
     if (!psf && psfFile) {
       const pr = FitsReader.open(psfFile);
       try { psf = readPsf(pr, psfFile); } finally { pr.close(); }
@@ -126,11 +133,23 @@ export function readDiffExposure(path: string, psfFile?: string): DiffExposure {
     if (!psf) throw new TesseraError(`${path}: no PSF HDU${psfFile ? ` (nor in ${psfFile})` : ''}; forced photometry needs the PSF`);
     return {
       image: { width: w, height: h, image: Float32Array.from(img.data as ArrayLike<number>), variance: Float32Array.from(v.data as ArrayLike<number>), mask },
-      wcs, psf, zeroPoint: typeof zp === 'number' ? zp : undefined,
+      wcs, psf, psfSource, zeroPoint: typeof zp === 'number' ? zp : undefined,
     };
   } finally {
     r.close();
   }
+}
+
+/** A constant PSF from a centred, odd-sized 2-D stamp (normalised to unit sum). */
+export function stampPsf(data: ArrayLike<number>, shape: readonly number[], where = 'PSF stamp'): PsfModel {
+  const [w, h] = shape as [number, number];
+  if (w !== h || w % 2 !== 1) throw new TesseraError(`${where}: a PSF stamp must be square with an odd size, got ${w}×${h}`);
+  const coeffs = Float64Array.from(data);
+  let s = 0;
+  for (const v of coeffs) s += Number.isFinite(v) ? v : 0;
+  if (!(s > 0)) throw new TesseraError(`${where}: PSF stamp does not sum to a positive value`);
+  for (let i = 0; i < coeffs.length; i++) coeffs[i] = Number.isFinite(coeffs[i]!) ? coeffs[i]! / s : 0;
+  return new PsfModel({ size: w, sampling: 1, degree: 0, polZero: [0, 0], polScale: [1, 1], coeffs });
 }
 
 /** Objects (id, position) of the campaign's diaObject FITS tables. */

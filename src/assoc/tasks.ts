@@ -96,6 +96,9 @@ registerKind({
     let psfFile = info.convolved === 'SCIENCE' ? p.templateCalexp : p.scienceCalexp;
     psfFile = psfFile ? rel(psfFile) : datasetPath(ctx.repo.root, 'calexp', did(p));
     const exp = readDiffExposure(img, existsSync(psfFile) ? psfFile : undefined);
+    if (exp.psfSource === 'fallback' && p.imageType !== 'calexp') {
+      ctx.log(`forced ${p.expnum}/${p.ccd}: the difference image has no PSF HDU; using the PSF of ${psfFile} (ignores the decorrelation kernel: fluxes may be biased by a few per cent)`);
+    }
     const objs = readObjectPositions(p.regions.map((r) => L.diaObjectFits(parseRegion(r))).filter((f) => existsSync(f)));
     const t = forcedToFile(L, exp, objs, { imageType: p.imageType ?? 'diff', mjd: p.mjd, band: p.band, expnum: p.expnum, ccd: p.ccd, zeroPoint: p.zeroPoint },
       { fitBackground: p.fitBackground ?? p.imageType === 'calexp' }, forcedPath(ctx.repo.root, p));

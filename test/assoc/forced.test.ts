@@ -111,3 +111,14 @@ test('forcedSourcesOnImage keeps objects on the image and converts to nanomaggie
     { imageType: 'diff', mjd: 1, band: 'r', expnum: 1, ccd: 1, zeroPoint: NaN }), /zero point/);
   assert.throws(() => forcedPhotometry(maskedImage(W, H, img.image), psf, wcs, [150], [2]), /variance/);
 });
+
+test('a plain PSF stamp (PSF_D-like) gives the same forced fluxes as the model it was drawn from', async () => {
+  const { stampPsf } = await import('../../src/assoc/stage.js');
+  const { xs, ys, fl } = grid();
+  const img = simulate(4, xs, ys, fl);
+  const st = stampPsf(psf.stampAt(300, 200, 25), [25, 25]);
+  const a = forcedPhotometry(img, psf, wcs, ...Object.values(wcs.pixToSky(xs, ys, 1)) as [Float64Array, Float64Array]);
+  const b = forcedPhotometry(img, st, wcs, ...Object.values(wcs.pixToSky(xs, ys, 1)) as [Float64Array, Float64Array]);
+  for (let i = 0; i < xs.length; i++) assert.ok(Math.abs(a.flux[i]! - b.flux[i]!) < 0.05 * a.fluxErr[i]!, `${a.flux[i]} vs ${b.flux[i]}`);
+  assert.throws(() => stampPsf(new Float32Array(24), [4, 6]), /odd/);
+});
