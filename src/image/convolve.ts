@@ -265,3 +265,31 @@ export function correlate(src: Float32Array, width: number, height: number, k: K
 export function convolve(src: Float32Array, width: number, height: number, k: Kernel, method: ConvolveMethod = 'auto', out?: Float32Array): Float32Array {
   return correlate(src, width, height, flipKernel(k), method, out);
 }
+
+/**
+ * Matched-filter detection map for a point source of profile k (a PSF stamp, centred, any
+ * normalisation) on an image with per-pixel variance (zero/Infinity/NaN = no data):
+ *   flux(x) = Σ k·d/σ² / Σ k²/σ²   (the best-fit amplitude × Σk, i.e. the flux when Σk = 1)
+ *   snr(x)  = Σ k·d/σ² / √(Σ k²/σ²)
+ * computed with two correlations. Returns both maps (Float32Array, width × height).
+ */
+export function matchedFilter(
+  image: Float32Array, variance: Float32Array | number, width: number, height: number, k: Kernel, method: ConvolveMethod = 'auto',
+): { flux: Float32Array; snr: Float32Array } {
+  const n = width * height;
+  const dw = new Float32Array(n), w = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = typeof variance === 'number' ? variance : variance[i]!;
+    const v = image[i]!;
+    if (s > 0 && s < Infinity && v - v === 0) { w[i] = 1 / s; dw[i] = v / s; }
+  }
+  const k2: Kernel = { width: k.width, height: k.height, data: Float64Array.from(k.data, (x) => x * x) };
+  const num = correlate(dw, width, height, k, method);
+  const den = correlate(w, width, height, k2, method);
+  const flux = new Float32Array(n), snr = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const D = den[i]!;
+    if (D > 0) { flux[i] = num[i]! / D; snr[i] = num[i]! / Math.sqrt(D); }
+  }
+  return { flux, snr };
+}

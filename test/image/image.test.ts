@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   quickselect, medianInPlace, median, mad, clippedStats, sextractorMode, percentile,
   fftComplex, fftReal, ifftReal, fft2d, nextPow2,
-  correlateDirect, correlateSeparable, correlateFFT, correlate, convolve, gaussianKernel, separate, kernel,
+  correlateDirect, correlateSeparable, correlateFFT, correlate, convolve, gaussianKernel, separate, kernel, matchedFilter,
   interpolateLanczos3, interpolateBilinear, warpImage, splineGridToImage, lanczos3,
   maskedImage, badPixelMap, MaskBits, maskBitNames, maskOf, weightToVariance,
 } from '../../src/image/index.js';
@@ -195,4 +195,25 @@ test('masked images: plane sizes checked, bad-pixel map, weights → variance, m
   assert.deepEqual(maskBitNames(MaskBits.BAD | MaskBits.CR), ['BAD', 'CR']);
   assert.equal(maskOf('BAD', 'SAT'), 3);
   assert.deepEqual(Array.from(weightToVariance(Float32Array.from([4, 0, -1]))), [0.25, Infinity, Infinity]);
+});
+
+test('matched filter: flux of a point source at its position, unit S/N scatter on noise', () => {
+  const w = 128, h = 128, s = 1.5;
+  const size = 13, c = 6;
+  const kd = new Float64Array(size * size);
+  let sum = 0;
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) { const v = Math.exp(-((i - c) ** 2 + (j - c) ** 2) / (2 * s * s)); kd[j * size + i] = v; sum += v; }
+  for (let i = 0; i < kd.length; i++) kd[i]! /= sum;
+  const k = kernel(size, size, kd);
+  const g = gaussianRng(rng(12));
+  const img = new Float32Array(w * h);
+  for (let i = 0; i < img.length; i++) img[i] = 10 * g();
+  // a source of flux 5000 exactly on pixel (64, 64): the same profile as the kernel
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) img[(58 + j) * w + 58 + i]! += 5000 * kd[j * size + i]!;
+  const { flux, snr } = matchedFilter(img, 100, w, h, k);
+  assert.ok(Math.abs(flux[64 * w + 64]! / 5000 - 1) < 0.05, `flux ${flux[64 * w + 64]}`);
+  // S/N of pure noise: unit variance (away from the source and edges)
+  let s2 = 0, m = 0;
+  for (let y = 10; y < 40; y++) for (let x = 10; x < 118; x++) { s2 += snr[y * w + x]! ** 2; m++; }
+  assert.ok(Math.abs(Math.sqrt(s2 / m) - 1) < 0.15, `noise S/N rms ${Math.sqrt(s2 / m)}`);
 });
