@@ -7,10 +7,16 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandIO } from '../../cli/args.js';
 import { simulateSurvey } from '../../sim/index.js';
+import type { SurveyConfig } from '../../sim/survey.js';
 import { buildRefcat } from '../../calib/refcat/index.js';
 import { Repository } from '../repo.js';
 import { TesseraError } from '../../util/errors.js';
 import { demoSurveyConfig, type DemoSize } from './config.js';
+import { registerFiles } from './registry.js';
+import { DEFAULT_QUEUE, planCampaign, type PlanResult } from './plan.js';
+import { kindTimings, runCampaign, type KindTiming } from './run.js';
+import { evaluateDemo, type DemoEvaluation } from './evaluate.js';
+import { reportPath } from './stages.js';
 
 export interface DemoOptions {
   dir: string;
@@ -24,6 +30,16 @@ export interface DemoResult {
   ok: boolean;
   dir: string;
   repo: string;
+  report: string;
+  config: SurveyConfig;
+  plan: PlanResult;
+  failed: number;
+  evaluation?: DemoEvaluation;
+  timings: KindTiming[];
+  /** Wall time (s) of each phase: simulate, refcat, register+plan, run, evaluate. */
+  phases: Record<string, number>;
+  /** Exposure × CCD count (the CCD-epochs processed). */
+  ccdEpochs: number;
 }
 
 export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 'stderr'>): Promise<DemoResult> {
@@ -31,13 +47,58 @@ export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 
   if (existsSync(dir) && readdirSync(dir).length) throw new TesseraError(`${dir}: exists and is not empty (tessera demo needs a new or empty directory)`);
   mkdirSync(dir, { recursive: true });
   const say = (s: string) => io.stdout.write(`${s}\n`);
+  const phases: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (name: string) => { const n = performance.now(); phases[name] = (n - t) / 1000; t = n; };
+
   const cfg = demoSurveyConfig(opts.size, opts.seed);
-  say(`[demo] simulating a ${opts.size} survey (seed ${opts.seed}) in ${join(dir, 'sim')}`);
+  say(`tessera demo: a ${opts.size} simulated survey (seed ${opts.seed}), ${opts.workers} worker(s), in ${dir}`);
   const sim = await simulateSurvey(cfg, { outDir: join(dir, 'sim'), jobs: Math.min(2, opts.workers) });
-  say(`[demo] ${sim.manifest.exposures.length} exposures × ${sim.manifest.exposures[0]?.ccds.length ?? 0} CCDs, ${sim.manifest.counts.transients} transients`);
-  await buildRefcat([join(dir, 'sim', sim.manifest.refcat)], join(dir, 'refcat'));
+  const exps = sim.manifest.exposures;
+  const nccd = exps[0]?.ccds.length ?? 0;
+  say(`  simulated ${exps.length} exposures × ${nccd} CCDs (${exps.filter((e) => e.role === 'template').length} template, ${exps.filter((e) => e.role === 'search').length} search epochs), ${sim.manifest.counts.transients} transients, ${sim.manifest.counts.variables} variable stars, ${sim.manifest.counts.asteroids} asteroids -> ${join(dir, 'sim')}`);
+  lap('simulate');
+  const refcatDir = join(dir, 'refcat');
+  const man = await buildRefcat([join(dir, 'sim', sim.manifest.refcat)], refcatDir);
+  say(`  reference catalog: ${man.nrows} stars -> ${refcatDir}`);
+  lap('refcat');
+
   const repo = Repository.init(join(dir, 'repo'));
   const store = await repo.openStore();
-  await store.close();
-  throw new TesseraError(`${repo.root}: the campaign planner (src/pipeline/transient/plan.ts) is not built yet`);
+  try {
+    const reg = registerFiles(repo, exps.map((e) => join(dir, 'sim', e.image)));
+    if (reg.errors.length) throw new TesseraError(`registering the simulated exposures: ${reg.errors.join('; ')}`);
+    const templates = exps.filter((e) => e.role === 'template').map((e) => e.expnum);
+    const plan = await planCampaign(repo, store, { refcat: refcatDir, templates }, DEFAULT_QUEUE);
+    say(`  repository ${repo.root}: ${reg.added} CCDs registered; planned ${plan.added} tasks (${Object.entries(plan.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}) in ${plan.regions} patch(es)`);
+    lap('plan');
+    say(`  running calibrate -> diff -> associate -> forced -> report (progress on stderr)`);
+    const run = await runCampaign(repo, store, { workers: opts.workers, queue: DEFAULT_QUEUE, quiet: opts.quiet, stderr: io.stderr });
+    lap('run');
+    const timings = await kindTimings(store, DEFAULT_QUEUE);
+    const report = reportPath(repo);
+    const ccdEpochs = exps.length * nccd;
+    say('');
+    say(`  stage       tasks   time/task   total task-s   wall span`);
+    for (const k of timings) say(`  ${k.kind.padEnd(10)} ${String(`${k.succeeded}/${k.tasks}`).padStart(6)}  ${(k.taskSeconds / Math.max(1, k.tasks)).toFixed(2).padStart(8)} s  ${k.taskSeconds.toFixed(1).padStart(11)} s  ${k.spanSeconds.toFixed(1).padStart(8)} s`);
+    say(`  campaign wall time ${run.seconds.toFixed(1)} s for ${ccdEpochs} CCD-epochs (${(run.seconds / Math.max(1, ccdEpochs)).toFixed(2)} s per CCD-epoch)`);
+    if (run.failed || run.badWorkers) {
+      say(`  ${run.failed} task(s) FAILED${run.badWorkers ? `, ${run.badWorkers} worker(s) exited abnormally` : ''}: see tessera queue tasks ${repo.root} ${DEFAULT_QUEUE} --state FAILED`);
+      return { ok: false, dir, repo: repo.root, report, config: cfg, plan, failed: run.failed, timings, phases, ccdEpochs };
+    }
+    const ev = evaluateDemo(repo, cfg);
+    lap('evaluate');
+    say('');
+    say(`Found against the simulation's truth:`);
+    say(`  transients in the search CCDs:        ${ev.transientsTotal}`);
+    say(`  brighter than the 5σ depth:            ${ev.bright}, recovered as diaObjects (within 1″): ${ev.brightRecovered} (${ev.bright ? ((100 * ev.brightRecovered) / ev.bright).toFixed(0) : '—'}%)`);
+    say(`  all transients recovered:              ${ev.recovered}`);
+    say(`  diaObjects:                            ${ev.diaObjects}; duplicates across patches: ${ev.duplicateObjects}`);
+    say(`  candidates:                            ${ev.candidates}, false (no transient, variable or asteroid within 1″): ${ev.falseCandidates}`);
+    say(`  forced-photometry pulls vs truth:      ${ev.pulls.length} measurements, median ${ev.pullMedian.toFixed(2)}, width ${ev.pullWidth.toFixed(2)} (1.4826·MAD)`);
+    say(`  report: ${report}`);
+    return { ok: true, dir, repo: repo.root, report, config: cfg, plan, failed: 0, evaluation: ev, timings, phases, ccdEpochs };
+  } finally {
+    await store.close();
+  }
 }

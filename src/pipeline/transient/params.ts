@@ -2,9 +2,7 @@
 
 export const KIND_CALIBRATE = 'calibrate';
 export const KIND_DIFF = 'diff';
-export const KIND_ASSOCIATE = 'associate';
-export const KIND_FORCED = 'forced';
-export const KIND_REPORT = 'report';
+/** associate, forced and products are src/assoc/tasks.ts's kinds. */
 
 /** One CCD of one exposure, as the tasks name it. */
 export interface CcdRef {
@@ -14,10 +12,6 @@ export interface CcdRef {
   band: string;
   mjd: number;
 }
-
-export type RegionRef =
-  | { kind: 'patch'; tract: number; patchX: number; patchY: number; name: string }
-  | { kind: 'brick'; brick: string; name: string };
 
 export interface CalibrateParams extends CcdRef {
   image: string;
@@ -36,19 +30,3 @@ export interface DiffParams {
   threshold: number;
 }
 
-export interface AssociateParams {
-  region: RegionRef;
-  /** Search CCDs whose diaSource tables feed this region. */
-  diffs: CcdRef[];
-  radiusArcsec: number;
-}
-
-export interface ForcedParams {
-  ccd: CcdRef;
-  /** Regions whose diaObjects are measured on this CCD's difference image. */
-  regions: RegionRef[];
-}
-
-export interface ReportParams {
-  title: string;
-}
