@@ -12,11 +12,7 @@ import { allocDiaSources, makeDiaSourceId } from '../src/assoc/types.js';
 import { forcedPhotometryPixels } from '../src/assoc/forced.js';
 import { PsfModel, nPolyTerms } from '../src/psf/model.js';
 import { dc2SkyMap } from '../src/sky/skymap.js';
-import { runDemo } from '../src/assoc/demo.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -65,25 +61,12 @@ export default {
     const tForced = await timeBest(() => forcedPhotometryPixels(image, psf, xs, ys), 3);
     const tForcedBg = await timeBest(() => forcedPhotometryPixels(image, psf, xs, ys, { fitBackground: true }), 3);
 
-    // ---- the end-to-end demo (2 CCDs of 1024², 1 template + 3 search epochs, 2 tasks at once)
-    const dir = mkdtempSync(join(tmpdir(), 'tessera-bench-demo-'));
-    let demo;
-    try {
-      demo = await runDemo({ dir, quiet: true, jobs: 2, out: new PassThrough() });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    const stages = Object.entries(demo.stageSeconds).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
-
     const body = [
       '| step | data | time | rate |',
       '|---|---|---|---|',
       `| association (\`associate\`) | ${N.toLocaleString('en')} diaSources (${nObj.toLocaleString('en')} objects × ${epochs} epochs, 2 bands) → ${nOut.toLocaleString('en')} diaObjects from ${nSrc.toLocaleString('en')} sources in patch 4849:3,3 | ${fmt.s(tAssoc)} | ${(N / tAssoc / 1e6).toFixed(2)} M sources/s |`,
       `| forced PSF photometry | ${M.toLocaleString('en')} positions on one 2048×4096 image, 25×25 stamps, degree-2 PSF | ${fmt.s(tForced)} | ${(M / tForced / 1e3).toFixed(0)} k objects×images/s |`,
       `| forced PSF photometry + local background | same | ${fmt.s(tForcedBg)} | ${(M / tForcedBg / 1e3).toFixed(0)} k objects×images/s |`,
-      `| \`tessera demo\` end to end | ${demo.ccdEpochs} search CCD-epochs (1024×1024), 2 tasks at once | ${fmt.s(demo.wallSeconds)} | ${(demo.wallSeconds / demo.ccdEpochs).toFixed(1)} s wall per CCD-epoch |`,
-      '',
-      `Demo time per stage (sum of task times, CPU-parallel over 2 slots): ${stages}. Truth: ${demo.transientsRecovered} of ${demo.transientsDetectable} transients brighter than the 5σ depth recovered; ${demo.candidates} candidates (${Object.entries(demo.candidatesByTruth).map(([k, v]) => `${v} ${k}`).join(', ')}).`,
       '',
       'One core. dia_pipe (LSST stack) is not installable here, so no peer ratio: these are absolute figures.',
       'Association time includes the inner-patch ownership test of every source, sorting into processing order, and building the output tables.',
