@@ -18,6 +18,7 @@ import { detectSources, type DetectResult } from '../detect/detect.js';
 import { estimateBackground } from '../detect/background.js';
 import { GaussianPsf, type PsfLike } from '../detect/psf-like.js';
 import { fftComplex } from '../image/fft.js';
+import { quickselect } from '../image/stats.js';
 import { TesseraError } from '../util/errors.js';
 import { defaultBasis, kernelImage, makeBasis, nPoly, type BasisSpec } from './al/basis.js';
 import { backgroundAt, coefAt, fitAlKernel, type AlSolution } from './al/fit.js';
@@ -162,42 +163,48 @@ export function quickSources(img: DiffInput, bad: Uint8Array): StarList {
   const B = 128;
   const bx = Math.ceil(width / B), by = Math.ceil(height / B);
   const bBack = new Float64Array(bx * by), bSig = new Float64Array(bx * by);
-  const samp: number[] = [];
+  const samp = new Float64Array(Math.ceil(B / 3) ** 2 + 4), dev = new Float64Array(samp.length);
   for (let j = 0; j < by; j++) for (let i = 0; i < bx; i++) {
-    samp.length = 0;
+    let ns = 0;
     for (let y = j * B + 1; y < Math.min(height, (j + 1) * B); y += 3) for (let x = i * B + 1; x < Math.min(width, (i + 1) * B); x += 3) {
-      const k = y * width + x; if (!bad[k]) samp.push(image[k]!);
+      const k = y * width + x; if (!bad[k]) samp[ns++] = image[k]!;
     }
-    if (samp.length < 20) { bBack[j * bx + i] = NaN; bSig[j * bx + i] = NaN; continue; }
-    samp.sort((a, b) => a - b);
-    const med = samp[samp.length >> 1]!;
-    // lower half MAD (robust against sources)
-    const dev = samp.filter((v) => v <= med).map((v) => med - v).sort((a, b) => a - b);
-    bBack[j * bx + i] = med; bSig[j * bx + i] = 1.4826 * dev[Math.floor(dev.length * 0.5)]!;
+    if (ns < 20) { bBack[j * bx + i] = NaN; bSig[j * bx + i] = NaN; continue; }
+    const med = quickselect(samp, ns >> 1, ns);
+    // lower-half MAD (robust against sources)
+    let nd = 0;
+    for (let q = 0; q < ns; q++) if (samp[q]! <= med) dev[nd++] = med - samp[q]!;
+    bBack[j * bx + i] = med; bSig[j * bx + i] = 1.4826 * quickselect(dev, nd >> 1, nd);
   }
-  // 3×3 box sums
+  // 3×3 box sums (NaN where a bad pixel contributes)
   const box = new Float32Array(width * height);
   const rowS = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
     const o = y * width;
-    for (let x = 1; x < width - 1; x++) rowS[o + x] = (bad[o + x - 1] || bad[o + x] || bad[o + x + 1]) ? NaN : image[o + x - 1]! + image[o + x]! + image[o + x + 1]!;
+    for (let x = 1; x < width - 1; x++) {
+      const k = o + x;
+      rowS[k] = (bad[k - 1]! | bad[k]! | bad[k + 1]!) ? NaN : image[k - 1]! + image[k]! + image[k + 1]!;
+    }
   }
   for (let y = 1; y < height - 1; y++) { const o = y * width; for (let x = 1; x < width - 1; x++) box[o + x] = rowS[o - width + x]! + rowS[o + x]! + rowS[o + width + x]!; }
   const xs: number[] = [], ys: number[] = [], fl: number[] = [], sn: number[] = [], fg: number[] = [], pk: number[] = [];
   const sat = img.saturation ?? Infinity;
   const R = 6;
+  const thrRow = new Float32Array(width), bRow = new Float32Array(width), sRow = new Float32Array(width);
   for (let y = R + 1; y < height - R - 1; y++) {
     const bj = Math.floor(y / B) * bx;
+    for (let x = 0; x < width; x++) { const q = bj + Math.floor(x / B); bRow[x] = bBack[q]!; sRow[x] = bSig[q]!; thrRow[x] = 9 * bBack[q]! + 15 * bSig[q]!; }
+    const o = y * width;
     for (let x = R + 1; x < width - R - 1; x++) {
-      const k = y * width + x;
-      const b = bBack[bj + Math.floor(x / B)]!, sg = bSig[bj + Math.floor(x / B)]!;
+      const k = o + x;
       const v = box[k]!;
-      if (!(v > 9 * b + 15 * sg)) continue;
+      if (!(v > thrRow[x]!)) continue;
       let isMax = true;
       for (let dy = -2; dy <= 2 && isMax; dy++) for (let dx = -2; dx <= 2; dx++) {
         if ((dx || dy) && !(box[k + dy * width + dx]! < v || (box[k + dy * width + dx]! === v && dy * width + dx > 0))) { isMax = false; break; }
       }
       if (!isMax) continue;
+      const b = bRow[x]!, sg = sRow[x]!;
       let f = 0, cx = 0, cy = 0, cw = 0, peak = -Infinity, nb = 0;
       for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) {
         const q = k + dy * width + dx;
@@ -324,18 +331,19 @@ export function decorrelationKernel(kappa: Float64Array, size: number, varTarget
 
 /** Clipped rms of D/√var over valid pixels (sampled), 3σ clip. */
 export function noiseRatio(d: Float32Array, v: Float32Array, step = 3): number {
-  const a: number[] = [];
-  for (let i = 0; i < d.length; i += step) { const x = d[i]!, s = v[i]!; if (x === x && s > 0 && s < Infinity) a.push(x / Math.sqrt(s)); }
-  if (!a.length) return NaN;
+  const a = new Float32Array(Math.ceil(d.length / step));
+  let na = 0;
+  for (let i = 0; i < d.length; i += step) { const x = d[i]!, s = v[i]!; if (x === x && s > 0 && s < Infinity) a[na++] = x / Math.sqrt(s); }
+  if (!na) return NaN;
   let lo = -Infinity, hi = Infinity, sd = NaN;
   for (let it = 0; it < 10; it++) {
     let s = 0, s2 = 0, n = 0;
-    for (const x of a) if (x > lo && x < hi) { s += x; s2 += x * x; n++; }
+    for (let i = 0; i < na; i++) { const x = a[i]!; if (x > lo && x < hi) { s += x; s2 += x * x; n++; } }
     const m = s / n; const nsd = Math.sqrt(Math.max(0, s2 / n - m * m));
-    // correct the 3σ clip's bias on σ (Gaussian: σ_clipped = 0.9866 σ)
     if (Math.abs(nsd - sd) < 1e-6 * nsd) break;
     sd = nsd; lo = m - 3 * sd; hi = m + 3 * sd;
   }
+  // a 3σ clip of a Gaussian returns 0.98657 σ
   return sd / 0.98657;
 }
 
