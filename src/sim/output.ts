@@ -91,6 +91,13 @@ export function ccdHeader(cfg: SurveyConfig, exp: ExposurePlan, ccd: CcdSpec, ki
   h.set('GAIN', ccd.gain, 'e-/ADU');
   h.set('RDNOISE', ccd.readNoiseE, 'read noise (e-)');
   h.set('SATURATE', ccd.saturateAdu, 'saturation level (ADU)');
+  // per-amplifier copies, as DECam CP headers carry them (both amplifiers alike here)
+  h.set('GAINA', ccd.gain, 'e-/ADU, amplifier A');
+  h.set('GAINB', ccd.gain, 'e-/ADU, amplifier B');
+  h.set('RDNOISEA', ccd.readNoiseE, 'read noise (e-), amplifier A');
+  h.set('RDNOISEB', ccd.readNoiseE, 'read noise (e-), amplifier B');
+  h.set('SATURATA', ccd.saturateAdu, 'saturation (ADU), amplifier A');
+  h.set('SATURATB', ccd.saturateAdu, 'saturation (ADU), amplifier B');
   h.set('AVSKY', Math.round(r.skyAdu * 100) / 100, 'mean sky level (ADU)');
   h.set('PIXSCAL1', cfg.camera.pixelScaleArcsec, 'arcsec/pixel');
   h.set('PIXSCAL2', cfg.camera.pixelScaleArcsec, 'arcsec/pixel');
