@@ -27,12 +27,10 @@
 import type { NewTask, TaskStore } from '../../engine/types.js';
 import { loadTasks } from '../campaign.js';
 import type { Repository } from '../repo.js';
-import { FitsReader } from '../../fits/reader.js';
-import { Wcs } from '../../wcs/wcs.js';
 import { selectTemplates, type CcdRecord } from '../../templates/select.js';
 import { planTransientTasks, type PlannedCcd } from '../../assoc/tasks.js';
 import { TesseraError } from '../../util/errors.js';
-import { readRegistry, type CcdEntry } from './registry.js';
+import { entryWcs, readRegistry, type CcdEntry } from './registry.js';
 import { KIND_CALIBRATE, KIND_DIFF, type CalibrateParams, type CcdRef, type DiffParams } from './params.js';
 
 export const DEFAULT_QUEUE = 'transient';
@@ -64,16 +62,6 @@ export const PRODUCTS_KEY = 'products';
 
 function ref(c: CcdEntry): CcdRef {
   return { expnum: c.expnum, ccd: c.ccd, ccdName: c.ccdName, band: c.band, mjd: c.mjd };
-}
-
-/** The header WCS of a registered CCD (plan time: the calibrated WCS does not exist yet). */
-function headerWcs(c: CcdEntry): Wcs {
-  const r = FitsReader.open(c.image);
-  try {
-    return Wcs.fromHeader(r.imageHeader(c.hdu), `${c.image}[${c.hdu}]`);
-  } finally {
-    r.close();
-  }
 }
 
 /** Plan-time record for template selection: geometry, band and time only (quality comes later). */
@@ -115,7 +103,7 @@ export function buildPlan(ccds: readonly CcdEntry[], opts: PlanOptions): Campaig
     templatesOf.set(ccdTaskId(c), cands);
     const dp: DiffParams = { search: ref(c), templates: cands.map(ref), minSeparationDays: minSep, threshold: opts.diffThreshold ?? 5 };
     tasks.push({ key: diffKey(c), kind: KIND_DIFF, params: dp, after: [calibrateKey(c), ...cands.map(calibrateKey)], priority: 20, expectedSeconds: 60 });
-    const wcs = headerWcs(c);
+    const wcs = entryWcs(c);
     planned.push({ expnum: c.expnum, ccd: c.ccd, band: c.band, mjd: c.mjd, wcs, width: c.width, height: c.height, diffKey: diffKey(c) });
   }
   // associate (per patch, after every diff of a CCD overlapping it), forced (per search CCD,

@@ -32,6 +32,20 @@ export interface CcdEntry {
   height: number;
   /** Footprint corners (RA, Dec degrees) from the header WCS, in order around the CCD. */
   footprint: [number, number][];
+  /** The header WCS as FITS keywords (planning needs it before the calibrated WCS exists). */
+  wcs: Record<string, string | number | boolean>;
+}
+
+/** Keywords of a WCS (as Wcs.toHeader writes them). */
+export function wcsCards(wcs: Wcs): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  wcs.toHeader({ set: (k: string, v: string | number | boolean) => { out[k] = v; } });
+  return out;
+}
+
+/** The WCS of a registry record. */
+export function entryWcs(c: Pick<CcdEntry, 'wcs' | 'expnum' | 'ccd'>): Wcs {
+  return Wcs.fromHeader({ get: (k: string) => c.wcs[k] }, `registry: exposure ${c.expnum} CCD ${c.ccd}`);
 }
 
 export interface RegistryFile {
@@ -109,7 +123,7 @@ export function scanExposureFile(file: string): CcdEntry[] {
       const footprint: [number, number][] = [[0.5, 0.5], [w + 0.5, 0.5], [w + 0.5, ht + 0.5], [0.5, ht + 0.5]].map(([x, y]) => wcs.pixToSkyOne(x!, y!) as [number, number]);
       out.push({
         expnum, ccd, ccdName, band, mjd, exptime: num(hd, primary, 'EXPTIME') ?? NaN,
-        image: path, weight: companion(path, 'oow'), mask: companion(path, 'ood'), hdu: h.index, width: w, height: ht, footprint,
+        image: path, weight: companion(path, 'oow'), mask: companion(path, 'ood'), hdu: h.index, width: w, height: ht, footprint, wcs: wcsCards(wcs),
       });
     }
     if (!out.length) throw new TesseraError(`${path}: no 2-D image HDU`);
