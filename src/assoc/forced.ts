@@ -42,6 +42,12 @@ export interface ForcedOptions {
   badMask?: number;
   /** Core radius (pixels) in which masked/saturated pixels raise the MASKED/SATURATED flags (default 1·FWHM, at least 2). */
   coreRadiusPix?: number;
+  /**
+   * Gain (e⁻ per image count). When given, the source's own Poisson noise (flux·P/gain per pixel,
+   * for a positive flux) is added to the error — variance planes built from sky and read noise
+   * (as CP weight maps are) leave it out.
+   */
+  gain?: number;
 }
 
 export interface ForcedResult {
@@ -99,6 +105,7 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
   const core = opts.coreRadiusPix ?? Math.max(2, fwhm);
   const core2 = core * core;
   const fitBg = !!opts.fitBackground;
+  const gain = opts.gain !== undefined && opts.gain > 0 && Number.isFinite(opts.gain) ? opts.gain : 0;
   const stamp = new Float32Array(D * D);
   const out: ForcedResult = {
     n, x: new Float64Array(n), y: new Float64Array(n), flux: new Float64Array(n), fluxErr: new Float64Array(n),
@@ -118,7 +125,7 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
     let flags = 0;
     if (x0 < 0 || y0 < 0 || x0 + D > width || y0 + D > height) flags |= FORCED_FLAGS.EDGE;
     // normal equations: [spp spu; spu suu] [a b] = [spd sd]
-    let spp = 0, spu = 0, suu = 0, spd = 0, sd = 0, npix = 0;
+    let spp = 0, spu = 0, suu = 0, spd = 0, sd = 0, sp3 = 0, npix = 0;
     const ja = Math.max(0, -y0), jb = Math.min(D, height - y0), ka = Math.max(0, -x0), kb = Math.min(D, width - x0);
     for (let j = ja; j < jb; j++) {
       const row = (y0 + j) * width + x0;
@@ -142,7 +149,7 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
           continue;
         }
         const w = 1 / v, P = stamp[j * D + k]!;
-        spp += P * P * w; spd += P * d * w;
+        spp += P * P * w; spd += P * d * w; sp3 += P * P * P * w * w;
         if (fitBg) { spu += P * w; suu += w; sd += d * w; }
         npix++;
       }
@@ -170,6 +177,8 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
         c2 += (res * res) / v;
       }
     }
+    // source Poisson noise: Var(a) += a·Σ(P/v)²·P / gain / (ΣP²/v)² for a > 0
+    if (gain > 0 && a > 0) varA += (a * sp3) / gain / (spp * spp);
     const dof = npix - (fitBg ? 2 : 1);
     out.flux[i] = a; out.fluxErr[i] = Math.sqrt(varA); out.background[i] = b;
     out.chi2[i] = dof > 0 ? c2 / dof : NaN; out.flags[i] = flags; out.npix[i] = npix;

@@ -93,6 +93,8 @@ export interface DiffExposure {
   psfSource: 'image' | 'fallback';
   /** MAGZERO of the IMAGE header, when present. */
   zeroPoint?: number;
+  /** GAIN (e⁻/count) of the IMAGE header, when present (source Poisson noise in forced errors). */
+  gain?: number;
 }
 
 /**
@@ -114,6 +116,7 @@ export function readDiffExposure(path: string, psfFile?: string): DiffExposure {
     const mask = mh ? Uint32Array.from(r.readImage(mh.index).data as ArrayLike<number>) : undefined;
     const wcs = Wcs.fromHeader(img.header, `${path}[IMAGE]`);
     const zp = img.header.get('MAGZERO');
+    const gain = img.header.get('GAIN');
     let psf: PsfLike | undefined;
     const readPsf = (rd: FitsReader, where: string): PsfLike | undefined => {
       // a PSFEx-like PSF HDU, or a plain 2-D stamp of the difference image's PSF (PSF_D)
@@ -133,7 +136,7 @@ export function readDiffExposure(path: string, psfFile?: string): DiffExposure {
     if (!psf) throw new TesseraError(`${path}: no PSF HDU${psfFile ? ` (nor in ${psfFile})` : ''}; forced photometry needs the PSF`);
     return {
       image: { width: w, height: h, image: Float32Array.from(img.data as ArrayLike<number>), variance: Float32Array.from(v.data as ArrayLike<number>), mask },
-      wcs, psf, psfSource, zeroPoint: typeof zp === 'number' ? zp : undefined,
+      wcs, psf, psfSource, zeroPoint: typeof zp === 'number' ? zp : undefined, gain: typeof gain === 'number' && gain > 0 ? gain : undefined,
     };
   } finally {
     r.close();
@@ -168,7 +171,7 @@ export function forcedToFile(layout: ProductLayout, exp: DiffExposure, objects: 
   meta: Omit<ForcedImageMeta, 'zeroPoint'> & { zeroPoint?: number }, opts: ForcedOptions = {}, path?: string): ForcedSourceTable {
   const zp = meta.zeroPoint ?? exp.zeroPoint;
   if (zp === undefined) throw new TesseraError(`forced photometry of exposure ${meta.expnum} CCD ${meta.ccd}: no zero point (MAGZERO)`);
-  const t = forcedSourcesOnImage(exp.image, exp.psf, exp.wcs, objects, { ...meta, zeroPoint: zp }, opts);
+  const t = forcedSourcesOnImage(exp.image, exp.psf, exp.wcs, objects, { ...meta, zeroPoint: zp }, { ...(exp.gain ? { gain: exp.gain } : {}), ...opts });
   writeTableFits(path ?? layout.forcedFits(meta), forcedSourceTable(t), { EXPNUM: meta.expnum, CCDNUM: meta.ccd, FILTER: meta.band, MJD_OBS: meta.mjd, MAGZERO: zp });
   return t;
 }

@@ -122,3 +122,29 @@ test('a plain PSF stamp (PSF_D-like) gives the same forced fluxes as the model i
   for (let i = 0; i < xs.length; i++) assert.ok(Math.abs(a.flux[i]! - b.flux[i]!) < 0.05 * a.fluxErr[i]!, `${a.flux[i]} vs ${b.flux[i]}`);
   assert.throws(() => stampPsf(new Float32Array(24), [4, 6]), /odd/);
 });
+
+test('source Poisson noise: with the gain, pulls of bright sources have unit width although the variance plane is sky-only', () => {
+  const { xs, ys } = grid();
+  const r = rng(17);
+  const gain = 1.5;
+  const fl = xs.map(() => 2e4 + 8e4 * r.u());
+  const img = new Float32Array(W * H), variance = new Float32Array(W * H).fill(25), model = new Float32Array(W * H);
+  const D = 25, h = 12;
+  for (let k = 0; k < xs.length; k++) {
+    const st = psf.stampAt(xs[k]! - 1, ys[k]! - 1, D);
+    const x0 = Math.round(xs[k]! - 1) - h, y0 = Math.round(ys[k]! - 1) - h;
+    for (let j = 0; j < D; j++) for (let i = 0; i < D; i++) model[(y0 + j) * W + x0 + i]! += fl[k]! * st[j * D + i]!;
+  }
+  for (let p = 0; p < W * H; p++) img[p] = model[p]! + Math.sqrt(25 + model[p]! / gain) * r.n();
+  const im = maskedImage(W, H, img, variance, new Uint32Array(W * H));
+  const sky = wcs.pixToSky(xs, ys, 1);
+  const width = (res: ReturnType<typeof forcedPhotometry>): number => {
+    const p = fl.map((f, i) => (res.flux[i]! - f) / res.fluxErr[i]!);
+    const m = p.reduce((a, b) => a + b, 0) / p.length;
+    return Math.sqrt(p.reduce((a, b) => a + (b - m) ** 2, 0) / (p.length - 1));
+  };
+  const without = width(forcedPhotometry(im, psf, wcs, sky.ra, sky.dec));
+  const withGain = width(forcedPhotometry(im, psf, wcs, sky.ra, sky.dec, { gain }));
+  assert.ok(without > 2, `sky-only errors are too small for bright sources (pull width ${without})`);
+  assert.ok(Math.abs(withGain - 1) < 0.12, `pull width with the source noise term ${withGain}`);
+});
