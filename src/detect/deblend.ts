@@ -4,7 +4,7 @@
  *
  * - deblend: between the object's detection threshold t₀ and its peak p, N levels
  *   t_k = t₀·(p/t₀)^(k/N) cut the footprint into a tree of branches (8-connected, at least
- *   minArea pixels each). Walking the tree from the top, a node splits when at least two of its
+ *   minArea pixels each), built in one pass from the top level down (a max-tree). Walking the tree from the top, a node splits when at least two of its
  *   branches hold an integrated intensity above their level, Σ(f − t_k), larger than
  *   mincont × the total intensity of the object. The branches so kept are the children; the
  *   pixels of the parent outside every child are then given to the child whose Gaussian profile
@@ -160,14 +160,15 @@ export interface DeblendOptions {
   minArea: number;
 }
 
-/** Largest nthresh × footprint size deblended (64 Mi cells = 256 MB of level maps). */
+/** Largest nthresh × footprint size deblended (2 Mi pixels at 32 levels): bounds time on pathological footprints. */
 export const MAX_DEBLEND_CELLS = 64 * 1024 * 1024;
 
 // reusable scratch (no allocation per footprint)
 let scratchSub = new Int32Array(0);
 let scratchLx = new Int32Array(0), scratchLy = new Int32Array(0), scratchFv = new Float64Array(0);
-let scratchComp = new Int32Array(0), scratchUf = new Int32Array(0), scratchRootNode = new Int32Array(0);
+let scratchUf = new Int32Array(0), scratchRootNode = new Int32Array(0);
 let scratchRootCount = new Int32Array(0), scratchRootFlux = new Float64Array(0), scratchActive = new Int32Array(0);
+let scratchLev = new Int32Array(0), scratchLivePos = new Int32Array(0);
 
 /**
  * Deblend one footprint (pixel indices in raster order). Returns the children's footprints
@@ -177,8 +178,8 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   const n = pix.length;
   const { nthresh, mincont, minArea } = opt;
   if (nthresh < 2 || n < 2 * minArea || !(mincont < 1)) return null;
-  // a footprint too large to deblend in reasonable memory (the level maps take nthresh × n
-  // integers) stays whole; callers flag it (SExtractor's flag 64)
+  // a pathologically large footprint (e.g. a badly subtracted background) stays whole; callers
+  // flag it (SExtractor's flag 64)
   if (n * nthresh > MAX_DEBLEND_CELLS) return null;
   let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity, peak = -Infinity, total = 0;
   for (let k = 0; k < n; k++) {
@@ -225,92 +226,99 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   }
   if (nmax < 2) return null;
   const value0 = total * mincont;
-  // comp[level·n + k] = node index (global over levels) of pixel k at that level, −1 if none
-  if (scratchComp.length < nthresh * n) scratchComp = new Int32Array(Math.max(nthresh * n, 2 * scratchComp.length));
-  const comp = scratchComp;
-  comp.fill(-1, 0, nthresh * n);
-  const nodeLevel: number[] = [0], nodeParent: number[] = [-1], nodeNpix: number[] = [n], nodeFlux: number[] = [total];
-  for (let k = 0; k < n; k++) comp[k] = 0;
+  // The tree of branches (a max-tree): pixels are added from the highest level down, merging
+  // 8-connected neighbours with union-find (union by size); after each level the sets of at least
+  // minArea pixels are that level's nodes. O(n·α) instead of one labelling per level.
+  const thr = new Float64Array(nthresh);
+  thr[0] = dthresh;
+  for (let lev = 1; lev < nthresh; lev++) thr[lev] = dthresh * Math.pow(peak / dthresh, lev / nthresh);
+  // bucket the pixels by the highest level they exceed (0 = only the detection threshold)
   if (scratchUf.length < n) {
     const c = Math.max(n, 2 * scratchUf.length);
     scratchUf = new Int32Array(c); scratchRootNode = new Int32Array(c); scratchRootCount = new Int32Array(c);
     scratchRootFlux = new Float64Array(c); scratchActive = new Int32Array(c);
   }
-  const uf = scratchUf, rootNode = scratchRootNode, rootCount = scratchRootCount, rootFlux = scratchRootFlux;
-  uf.fill(-1, 0, n);
-  // pixels still above the current level, in raster order
-  const active = scratchActive;
-  for (let k = 0; k < n; k++) active[k] = k;
-  let nact = n;
-  let maxNodes = 1;
-  const thr: number[] = [dthresh];
-  const splitMin = 2 * minArea;
-  for (let lev = 1; lev < nthresh; lev++) {
-    const t = dthresh * Math.pow(peak / dthresh, lev / nthresh);
-    thr.push(t);
-    let m = 0;
-    const prev = (lev - 1) * n;
-    for (let q = 0; q < nact; q++) {
-      const k = active[q]!;
-      // a node smaller than 2·minArea can never split again (each branch needs minArea pixels):
-      // its pixels need not be followed to higher levels (its chain cannot change any decision)
-      const nd = comp[prev + k]!;
-      if (fv[k]! > t && nd >= 0 && nodeNpix[nd]! >= splitMin) active[m++] = k;
-      else uf[k] = -1;
-    }
-    nact = m;
-    if (nact === 0) break;
-    // union-find among the active pixels (8-connected)
-    for (let q = 0; q < nact; q++) {
-      const k = active[q]!;
-      uf[k] = k;
-      rootCount[k] = 0; rootFlux[k] = 0;
-      const x = lx[k]!, y = ly[k]!;
-      // already-visited neighbours in raster order: W, NW, N, NE; `a` tracks k's root
-      let a = k;
-      for (let e = 0; e < 4; e++) {
-        const nx = e === 0 ? x - 1 : x - 2 + e;
-        const ny = e === 0 ? y : y - 1;
-        if (nx < 0 || ny < 0 || nx >= bw) continue;
-        const mm = sub[ny * bw + nx]!;
-        if (mm < 0 || uf[mm]! < 0) continue;
-        const b = find(uf, mm);
-        if (a !== b) { if (a < b) uf[b] = a; else { uf[a] = b; a = b; } }
-      }
-    }
-    for (let q = 0; q < nact; q++) {
-      const k = active[q]!;
-      const r = find(uf, k);
-      rootCount[r]!++;
-      rootFlux[r]! += fv[k]!;
-    }
-    let nnodes = 0;
-    for (let q = 0; q < nact; q++) {
-      const k = active[q]!;
-      rootNode[k] = -1;
-      if (uf[k] === k && rootCount[k]! >= minArea) {
-        rootNode[k] = nodeLevel.length;
-        nodeLevel.push(lev);
-        nodeParent.push(comp[prev + k]!);
-        nodeNpix.push(rootCount[k]!);
-        nodeFlux.push(rootFlux[k]!);
-        nnodes++;
-      }
-    }
-    if (nnodes === 0) break;
-    const cur = lev * n;
-    for (let q = 0; q < nact; q++) { const k = active[q]!; comp[cur + k] = rootNode[find(uf, k)]!; }
-    if (nnodes > maxNodes) maxNodes = nnodes;
+  const uf = scratchUf, size = scratchRootCount, fsum = scratchRootFlux, order = scratchActive, nodeOfRoot = scratchRootNode;
+  const levelStart = new Int32Array(nthresh + 1);
+  const levOf = scratchLev.length >= n ? scratchLev : (scratchLev = new Int32Array(Math.max(n, 2 * scratchLev.length)));
+  const logRatio = Math.log(peak / dthresh);
+  for (let k = 0; k < n; k++) {
+    let l = logRatio > 0 ? Math.floor((nthresh * Math.log(fv[k]! / dthresh)) / logRatio) : 0;
+    if (!(l >= 0)) l = 0;
+    if (l > nthresh - 1) l = nthresh - 1;
+    // exact comparisons decide at the boundaries
+    while (l > 0 && !(fv[k]! > thr[l]!)) l--;
+    while (l < nthresh - 1 && fv[k]! > thr[l + 1]!) l++;
+    levOf[k] = l;
+    levelStart[l + 1]!++;
   }
+  for (let l = 0; l < nthresh; l++) levelStart[l + 1]! += levelStart[l]!;
+  {
+    const fill = levelStart.slice(0, nthresh);
+    for (let k = 0; k < n; k++) order[fill[levOf[k]!]!++] = k;
+  }
+  uf.fill(-1, 0, n); // −1: not added yet
+  // live roots (swap-remove on union)
+  const live: number[] = [];
+  const livePos = scratchLivePos.length >= n ? scratchLivePos : (scratchLivePos = new Int32Array(Math.max(n, 2 * scratchLivePos.length)));
+  const nodeLevel: number[] = [0], nodeParent: number[] = [-1], nodeNpix: number[] = [n], nodeFlux: number[] = [total], nodeRep: number[] = [0];
+  let prevNodesStart = 1, prevNodesEnd = 1; // nodes of the level above (created just before)
+  let maxNodes = 1;
+  for (let lev = nthresh - 1; lev >= 1; lev--) {
+    // add the pixels exceeding level lev but not lev + 1
+    for (let q = levelStart[lev]!; q < levelStart[lev + 1]!; q++) {
+      const k = order[q]!;
+      uf[k] = k; size[k] = 1; fsum[k] = fv[k]!;
+      livePos[k] = live.length; live.push(k);
+      const x = lx[k]!, y = ly[k]!;
+      let a = k;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= bh) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          if (dx === 0 && dy === 0) continue;
+          const xx = x + dx;
+          if (xx < 0 || xx >= bw) continue;
+          const mm = sub[yy * bw + xx]!;
+          if (mm < 0 || uf[mm]! < 0) continue;
+          const b = findRoot(uf, mm);
+          if (a === b) continue;
+          // union by size: the smaller set joins the larger
+          let big = a, small = b;
+          if (size[b]! > size[a]!) { big = b; small = a; }
+          uf[small] = big; size[big]! += size[small]!; fsum[big]! += fsum[small]!;
+          // remove `small` from the live roots
+          const pos = livePos[small]!, last = live.pop()!;
+          if (last !== small) { live[pos] = last; livePos[last] = pos; }
+          a = big;
+        }
+      }
+    }
+    // this level's nodes
+    const start = nodeLevel.length;
+    for (const r of live) {
+      nodeOfRoot[r] = -1;
+      if (size[r]! >= minArea) {
+        nodeOfRoot[r] = nodeLevel.length;
+        nodeLevel.push(lev); nodeParent.push(-1); nodeNpix.push(size[r]!); nodeFlux.push(fsum[r]!); nodeRep.push(r);
+      }
+    }
+    // parents of the nodes one level up: the node now holding their representative pixel
+    for (let j = prevNodesStart; j < prevNodesEnd; j++) nodeParent[j] = nodeOfRoot[findRoot(uf, nodeRep[j]!)]!;
+    prevNodesStart = start; prevNodesEnd = nodeLevel.length;
+    if (prevNodesEnd - prevNodesStart > maxNodes) maxNodes = prevNodesEnd - prevNodesStart;
+  }
+  for (let j = prevNodesStart; j < prevNodesEnd; j++) nodeParent[j] = 0; // level 1 → the whole footprint
   if (maxNodes < 2) return null;
-  // top-down pruning
+  // top-down pruning: nodes were created from the highest level down, so a forward pass (then
+  // the root) visits children before their parents
   const nn = nodeLevel.length;
   const ok = new Uint8Array(nn).fill(1);
   const children: number[][] = Array.from({ length: nn }, () => []);
   for (let j = 1; j < nn; j++) children[nodeParent[j]!]!.push(j);
   const kept: number[] = [];
-  for (let j = nn - 1; j >= 0; j--) {
-    // nodes were created level by level, so iterating backwards visits deeper levels first
+  for (let step = 1; step <= nn; step++) {
+    const j = step === nn ? 0 : step;
     const ch = children[j]!;
     if (ch.length === 0) continue;
     let m = 0;
@@ -324,15 +332,31 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
     }
   }
   if (ok[0] || kept.length < 2) return null;
-  // core pixels of each kept node: one pass per level that holds kept nodes
+  // core pixels of each kept node: flood fill from its representative over pixels above its level
   const owner = new Int32Array(n).fill(-1);
   const nk = kept.length;
-  const keptIndex = new Int32Array(nn).fill(-1);
-  const keptLevels = new Set<number>();
-  for (let c = 0; c < nk; c++) { keptIndex[kept[c]!] = c; keptLevels.add(nodeLevel[kept[c]!]!); }
-  for (const lev of keptLevels) {
-    const base = lev * n;
-    for (let k = 0; k < n; k++) { const nd = comp[base + k]!; if (nd >= 0 && keptIndex[nd]! >= 0) owner[k] = keptIndex[nd]!; }
+  const stack: number[] = [];
+  for (let c = 0; c < nk; c++) {
+    const node = kept[c]!, t = thr[nodeLevel[node]!]!;
+    const r0 = nodeRep[node]!;
+    owner[r0] = c;
+    stack.push(r0);
+    while (stack.length) {
+      const k = stack.pop()!;
+      const x = lx[k]!, y = ly[k]!;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= bh) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= bw) continue;
+          const mm = sub[yy * bw + xx]!;
+          if (mm < 0 || owner[mm]! >= 0 || !(fv[mm]! > t)) continue;
+          owner[mm] = c;
+          stack.push(mm);
+        }
+      }
+    }
   }
   // the cores, grouped by child (counting sort)
   const coreStart = new Int32Array(nk + 1);
@@ -409,12 +433,16 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
   return out;
 }
 
-function find(parent: Int32Array, i: number): number {
-  let r = i;
-  while (parent[r]! !== r) r = parent[r]!;
-  while (parent[i]! !== r) { const nx = parent[i]!; parent[i] = r; i = nx; }
-  return r;
+/** Root of i with path halving. */
+function findRoot(parent: Int32Array, i: number): number {
+  while (parent[i]! !== i) {
+    const g = parent[parent[i]!]!;
+    parent[i] = g;
+    i = g;
+  }
+  return i;
 }
+
 
 const CLEAN_ZONE = 10;
 
