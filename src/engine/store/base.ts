@@ -136,6 +136,11 @@ export abstract class SqlTaskStore implements TaskStore {
   /** Run one statement outside an explicit transaction. */
   protected abstract run(sql: string, params?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[]; changes: number }>;
   protected abstract insertTaskRows(q: Q, queue: string, rows: readonly InsertRow[], created: number): Promise<number[]>;
+  /** Fenced SUCCEEDED updates of a batch; returns the ids that were still held. */
+  protected abstract completeMany(q: Q, reqs: readonly FinishRequest[], t: number): Promise<Set<number>>;
+  /** SQL producing a set of ids from one parameter (`idListParam`). */
+  protected abstract readonly idList: string;
+  protected abstract idListParam(ids: number[]): unknown;
   protected abstract insertDepRows(q: Q, taskIds: readonly number[], depIds: readonly number[]): Promise<void>;
   protected abstract addCounts(q: Q, rows: readonly CountRow[]): Promise<void>;
   /** `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite (the transaction holds the write lock). */
@@ -354,32 +359,35 @@ export abstract class SqlTaskStore implements TaskStore {
     if (!reqs.length) return [];
     return this.mutex.run(() =>
       this.tx(async (q) => {
-        const out: FinishResult[] = [];
-        for (const { id, leaseId, outcome: o } of reqs) {
+        const out: FinishResult[] = new Array(reqs.length);
+        // Successes in one go: fenced updates, then one release of all their dependents.
+        const oks = reqs.filter((r) => r.outcome.ok);
+        if (oks.length) {
+          const done = await this.completeMany(q, oks, now());
+          if (done.size) {
+            // O(dependents): each dependent's unmet counter drops by the number of its deps done here.
+            await q(
+              `UPDATE tasks SET unmet = unmet - c.n,
+                 state = CASE WHEN unmet = c.n AND state = 'WAITING' THEN 'PENDING' ELSE state END
+               FROM (SELECT task_id, COUNT(*) AS n FROM deps WHERE dep_id IN (${this.idList}) GROUP BY task_id) AS c
+               WHERE tasks.id = c.task_id`,
+              [this.idListParam([...done])],
+            );
+          }
+          reqs.forEach((r, i) => {
+            if (r.outcome.ok) out[i] = done.has(r.id) ? 'SUCCEEDED' : 'FENCED';
+          });
+        }
+        for (let i = 0; i < reqs.length; i++) {
+          const { id, leaseId, outcome: o } = reqs[i]!;
           const t = now();
           if (o.ok) {
-            const r = await q(
-              `UPDATE tasks SET state = 'SUCCEEDED', finished = ?, seconds = ?, exit_code = ?, signal = NULL, error = NULL,
-                 peak_rss_mb = ?, result = ?, lease_expires = NULL
-               WHERE id = ? AND lease_id = ? AND state = 'RUNNING' RETURNING id`,
-              [t, o.seconds ?? null, o.exitCode ?? 0, o.peakRssMb ?? null, o.result === undefined ? null : JSON.stringify(o.result), id, leaseId],
-            );
-            if (r.rows.length === 0) {
-              out.push('FENCED');
-              continue;
-            }
-            // Release dependents: O(dependents), through the unmet counter.
-            await q(
-              `UPDATE tasks SET unmet = unmet - 1, state = CASE WHEN unmet = 1 AND state = 'WAITING' THEN 'PENDING' ELSE state END
-               WHERE id IN (SELECT task_id FROM deps WHERE dep_id = ?)`,
-              [id],
-            );
-            out.push('SUCCEEDED');
+            continue;
           } else {
             const cur = await q(`SELECT attempts, max_attempts FROM tasks WHERE id = ? AND lease_id = ? AND state = 'RUNNING' ${this.lockClause.replace(' SKIP LOCKED', '')}`, [id, leaseId]);
             const row = cur.rows[0];
             if (!row) {
-              out.push('FENCED');
+              out[i] = 'FENCED';
               continue;
             }
             const next = afterFailure(num(row.attempts), num(row.max_attempts), o, this.retry, t);
@@ -401,7 +409,7 @@ export abstract class SqlTaskStore implements TaskStore {
                 leaseId,
               ],
             );
-            out.push(next.state === 'FAILED' ? 'FAILED' : 'RETRY');
+            out[i] = next.state === 'FAILED' ? 'FAILED' : 'RETRY';
           }
         }
         return out;

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TesseraError } from '../../util/errors.js';
-import type { CountRow, RetryPolicy } from '../types.js';
+import type { CountRow, FinishRequest, RetryPolicy } from '../types.js';
 import { SqlTaskStore, type InsertRow, type Q } from './base.js';
 import { ENGINE_SCHEMA_VERSION, SQLITE_SCHEMA } from './schema.js';
 
@@ -143,6 +143,25 @@ export class SqliteTaskStore extends SqlTaskStore {
       ids[i] = Number(one.run(queue, r.key, r.kind, r.params, r.priority, r.state, r.unmet, r.maxAttempts, r.expectedSeconds, created).lastInsertRowid);
     }
     return ids;
+  }
+
+  protected readonly idList = 'SELECT value FROM json_each(?)';
+  protected idListParam(ids: number[]): unknown {
+    return JSON.stringify(ids);
+  }
+
+  protected async completeMany(_q: Q, reqs: readonly FinishRequest[], t: number): Promise<Set<number>> {
+    const up = this.stmt(
+      `UPDATE tasks SET state = 'SUCCEEDED', finished = ?, seconds = ?, exit_code = ?, signal = NULL, error = NULL,
+         peak_rss_mb = ?, result = ?, lease_expires = NULL
+       WHERE id = ? AND lease_id = ? AND state = 'RUNNING'`,
+    );
+    const done = new Set<number>();
+    for (const { id, leaseId, outcome: o } of reqs) {
+      const info = up.run(t, o.seconds ?? null, o.exitCode ?? 0, o.peakRssMb ?? null, o.result === undefined ? null : JSON.stringify(o.result), id, leaseId);
+      if (info.changes === 1) done.add(id);
+    }
+    return done;
   }
 
   protected async insertDepRows(_q: Q, taskIds: readonly number[], depIds: readonly number[]): Promise<void> {
