@@ -273,3 +273,39 @@ test('misregistered star gives a flagged dipole with a two-PSF fit of opposite-s
   assert.ok(pos.dipolePos > 0 && pos.dipoleNeg < 0, `lobes ${pos.dipolePos} ${pos.dipoleNeg}`);
   assert.ok(Math.abs(pos.dipolePos + pos.dipoleNeg) < 0.3 * pos.dipolePos, 'lobes of similar size');
 });
+
+test('warpTemplate conserves flux through a scale change and rotation (Jacobian), marks NO_DATA outside', async () => {
+  const { warpTemplate } = await import('../../src/diffim/warp.js');
+  const { Wcs } = await import('../../src/wcs/wcs.js');
+  const mk = (crpix: number, scale: number, rot: number) => {
+    const h = new Header();
+    h.set('CTYPE1', 'RA---TAN'); h.set('CTYPE2', 'DEC--TAN'); h.set('CRVAL1', 30); h.set('CRVAL2', -10);
+    h.set('CRPIX1', crpix); h.set('CRPIX2', crpix);
+    const c = Math.cos(rot), s = Math.sin(rot), d = scale / 3600;
+    h.set('CD1_1', -d * c); h.set('CD1_2', d * s); h.set('CD2_1', d * s); h.set('CD2_2', d * c);
+    return Wcs.fromHeader(h);
+  };
+  const sci = mk(150.5, 0.263, 0), tpl = mk(170.5, 0.263 * 0.9, 0.05);
+  const W = 300, TW = 340;
+  const T = new Float32Array(TW * TW);
+  const stars: { ra: number; dec: number }[] = [];
+  const rng = new Rng(3);
+  for (let i = 0; i < 25; i++) {
+    const x = 50 + (i % 5) * 50 + rng.next() * 4, y = 50 + Math.floor(i / 5) * 50 + rng.next() * 4;
+    const [ra, dec] = sci.pixToSkyOne(x, y, 0);
+    stars.push({ ra, dec });
+    const [tx, ty] = tpl.skyToPixOne(ra, dec, 0);
+    addGaussian(T, TW, TW, tx, ty, 10000, 3.5 / 0.9);
+  }
+  const w = warpTemplate({ width: TW, height: TW, image: T, variance: new Float32Array(TW * TW).fill(4) }, tpl, sci, W, W);
+  for (const s of stars) {
+    const [x, y] = sci.skyToPixOne(s.ra, s.dec, 0);
+    let f = 0;
+    for (let j = -10; j <= 10; j++) for (let i = -10; i <= 10; i++) f += w.image[(Math.round(y) + j) * W + Math.round(x) + i]!;
+    assert.ok(Math.abs(f / 10000 - 1) < 0.01, `warped flux ${f}`);
+  }
+  // variance scales with J² (J = (0.9)⁻² template pixels per science pixel... here counts per science pixel grow by 1/0.81)
+  const v = w.variance![150 * W + 150]!;
+  assert.ok(Math.abs(v / (4 / 0.81 ** 2) - 1) < 0.3, `variance ${v}`);
+  assert.ok(w.coverage > 0.5 && w.coverage <= 1);
+});
