@@ -189,4 +189,30 @@ describe('launch', () => {
     r = await cli(['launch', root, '--batch', 'pbs', '--workers', '2', '--walltime', '10']);
     assert.match(r.stderr, /expected slurm or local/);
   });
+
+  it('--batch local starts detached workers that drain the queue', async () => {
+    const root = await newRepo();
+    const lines = Array.from({ length: 10 }, (_, i) => JSON.stringify({ key: `t${i}`, cmd: `echo ${i} > ${root}/o${i}` })).join('\n');
+    assert.equal((await cli(['queue', 'load', root, 'q', '-'], lines)).code, 0);
+    const r = await cli(['launch', root, '--batch', 'local', '--workers', '2', '--walltime', '120']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /started 2 background worker\(s\): pid \d+ \d+/);
+    const pids = /pid (\d+) (\d+)/.exec(r.stdout)!.slice(1).map(Number);
+    const t0 = Date.now();
+    for (;;) {
+      const st = await cli(['queue', 'status', root, 'q', '--json']);
+      const c = (JSON.parse(st.stdout) as { counts: { state: string; n: number }[] }).counts;
+      if (c.length === 1 && c[0]!.state === 'SUCCEEDED' && c[0]!.n === 10) break;
+      assert.ok(Date.now() - t0 < 30000, `not done: ${st.stdout}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    // The workers exit by themselves once the queue is empty.
+    for (const pid of pids) {
+      for (let i = 0; i < 100; i++) {
+        try { process.kill(pid, 0); } catch { break; }
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.throws(() => process.kill(pid, 0));
+    }
+  });
 });
