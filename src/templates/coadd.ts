@@ -118,6 +118,8 @@ export interface Coadd {
   inputs: CoaddInputInfo[];
   /** Pixels rejected by clipping (summed over inputs). */
   rejected: number;
+  /** Mean per-pixel variance factor Σw² of the warps (noise is correlated; see warp.ts). */
+  varianceFactor: number;
 }
 
 /** Half-size of the box over which the median image's local maximum sets the fractional clipping tolerance. */
@@ -287,6 +289,7 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
   const nexp = new Uint16Array(width * height);
   const pixelsCovered = new Float64Array(preps.length);
   let rejectedTotal = 0;
+  let vfSum = 0, vfN = 0;
 
   // image weights: 1 / median scaled variance over the input's overlap (a warp of its variance
   // plane would give the same median up to the interpolation factor; the raw plane is cheaper)
@@ -318,6 +321,7 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
       const src: MaskedImage = im.variance ? im : { ...im, variance: new Float32Array(im.width * im.height).fill(p.varConst) };
       const r = warpMaskedImage(src, p.inp.wcs, wcs.shifted(x0, y0), w, h, opts.warp);
       const img = r.image, vr = r.variance!;
+      if (r.coverage > 0) { vfSum += r.varianceFactor * r.coverage * w * h; vfN += r.coverage * w * h; }
       for (let i = 0; i < img.length; i++) { img[i]! *= p.scale; vr[i]! *= p.scale * p.scale; }
       if (p.homSigma > 0.05) {
         // convolve the strip with the matching Gaussian (NaN → 0 for the convolution, restored after)
@@ -414,7 +418,7 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
 
   const infos: CoaddInputInfo[] = preps.map((p, i) => ({ id: p.id, magzero: p.inp.magzero, scale: p.scale, weight: p.weight, pixels: pixelsCovered[i]!, fwhmPix: p.homSigma > 0 ? opts.homogenize!.fwhmPix : p.fwhm }));
   const psf = opts.psf === false ? undefined : coaddPsf(preps.map((p) => ({ inp: p.inp, psf: p.psf, weight: p.weight, fwhm: infos[preps.indexOf(p)]!.fwhmPix })), wcs, width, height, nexp, opts.psf || {});
-  return { width, height, wcs, magzero: zpOut, image, variance, mask, nexp, psf, inputs: infos, rejected: rejectedTotal };
+  return { width, height, wcs, magzero: zpOut, image, variance, mask, nexp, psf, inputs: infos, rejected: rejectedTotal, varianceFactor: vfN > 0 ? vfSum / vfN : 1 };
 }
 
 /** The coadd PSF model (see the module notes); undefined when no input has a PSF. */
