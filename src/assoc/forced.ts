@@ -34,7 +34,7 @@ export const FORCED_FLAGS = {
 } as const;
 
 export interface ForcedOptions {
-  /** Half-size of the fitting stamp in pixels (default: the PSF model's radius, else 2·FWHM, at least 3). */
+  /** Half-size of the fitting stamp in pixels (default: ⌈2·FWHM⌉ within the PSF model's radius, at least 3). */
   radiusPix?: number;
   /** Fit a constant background together with the PSF amplitude (default false: difference images have none). */
   fitBackground?: boolean;
@@ -70,8 +70,11 @@ export interface ForcedResult {
 /** Half-size of the stamp used for a PSF. */
 export function forcedRadius(psf: PsfLike, opts: ForcedOptions = {}): number {
   if (opts.radiusPix !== undefined) return Math.max(1, Math.round(opts.radiusPix));
-  if (psf.radiusPix !== undefined && Number.isFinite(psf.radiusPix)) return Math.max(3, Math.round(psf.radiusPix));
-  if (psf.fwhmPix !== undefined && Number.isFinite(psf.fwhmPix)) return Math.max(3, Math.ceil(2 * psf.fwhmPix));
+  // 2·FWHM holds essentially all of a point source's S/N; the model's values are fractions of the
+  // total flux, so fitting over a smaller stamp still returns the total flux.
+  const fw = psf.fwhmPix !== undefined && Number.isFinite(psf.fwhmPix) && psf.fwhmPix > 0 ? Math.max(3, Math.ceil(2 * psf.fwhmPix)) : Infinity;
+  if (psf.radiusPix !== undefined && Number.isFinite(psf.radiusPix)) return Math.max(3, Math.min(fw, Math.round(psf.radiusPix)));
+  if (Number.isFinite(fw)) return fw;
   throw new TesseraError('forced photometry: the PSF gives neither a radius nor a FWHM; pass radiusPix');
 }
 
