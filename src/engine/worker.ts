@@ -82,6 +82,7 @@ export class Worker {
   private readonly buffer: ClaimedTask[] = [];
   private readonly running = new Map<number, Running>();
   private finishes: { req: FinishRequest; key: string }[] = [];
+  private firstFinishAt = 0;
   private stopReason: WorkerSummary['reason'] | undefined;
   private wake: (() => void) | undefined;
   private avgSeconds = 1;
@@ -152,7 +153,9 @@ export class Worker {
         }
         while (this.buffer.length && this.running.size < this.o.slots && !this.stopReason) this.start(this.buffer.shift()!);
         if (this.running.size >= this.o.slots) await this.waitFor(() => this.running.size < this.o.slots);
-        if (this.finishes.length >= 64) await this.flush();
+        // Outcomes are recorded in batches (one transaction), but never held back long: a
+        // completion may release dependents other workers wait for.
+        if (this.finishes.length >= 256 || (this.finishes.length && Date.now() - this.firstFinishAt > 250)) await this.flush();
       }
       await this.shutdown();
     } finally {
@@ -202,7 +205,10 @@ export class Worker {
       }
       this.running.delete(task.id);
       if (outcome.seconds !== undefined) this.avgSeconds = 0.8 * this.avgSeconds + 0.2 * outcome.seconds;
-      if (!r.dropped) this.finishes.push({ req: { id: task.id, leaseId: task.leaseId, outcome }, key: task.key });
+      if (!r.dropped) {
+        if (!this.finishes.length) this.firstFinishAt = Date.now();
+        this.finishes.push({ req: { id: task.id, leaseId: task.leaseId, outcome }, key: task.key });
+      }
       this.completions++;
       this.wake?.();
     })();
