@@ -86,7 +86,7 @@ export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 
       say(`  ${run.failed} task(s) FAILED${run.badWorkers ? `, ${run.badWorkers} worker(s) exited abnormally` : ''}: see tessera queue tasks ${repo.root} ${DEFAULT_QUEUE} --state FAILED`);
       return { ok: false, dir, repo: repo.root, report, config: cfg, plan, failed: run.failed, timings, phases, ccdEpochs };
     }
-    const ev = evaluateDemo(repo, cfg);
+    const ev = evaluateDemo(repo, cfg, join(dir, 'sim'));
     lap('evaluate');
     say('');
     say(`Found against the simulation's truth:`);
@@ -95,7 +95,7 @@ export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 
     say(`  all transients recovered:              ${ev.recovered}`);
     say(`  diaObjects:                            ${ev.diaObjects}; duplicates across patches: ${ev.duplicateObjects}`);
     say(`  candidates:                            ${ev.candidates}, false (no transient, variable or asteroid within 1″): ${ev.falseCandidates}`);
-    say(`  forced-photometry pulls vs truth:      ${ev.pulls.length} measurements, median ${ev.pullMedian.toFixed(2)}, width ${ev.pullWidth.toFixed(2)} (1.4826·MAD)`);
+    say(`  forced photometry of transients:       ${ev.pulls.length} measurements, flux/truth median ${ev.fluxRatioMedian.toFixed(3)}; pulls median ${ev.pullMedian.toFixed(2)}, width ${ev.pullWidth.toFixed(2)} (1.4826·MAD)`);
     say(`  report: ${report}`);
     return { ok: true, dir, repo: repo.root, report, config: cfg, plan, failed: 0, evaluation: ev, timings, phases, ccdEpochs };
   } finally {

@@ -166,6 +166,12 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   if (rb) scoreSources(rb, dia);
   seconds.detect = lap();
 
+  // Zero point of PSF fluxes on D: the calexp's zero point is for total fluxes (PSF flux × APCORR),
+  // so the aperture correction is folded into the zero point the diff products carry.
+  const zp = numKey(sci.header, 'MAGZERO');
+  const apcorr = numKey(sci.header, 'APCORR');
+  const zpPsf = zp - (apcorr > 0 ? 2.5 * Math.log10(apcorr) : 0);
+
   // Difference image.
   const h = new Header([], 'IMAGE');
   for (const c of sci.header.cards) {
@@ -181,6 +187,8 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   h.set('CHI2DOF', res.chi2Dof, 'mean chi2/dof of the used stamps');
   h.set('RESIDRMS', res.residRms, 'clipped rms of D/sqrt(VAR) (1 = noise)');
   h.set('DECORREL', res.decorrelated, 'DMTN-021 decorrelation applied');
+  h.set('MAGZERO', zpPsf, 'AB zero point of PSF fluxes on D (MAGZCAL - 2.5 log10 APCORR)');
+  h.set('MAGZCAL', zp, 'AB zero point of the search calexp');
   h.set('TMPLEXP', tRef.expnum, 'template exposure');
   h.set('TMPLCCD', tRef.ccd, 'template CCD number');
   h.set('TMPLMJD', tRef.mjd, 'template MJD-OBS');
@@ -206,7 +214,6 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   const n = dia.length;
   const X = Float64Array.from(dia, (d) => d.x + 1), Y = Float64Array.from(dia, (d) => d.y + 1);
   const sky = sci.wcs.pixToSky(X, Y, 1);
-  const zp = numKey(sci.header, 'MAGZERO');
   const cols: ColumnInput[] = [
     { name: 'NUMBER', data: Int32Array.from({ length: n }, (_, i) => i + 1), tform: '1J' },
     { name: 'X_IMAGE', data: X, tform: '1D', unit: 'pixel' },
@@ -216,7 +223,7 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
     { name: 'FLUX_PSF', data: Float64Array.from(dia, (d) => d.flux), tform: '1D', unit: 'count' },
     { name: 'FLUXERR_PSF', data: Float64Array.from(dia, (d) => d.fluxErr), tform: '1D', unit: 'count' },
     { name: 'SNR', data: Float64Array.from(dia, (d) => d.snr), tform: '1D' },
-    { name: 'MAG_PSF', data: Float64Array.from(dia, (d) => (d.flux > 0 ? zp - 2.5 * Math.log10(d.flux) : NaN)), tform: '1D', unit: 'mag' },
+    { name: 'MAG_PSF', data: Float64Array.from(dia, (d) => (d.flux > 0 ? zpPsf - 2.5 * Math.log10(d.flux) : NaN)), tform: '1D', unit: 'mag' },
     { name: 'RB_SCORE', data: Float64Array.from(dia, (d) => d.rbScore), tform: '1D' },
     { name: 'FLAGS', data: Int32Array.from(dia, (d) => d.flags), tform: '1J' },
     { name: 'DIPOLE_FLUX_POS', data: Float64Array.from(dia, (d) => d.dipolePos), tform: '1D', unit: 'count' },
@@ -225,7 +232,7 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   ];
   const dh = new Header();
   dh.set('EXPNUM', s.expnum); dh.set('CCDNUM', s.ccd); dh.set('BAND', s.band); dh.set('MJD-OBS', s.mjd);
-  dh.set('MAGZERO', zp, 'AB zero point of the search CCD');
+  dh.set('MAGZERO', zpPsf, 'AB zero point of FLUX_PSF (calexp MAGZERO - 2.5 log10 APCORR)');
   dh.set('THRESH', p.threshold, 'matched-filter S/N threshold');
   dh.set('KSUM', res.ksum, 'science/template flux ratio');
   dh.set('TMPLEXP', tRef.expnum, 'template exposure');

@@ -23,6 +23,7 @@ import type { Band } from '../../sim/bands.js';
 import { separationDeg } from '../../sky/sphere.js';
 import type { Repository } from '../repo.js';
 import { readRegistry } from './registry.js';
+import { openSimulation } from '../../sim/truth.js';
 import { calexpPath, diffPath } from './diff-stage.js';
 
 export interface DemoEvaluation {
@@ -35,10 +36,23 @@ export interface DemoEvaluation {
   candidates: number;
   falseCandidates: number;
   diaObjects: number;
-  /** Forced measurements of transient-matched diaObjects on difference images. */
+  /**
+   * Forced measurements of transient-matched diaObjects (blends of two transients excluded) on
+   * difference images: (flux − expected)/error with the expected flux on the calibrated scale of
+   * the search CCD (true flux × 10^(0.4·(ZP_true − MAGZERO)), so that zero-point errors of the
+   * calibration are not counted here), and the measured/expected flux ratios.
+   */
   pulls: number[];
   pullMedian: number;
   pullWidth: number;
+  fluxRatioMedian: number;
+  /**
+   * Forced measurements at diaObjects with no transient, variable star, asteroid or static source
+   * brighter than r = 21 within 4″, on exposures where the object was not detected: expected 0.
+   */
+  nullPulls: number[];
+  nullPullMedian: number;
+  nullPullWidth: number;
   duplicateObjects: number;
   duplicateSources: number;
   missedBright: { id: number; mag: number; depth: number }[];
@@ -97,7 +111,8 @@ function median(a: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export function evaluateDemo(repo: Repository, cfg: SurveyConfig, opts: { matchArcsec?: number; assocRadiusArcsec?: number } = {}): DemoEvaluation {
+export function evaluateDemo(repo: Repository, cfg: SurveyConfig, simDir: string, opts: { matchArcsec?: number; assocRadiusArcsec?: number } = {}): DemoEvaluation {
+  const sim = openSimulation(simDir);
   const match = (opts.matchArcsec ?? 1) / 3600;
   const assocR = (opts.assocRadiusArcsec ?? 0.5) / 3600;
   const plan = planSurvey(cfg);
@@ -119,10 +134,13 @@ export function evaluateDemo(repo: Repository, cfg: SurveyConfig, opts: { matchA
   for (let i = 0; i < oRa.length; i++) for (const j of objGrid.near(oRa[i]!, oDec[i]!, assocR)) if (j > i && oRegion[j] !== oRegion[i]) duplicateObjects++;
   const seenSrc = new Map<number, number>();
   let duplicateSources = 0;
+  const detectedOn = new Set<string>();
   srcFiles.forEach((f, k) => {
     const t = readTableFits(f);
     const id = column(t, 'diaSourceId') as Float64Array;
+    const oid = column(t, 'diaObjectId') as Float64Array, ex = column(t, 'expnum') as ArrayLike<number>;
     for (let i = 0; i < t.nrows; i++) {
+      detectedOn.add(`${oid[i]}/${Number(ex[i])}`);
       const prev = seenSrc.get(id[i]!);
       if (prev !== undefined && prev !== k) duplicateSources++;
       seenSrc.set(id[i]!, k);
@@ -155,7 +173,7 @@ export function evaluateDemo(repo: Repository, cfg: SurveyConfig, opts: { matchA
   const trOfObject = new Map<number, number>();
   for (const k of onSearch) {
     const hits = objGrid.near(tr.ra[k]!, tr.dec[k]!, match);
-    for (const h of hits) trOfObject.set(oId[h]!, k);
+    for (const h of hits) trOfObject.set(oId[h]!, trOfObject.has(oId[h]!) ? -1 : k);
     if (hits.length) recovered++;
     const b = bright.get(k);
     if (b) {
@@ -192,32 +210,59 @@ export function evaluateDemo(repo: Repository, cfg: SurveyConfig, opts: { matchA
     }
   }
 
-  // Forced-photometry pulls of transient-matched objects on the difference images.
-  const pulls: number[] = [];
+  // Forced-photometry pulls of transient-matched objects, and null pulls elsewhere.
+  const pulls: number[] = [], ratios: number[] = [], nullPulls: number[] = [];
   const forcedFiles = walk(join(repo.root, 'forced'), /^forced-.*\.fits$/);
   const regMjd = new Map(ccds.map((c) => [c.expnum, c.mjd]));
+  const st = cat.stars;
+  const varRa: number[] = [], varDec: number[] = [];
+  for (let k = 0; k < st.n; k++) if (st.varAmp[k]! > 0) { const [a, d] = starPosAt(st, k, searches[0]?.mjd ?? 0); varRa.push(a); varDec.push(d); }
+  const varGrid = new SkyGrid(varRa, varDec, 4 / 3600);
+  const astPos: [number, number][] = [];
+  for (let k = 0; k < cat.asteroids.n; k++) for (const c of searches) astPos.push(asteroidPosAt(cat.asteroids, k, c.mjd));
+  const astGrid = new SkyGrid(astPos.map((p) => p[0]), astPos.map((p) => p[1]), 4 / 3600);
+  // static sources bright enough to leave subtraction residuals (r < 21)
+  const bRa: number[] = [], bDec: number[] = [];
+  for (let k = 0; k < st.n; k++) if (st.mag.r[k]! < 21) { const [a, d] = starPosAt(st, k, searches[0]?.mjd ?? 0); bRa.push(a); bDec.push(d); }
+  for (let k = 0; k < cat.galaxies.n; k++) if (cat.galaxies.mag.r[k]! < 21) { bRa.push(cat.galaxies.ra[k]!); bDec.push(cat.galaxies.dec[k]!); }
+  const brightGrid = new SkyGrid(bRa, bDec, 4 / 3600);
   for (const f of forcedFiles) {
     const t: ProductTable = readTableFits(f);
     if (!t.nrows) continue;
     const id = column(t, 'diaObjectId') as Float64Array, flux = column(t, 'psfFlux') as Float64Array, err = column(t, 'psfFluxErr') as Float64Array;
-    const exp = column(t, 'expnum') as Int32Array | Float64Array, ccdC = column(t, 'ccd') as Int32Array | Float64Array, mjdC = column(t, 'mjd') as Float64Array;
+    const ra = column(t, 'ra') as Float64Array, dec = column(t, 'dec') as Float64Array;
+    const exp = column(t, 'expnum') as ArrayLike<number>, ccdC = column(t, 'ccd') as ArrayLike<number>, mjdC = column(t, 'mjd') as Float64Array;
+    const flags = column(t, 'flags') as ArrayLike<number>;
     const band = column(t, 'band') as string[];
     const c0 = ccds.find((c) => c.expnum === Number(exp[0]) && c.ccd === Number(ccdC[0]));
     if (!c0) continue;
     const tmplExp = headerNum(diffPath(repo, c0), 'TMPLEXP');
     const tmplMjd = regMjd.get(tmplExp) ?? NaN;
+    const scale = Math.pow(10, 0.4 * (sim.ccd(c0.expnum, c0.ccd).zpAdu - headerNum(calexpPath(repo, c0), 'MAGZERO')));
     for (let i = 0; i < t.nrows; i++) {
+      if (!(err[i]! > 0) || !Number.isFinite(flux[i]!) || Number(flags[i]) !== 0) continue;
       const k = trOfObject.get(id[i]!);
-      if (k === undefined || !(err[i]! > 0) || !Number.isFinite(flux[i]!)) continue;
-      const b = (band[i] ?? c0.band) as Band;
-      const expect = nmgy(transientMagAt(tr, k, b, mjdC[i]!)) - nmgy(transientMagAt(tr, k, b, tmplMjd));
-      pulls.push((flux[i]! - expect) / err[i]!);
+      if (k !== undefined) {
+        if (k < 0) continue; // a blend of two transients
+        const b = (band[i] ?? c0.band) as Band;
+        const expect = scale * (nmgy(transientMagAt(tr, k, b, mjdC[i]!)) - nmgy(transientMagAt(tr, k, b, tmplMjd)));
+        pulls.push((flux[i]! - expect) / err[i]!);
+        if (expect > 5 * err[i]!) ratios.push(flux[i]! / expect);
+        continue;
+      }
+      if (detectedOn.has(`${id[i]}/${Number(exp[i])}`)) continue;
+      const r4 = 4 / 3600;
+      if (trGrid.near(ra[i]!, dec[i]!, r4).length || varGrid.near(ra[i]!, dec[i]!, r4).length || astGrid.near(ra[i]!, dec[i]!, r4).length || brightGrid.near(ra[i]!, dec[i]!, r4).length) continue;
+      nullPulls.push(flux[i]! / err[i]!);
     }
   }
+  const nm = median(nullPulls);
+  const nmad = median(nullPulls.map((p) => Math.abs(p - nm)));
   const pm = median(pulls);
   const mad = median(pulls.map((p) => Math.abs(p - pm)));
   return {
     transientsTotal: onSearch.size, bright: bright.size, brightRecovered, recovered, candidates, falseCandidates,
-    diaObjects: oRa.length, pulls, pullMedian: pm, pullWidth: 1.4826 * mad, duplicateObjects, duplicateSources, missedBright,
+    diaObjects: oRa.length, pulls, pullMedian: pm, pullWidth: 1.4826 * mad, fluxRatioMedian: median(ratios),
+    nullPulls, nullPullMedian: nm, nullPullWidth: 1.4826 * nmad, duplicateObjects, duplicateSources, missedBright,
   };
 }

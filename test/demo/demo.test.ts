@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { tempDir, cli } from '../helpers.js';
+import { runDemo } from '../../src/pipeline/transient/demo.js';
+import { Repository } from '../../src/pipeline/repo.js';
+import { planCampaign, DEFAULT_QUEUE } from '../../src/pipeline/transient/plan.js';
+
+test('tessera demo --size tiny: every task succeeds; transients recovered, few false candidates, forced pulls ≈ N(0,1), no duplicates across patches', { timeout: 600_000 }, async () => {
+  const dir = join(tempDir(), 'demo');
+  const out = new PassThrough(), err = new PassThrough();
+  let text = '';
+  out.on('data', (d) => (text += d));
+  err.resume();
+  const r = await runDemo({ dir, size: 'tiny', workers: 2, seed: 1, quiet: true }, { stdout: out, stderr: err });
+  assert.ok(r.ok, text);
+  // the real engine ran every planned task to SUCCEEDED
+  const repo = Repository.open(r.repo);
+  const store = await repo.openStore();
+  try {
+    const rows = await store.counts(DEFAULT_QUEUE);
+    const total = rows.reduce((a, x) => a + x.n, 0);
+    const ok = rows.filter((x) => x.state === 'SUCCEEDED').reduce((a, x) => a + x.n, 0);
+    assert.equal(ok, total, JSON.stringify(rows));
+    assert.equal(total, r.plan.total);
+    assert.deepEqual(new Set(rows.map((x) => x.kind)), new Set(['calibrate', 'diff', 'associate', 'forced', 'products']));
+    assert.ok(r.plan.regions >= 2, 'the field straddles a patch boundary');
+    // re-planning the finished campaign adds nothing
+    const again = await planCampaign(repo, store, { refcat: join(dir, 'refcat'), templates: [r.config.firstExpnum] });
+    assert.equal(again.added, 0);
+  } finally {
+    await store.close();
+  }
+  assert.ok(existsSync(r.report));
+  assert.match(readFileSync(r.report, 'utf8'), /<html/);
+  const ev = r.evaluation!;
+  // at least 80% of the transients brighter than the 5σ depth are recovered as diaObjects (1″)
+  assert.ok(ev.bright >= 5, `only ${ev.bright} bright transients`);
+  assert.ok(ev.brightRecovered >= 0.8 * ev.bright, `recovered ${ev.brightRecovered}/${ev.bright}: missed ${JSON.stringify(ev.missedBright)}`);
+  // at most 2 false candidates (no transient, variable star or asteroid within 1″)
+  assert.ok(ev.falseCandidates <= 2, `${ev.falseCandidates} false candidates of ${ev.candidates}`);
+  assert.ok(ev.candidates >= 0.5 * ev.bright, `${ev.candidates} candidates`);
+  // forced photometry of transients on the difference images vs truth: flux scale within 5%,
+  // pulls with median within ±1 and robust width 1 within [0.6, 1.6]
+  assert.ok(ev.pulls.length >= 8, `${ev.pulls.length} forced measurements of transients`);
+  assert.ok(Math.abs(ev.fluxRatioMedian - 1) < 0.05, `median flux/truth ${ev.fluxRatioMedian}`);
+  assert.ok(Math.abs(ev.pullMedian) < 1, `pull median ${ev.pullMedian}`);
+  assert.ok(ev.pullWidth > 0.6 && ev.pullWidth < 1.6, `pull width ${ev.pullWidth}`);
+  // no diaObject twice across the patch boundary, no diaSource in two patches
+  assert.equal(ev.duplicateObjects, 0);
+  assert.equal(ev.duplicateSources, 0);
+  assert.match(text, /recovered as diaObjects/);
+  // the products are queryable
+  const q = await cli(['query', r.repo, 'SELECT count(*) AS n FROM diaObject', '--json']);
+  assert.equal(q.code, 0, q.stderr);
+  assert.equal((JSON.parse(q.stdout) as { n: number }[])[0]!.n, ev.diaObjects);
+});
+
+test('tessera demo: bad arguments', async () => {
+  const dir = tempDir();
+  const a = await cli(['demo', dir, '--size', 'huge']);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /--size: expected small or tiny/);
+  const b = await cli(['demo', join(dir, '..'), '--size', 'tiny']);
+  assert.equal(b.code, 1);
+  assert.match(b.stderr, /exists and is not empty/);
+});
