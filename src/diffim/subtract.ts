@@ -22,7 +22,8 @@ import { quickselect } from '../image/stats.js';
 import { TesseraError } from '../util/errors.js';
 import { defaultBasis, kernelImage, makeBasis, nPoly, type BasisSpec } from './al/basis.js';
 import { backgroundAt, coefAt, fitAlKernel, type AlSolution } from './al/fit.js';
-import { convolveKernels, convolveSpatial, fft2, type KernelTerm } from './al/convolve.js';
+import { convolveKernels, convolveSpatial, fft2, type KernelTerm, type SpatialConvolveInput } from './al/convolve.js';
+import { convolveSpatialParallel } from './al/parallel.js';
 
 export interface DiffInput extends MaskedImage {
   /** PSF model (any PsfLike); when absent the FWHM is measured from stars. */
@@ -426,6 +427,25 @@ function psfStamp(psf: PsfLike, x: number, y: number, size: number): Float64Arra
  * with optional variance/mask/PSF; missing variance is estimated. See the module comment.
  */
 export function subtractImages(science: DiffInput, template: DiffInput, opts: SubtractOptions = {}): SubtractResult {
+  const g = subtractionSteps(science, template, opts);
+  let r = g.next();
+  while (!r.done) r = g.next(convolveSpatial(r.value));
+  return r.value;
+}
+
+/**
+ * As subtractImages, with the big convolution split over `workers` worker threads (row bands of
+ * the CCD, shared memory). Same result to rounding; pays on images of a few Mpix and more.
+ */
+export async function subtractImagesParallel(science: DiffInput, template: DiffInput, opts: SubtractOptions = {}, workers = 2): Promise<SubtractResult> {
+  const g = subtractionSteps(science, template, opts);
+  let r = g.next();
+  while (!r.done) r = g.next(workers > 1 ? await convolveSpatialParallel(r.value, workers) : convolveSpatial(r.value));
+  return r.value;
+}
+
+/** The subtraction as steps: yields each whole-image convolution to be done, receives its result. */
+function* subtractionSteps(science: DiffInput, template: DiffInput, opts: SubtractOptions): Generator<SpatialConvolveInput, SubtractResult, Float32Array> {
   // stage timings in CPU seconds of this thread (robust on a shared machine)
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
   const t0 = cpu();
@@ -521,7 +541,7 @@ export function subtractImages(science: DiffInput, template: DiffInput, opts: Su
     for (let i = 0; i < k.kernel.length; i++) k.kernel[i] = -k.kernel[i]!;
     terms.push({ kernel: k.kernel, size: k.size, ax: exps[m]![0], ay: exps[m]![1] });
   }
-  const dgen = convolveSpatial({ src: refClean, width, height, terms, cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy, extra: { src: tgtClean, kernel: phi, size: phiSize } });
+  const dgen: Float32Array = yield ({ src: refClean, width, height, terms, cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy, extra: { src: tgtClean, kernel: phi, size: phiSize } });
   t = tick('convolve', t);
   // variance: decorrelated → white: var_t + κ̄²·var_c; otherwise var_t + K_c² ⊗ var_c
   const variance = new Float32Array(width * height);

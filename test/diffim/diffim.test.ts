@@ -309,3 +309,14 @@ test('warpTemplate conserves flux through a scale change and rotation (Jacobian)
   assert.ok(Math.abs(v / (4 / 0.81 ** 2) - 1) < 0.3, `variance ${v}`);
   assert.ok(w.coverage > 0.5 && w.coverage <= 1);
 });
+
+test('worker-thread convolution gives the same difference image as the serial one', async () => {
+  const { subtractImagesParallel } = await import('../../src/diffim/subtract.js');
+  const p = simulatePair({ width: 400, height: 600, seed: 19, fluxRange: [2000, 1e6] });
+  const a = subtractImages(p.science, p.template);
+  const b = await subtractImagesParallel(p.science, p.template, {}, 2);
+  for (let i = 0; i < a.diff.image.length; i++) {
+    const x = a.diff.image[i]!, y = b.diff.image[i]!;
+    assert.ok((x !== x && y !== y) || Math.abs(x - y) <= 1e-4 * (1 + Math.abs(x)), `pixel ${i}: ${x} vs ${y}`);
+  }
+});

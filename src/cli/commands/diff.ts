@@ -9,7 +9,8 @@ import { psfFromHdu } from '../../psf/io.js';
 import type { PsfLike } from '../../detect/psf-like.js';
 import { TesseraError, UsageError } from '../../util/errors.js';
 import { TESSERA_VERSION } from '../../util/version.js';
-import { subtractImages, type DiffInput } from '../../diffim/subtract.js';
+import { availableParallelism } from 'node:os';
+import { subtractImagesParallel, type DiffInput } from '../../diffim/subtract.js';
 import { warpTemplate } from '../../diffim/warp.js';
 import { detectDiaSources, StampPsf, type DiaSource } from '../../diffim/dia.js';
 import { zogySubtract } from '../../diffim/zogy.js';
@@ -171,6 +172,7 @@ export const commands: CommandSpec[] = [
       { name: 'convolve', type: 'string', valueName: 'auto|template|science', description: 'which image to convolve (auto: the sharper one)', default: 'auto' },
       { name: 'no-decorrelate', type: 'boolean', description: 'skip the DMTN-021 noise decorrelation' },
       { name: 'thresh', type: 'string', valueName: 'SIGMA', description: 'diaSource detection threshold (matched-filter S/N; S_corr in ZOGY mode)', default: '5' },
+      { name: 'threads', type: 'string', valueName: 'N', description: 'worker threads for the convolution (default: 2 when the machine has them and the image has ≥ 4 Mpix)' },
       { name: 'astrom-rms', type: 'string', valueName: 'PIX', description: 'ZOGY: astrometric registration rms per axis (pixels) for S_corr', default: '0.05' },
     ],
     details: `
@@ -187,7 +189,7 @@ FLUX_PSF, FLUXERR_PSF (science counts), SNR (signed), MAG_PSF/MAGERR_PSF (with M
 (1 masked pixel, 2 edge, 4 dipole, 8 CR/bad), DIPOLE_FLUX_POS/NEG, DIST_TEMPLATE (pixels to the
 nearest template source), RB_SCORE (0–1, higher = more likely real; from the shipped model
 data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping 99% of simulated reals).`,
-    run(args, io) {
+    async run(args, io) {
       const sSpec = positional(args, 0, 'SCIENCE', 'diff');
       const tSpec = positional(args, 1, 'TEMPLATE', 'diff');
       const out = stringOpt(args, 'output');
@@ -215,10 +217,12 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
         throw new TesseraError(`${!sci.wcs ? sci.where : tpl.where}: no celestial WCS (CTYPE1 missing), and the images differ in size (${width}×${height} vs ${tpl.img.width}×${tpl.img.height}): cannot align`);
       }
       if (mode === 'zogy') return runZogy(io, sci, tpl, template, out, stringOpt(args, 'sources'), thresh, numberOpt(args, 'astrom-rms') ?? 0.05);
-      const res = subtractImages(sci.img, template, {
+      const threads = intOpt(args, 'threads') ?? (width * height >= 4e6 ? Math.min(2, availableParallelism()) : 1);
+      if (threads < 1 || threads > 64) throw new UsageError('--threads must be 1..64');
+      const res = await subtractImagesParallel(sci.img, template, {
         kernelOrder: kOrder, bgOrder: bOrder, convolve: conv, decorrelate: !boolOpt(args, 'no-decorrelate'),
         scienceName: sci.where, templateName: tpl.where,
-      });
+      }, threads);
       const sol = res.solution;
       const h = sci.header.clone();
       for (const k of ['EXTNAME', 'CHECKSUM', 'DATASUM']) h.delete(k);
