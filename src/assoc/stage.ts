@@ -21,7 +21,8 @@ import type { AssocRegion } from './region.js';
 import { allocDiaSources, concatDiaSources, makeDiaSourceId, type DiaSourceTable } from './types.js';
 import { productLayout, type ProductLayout } from '../products/layout.js';
 import { diaObjectTable, diaSourceTable, forcedSourceTable, column, readTableFits, writeTableFits } from '../products/tables.js';
-import { mergeFitsToParquet } from '../products/parquet.js';
+import { mergeFitsToParquet, writeParquet } from '../products/parquet.js';
+import { qaTables } from '../products/qa.js';
 
 export interface CcdMeta {
   expnum: number;
@@ -193,6 +194,8 @@ export function mergeCampaign(root: string): { diaObject: number; diaSource: num
   const srcs = walk(join(root, 'assoc'), /^diaSource-.*\.fits$/);
   const forced = walk(join(root, 'forced'), /^forced-.*\.fits$/);
   if (objs.length === 0) throw new TesseraError(`${root}: no diaObject tables under assoc/ (run the associate stage first)`);
+  const qa = qaTables(root);
+  if (qa) { writeParquet(L.table('ccd'), qa.ccd); writeParquet(L.table('exposure'), qa.exposure); }
   return {
     diaObject: mergeFitsToParquet('diaObject', objs, L.table('diaObject')),
     diaSource: mergeFitsToParquet('diaSource', srcs, L.table('diaSource')),

@@ -72,6 +72,11 @@ export function writeCampaign(root: string, nEpochs = 8): Campaign {
     hdr.set('MAGZERO', ZP);
     hdr.set('MJD-OBS', ep.mjd);
     const id = { band: ep.band, expnum: ep.expnum, ccd: ep.ccd };
+    hdr.set('KSUM', 1.0); hdr.set('TMPLEXP', 400); hdr.set('RESIDRMS', 1.01);
+    // a stand-in calexp (header only matters here) for the QA tables
+    const ch = new Header();
+    for (const [k, v] of [['BAND', ep.band], ['MJD-OBS', ep.mjd], ['MAGZERO', ZP], ['MAGZERR', 0.003], ['FWHM', 0.93], ['DEPTH', 23.5 - 0.1 * e], ['SKYLEVEL', 100], ['ASTRRMS', 0.01], ['NASTRSTR', 50]] as const) ch.set(k, v);
+    writeFits(datasetPath(root, 'calexp', id), [{ kind: 'image', extname: 'IMAGE', header: ch, data: new Float32Array(64), shape: [8, 8], compress: { type: 'RICE_1' } }]);
     writeFits(datasetPath(root, 'diff', id), [
       { kind: 'image', extname: 'IMAGE', header: hdr, data: img, shape: [W, H], compress: { type: 'RICE_1' } },
       { kind: 'image', extname: 'VARIANCE', data: variance, shape: [W, H], compress: { type: 'RICE_1' } },

@@ -74,6 +74,13 @@ test('campaign: associate + forced + merge + report + lightcurve on a simulated 
   const counts = mergeCampaign(root);
   assert.equal(counts.diaObject, assoc.objects.n);
   assert.equal(counts.forcedSource, assoc.objects.n * c.epochs.length);
+  // QA tables from the calexp and diff headers
+  const qa = await cli(['query', root, 'SELECT c.expnum, c.depth, c.ksum, c.nDiaSources, e.nCcd FROM ccd c JOIN exposure e USING (expnum) ORDER BY c.expnum', '--json']);
+  assert.equal(qa.code, 0, qa.stderr);
+  const qrows = JSON.parse(qa.stdout) as { expnum: number; depth: number; ksum: number; nDiaSources: number; nCcd: number }[];
+  assert.equal(qrows.length, c.epochs.length);
+  assert.deepEqual(qrows.map((r) => r.expnum), c.epochs.map((e) => e.expnum));
+  assert.ok(qrows.every((r, e) => Math.abs(r.depth - (23.5 - 0.1 * e)) < 1e-9 && r.ksum === 1 && r.nCcd === 1 && r.nDiaSources === tables[e]!.n));
 
   // report: the transients are candidates; spurious single detections are not
   const out = join(root, 'r.html');
