@@ -96,8 +96,8 @@ export function lightCurvePng(lc: LightCurve, width = 900, height = 520): Uint8A
   let lx = f.x1 - 10;
   for (const b of [...bands].reverse()) {
     lx -= Canvas.textWidth(b) + 24;
-    cv.circle(lx + 6, f.y0 + 16, 5, bandColor(b), true);
-    cv.text(lx + 16, f.y0 + 9, b, bandColor(b));
+    cv.circle(lx + 6, 21, 5, bandColor(b), true);
+    cv.text(lx + 16, 14, b, bandColor(b));
   }
   for (const p of lc.points) {
     if (!Number.isFinite(p.flux)) continue;
@@ -110,7 +110,7 @@ export function lightCurvePng(lc: LightCurve, width = 900, height = 520): Uint8A
     if (p.detected) cv.circle(x, y, 5, c, true);
     else { cv.circle(x, y, 5, [255, 255, 255], true); cv.circle(x, y, 5, c, false); cv.circle(x, y, 4.3, c, false); }
   }
-  cv.text(f.x0 + 10, f.y0 + 9, 'FILLED: DETECTED', [90, 90, 90]);
+  cv.text(12, height - 28, 'FILLED: DETECTED', [90, 90, 90]);
   return cv.png();
 }
 
