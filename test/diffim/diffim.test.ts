@@ -162,7 +162,11 @@ test('tessera diff: warps the template through both WCSs, writes IMAGE/VARIANCE/
     { kind: 'image', extname: 'VARIANCE', data: TV, shape: [600, 600] },
   ]);
   const out = join(dir, 'diff.fits.fz'), src = join(dir, 'dia.fits'), st = join(dir, 'stamps.fits');
-  const res = await cli(['diff', join(dir, 'sci.fits'), join(dir, 'tmpl.fits'), '-o', out, '--sources', src, '--stamps', st]);
+  // reference catalog holding one star at the transient's position (FITS pixel 251.4, 311.2)
+  const { Wcs } = await import('../../src/wcs/wcs.js');
+  const [ra, dec] = Wcs.fromHeader(sh).pixToSkyOne(251.4, 311.2, 1);
+  writeFits(join(dir, 'ref.fits'), [{ kind: 'image', data: null, shape: [] }, { kind: 'bintable', extname: 'REF', nrows: 1, columns: [{ name: 'RA', data: Float64Array.of(ra), tform: '1D' }, { name: 'DEC', data: Float64Array.of(dec), tform: '1D' }] }]);
+  const res = await cli(['diff', join(dir, 'sci.fits'), join(dir, 'tmpl.fits'), '-o', out, '--sources', src, '--stamps', st, '--refcat', join(dir, 'ref.fits')]);
   assert.equal(res.code, 0, res.stderr);
   const r = FitsReader.open(out);
   const names = r.hdus.map((h) => h.extname);
@@ -181,6 +185,7 @@ test('tessera diff: warps the template through both WCSs, writes IMAGE/VARIANCE/
   for (let i = 0; i < X.length; i++) if (Math.hypot(X[i]! - 251.4, Y[i]! - 311.2) < 2) k = i;
   assert.ok(k >= 0, 'transient missing from the diaSource table');
   assert.ok(Math.abs(F[k]! / 9000 - 1) < 0.1, `flux ${F[k]}`);
+  assert.ok(col('DIST_REF')[k]! >= 0 && col('DIST_REF')[k]! < 1, `DIST_REF ${col('DIST_REF')[k]}`);
   const rbs = col('RB_SCORE');
   assert.ok(rbs[k]! >= 0 && rbs[k]! <= 1 && rbs[k]! > 0.5, `RB_SCORE of the transient ${rbs[k]}`);
   const sr = FitsReader.open(st);

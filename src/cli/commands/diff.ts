@@ -77,6 +77,29 @@ function load(spec: string, what: string): Loaded {
   }
 }
 
+/** Reference stars (RA/DEC or ALPHA_J2000/DELTA_J2000 columns of a FITS table) in 0-based science pixels. */
+function loadRefStars(spec: string, wcs: Wcs | undefined, width: number, height: number): { x: Float64Array; y: Float64Array } {
+  if (!wcs) throw new UsageError('--refcat needs a science image with a celestial WCS');
+  const { path, hdu } = parseFileHdu(spec);
+  if (!existsSync(path)) throw new TesseraError(`${path}: no such file (reference catalog)`);
+  const r = FitsReader.open(path);
+  try {
+    const sel = hdu ?? r.hdus.find((h) => h.type === 'bintable')?.index;
+    if (sel === undefined) throw new TesseraError(`${path}: no binary table HDU (reference catalog)`);
+    const t = r.readTable(sel);
+    const names = t.columns.map((c) => c.name.toUpperCase());
+    const pair = [['RA', 'DEC'], ['ALPHA_J2000', 'DELTA_J2000'], ['RA_ICRS', 'DE_ICRS']].find(([a, b]) => names.includes(a!) && names.includes(b!));
+    if (!pair) throw new TesseraError(`${path}[${sel}]: reference catalog needs RA/DEC or ALPHA_J2000/DELTA_J2000 columns (has ${names.slice(0, 12).join(', ')})`);
+    const ra = Float64Array.from(t.column(pair[0]!).data as ArrayLike<number>, Number), dec = Float64Array.from(t.column(pair[1]!).data as ArrayLike<number>, Number);
+    const p = wcs.skyToPix(ra, dec, 0);
+    const xs: number[] = [], ys: number[] = [];
+    for (let i = 0; i < ra.length; i++) { const x = p.x[i]!, y = p.y[i]!; if (x > -50 && y > -50 && x < width + 50 && y < height + 50) { xs.push(x); ys.push(y); } }
+    return { x: Float64Array.from(xs), y: Float64Array.from(ys) };
+  } finally {
+    r.close();
+  }
+}
+
 function sameGrid(a: Header, b: Header): boolean {
   for (const k of ['CTYPE1', 'CTYPE2', 'CRVAL1', 'CRVAL2', 'CRPIX1', 'CRPIX2', 'CD1_1', 'CD1_2', 'CD2_1', 'CD2_2']) if (a.get(k) !== b.get(k)) return false;
   return true;
@@ -114,6 +137,7 @@ function diaColumns(dia: DiaSource[], wcs: Wcs | undefined, header: Header): Col
   cols.push({ name: 'DIPOLE_FLUX_POS', data: Float64Array.from(dia, (s) => s.dipolePos), tform: '1D', unit: 'count' });
   cols.push({ name: 'DIPOLE_FLUX_NEG', data: Float64Array.from(dia, (s) => s.dipoleNeg), tform: '1D', unit: 'count' });
   cols.push({ name: 'DIST_TEMPLATE', data: Float64Array.from(dia, (s) => (Number.isFinite(s.distTemplate) ? s.distTemplate : -1)), tform: '1D', unit: 'pixel' });
+  cols.push({ name: 'DIST_REF', data: Float64Array.from(dia, (s) => (Number.isFinite(s.distRef) ? s.distRef : -1)), tform: '1D', unit: 'pixel' });
   return cols;
 }
 
@@ -172,6 +196,7 @@ export const commands: CommandSpec[] = [
       { name: 'convolve', type: 'string', valueName: 'auto|template|science', description: 'which image to convolve (auto: the sharper one)', default: 'auto' },
       { name: 'no-decorrelate', type: 'boolean', description: 'skip the DMTN-021 noise decorrelation' },
       { name: 'thresh', type: 'string', valueName: 'SIGMA', description: 'diaSource detection threshold (matched-filter S/N; S_corr in ZOGY mode)', default: '5' },
+      { name: 'refcat', type: 'string', valueName: 'CAT.fits', description: 'reference catalog (RA/DEC columns): DIST_REF of each diaSource' },
       { name: 'threads', type: 'string', valueName: 'N', description: 'worker threads for the convolution (default: 2 when the machine has them and the image has ≥ 4 Mpix)' },
       { name: 'astrom-rms', type: 'string', valueName: 'PIX', description: 'ZOGY: astrometric registration rms per axis (pixels) for S_corr', default: '0.05' },
     ],
@@ -187,7 +212,7 @@ RESIDRMS (clipped rms of D/sqrt(VAR)), CONVOLVE (TEMPLATE|SCIENCE), MODE, DECORR
 diaSource columns: X_IMAGE, Y_IMAGE (FITS pixels on the science image), ALPHA_J2000, DELTA_J2000,
 FLUX_PSF, FLUXERR_PSF (science counts), SNR (signed), MAG_PSF/MAGERR_PSF (with MAGZERO), FLAGS
 (1 masked pixel, 2 edge, 4 dipole, 8 CR/bad), DIPOLE_FLUX_POS/NEG, DIST_TEMPLATE (pixels to the
-nearest template source), RB_SCORE (0–1, higher = more likely real; from the shipped model
+nearest template source), DIST_REF (pixels to the nearest --refcat star, −1 without), RB_SCORE (0–1, higher = more likely real; from the shipped model
 data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping 99% of simulated reals).`,
     async run(args, io) {
       const sSpec = positional(args, 0, 'SCIENCE', 'diff');
@@ -275,35 +300,13 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
       const srcOut = stringOpt(args, 'sources'), stampOut = stringOpt(args, 'stamps');
       let nDia = -1;
       if (srcOut || stampOut) {
-        const dia = detectDiaSources(res.diff, res.psf, { thresh, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate });
+        const refStars = stringOpt(args, 'refcat') ? loadRefStars(stringOpt(args, 'refcat')!, sci.wcs, width, height) : undefined;
+        const dia = detectDiaSources(res.diff, res.psf, { thresh, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate, refStars });
         nDia = dia.length;
         const rb = defaultRbModel();
         if (rb) scoreSources(rb, dia);
         const n = dia.length;
-        const X = Float64Array.from(dia, (s) => s.x + 1), Y = Float64Array.from(dia, (s) => s.y + 1);
-        const cols: ColumnInput[] = [
-          { name: 'NUMBER', data: Int32Array.from({ length: n }, (_, i) => i + 1), tform: '1J' },
-          { name: 'X_IMAGE', data: X, tform: '1D', unit: 'pixel' },
-          { name: 'Y_IMAGE', data: Y, tform: '1D', unit: 'pixel' },
-        ];
-        if (sci.wcs) {
-          const sky = sci.wcs.pixToSky(X, Y, 1);
-          cols.push({ name: 'ALPHA_J2000', data: Float64Array.from(sky.ra), tform: '1D', unit: 'deg' });
-          cols.push({ name: 'DELTA_J2000', data: Float64Array.from(sky.dec), tform: '1D', unit: 'deg' });
-        }
-        cols.push({ name: 'FLUX_PSF', data: Float64Array.from(dia, (s) => s.flux), tform: '1D', unit: 'count' });
-        cols.push({ name: 'FLUXERR_PSF', data: Float64Array.from(dia, (s) => s.fluxErr), tform: '1D', unit: 'count' });
-        cols.push({ name: 'SNR', data: Float64Array.from(dia, (s) => s.snr), tform: '1D' });
-        const zp = sci.header.get('MAGZERO');
-        if (typeof zp === 'number' && Number.isFinite(zp)) {
-          cols.push({ name: 'MAG_PSF', data: Float64Array.from(dia, (s) => (s.flux > 0 ? zp - 2.5 * Math.log10(s.flux) : NaN)), tform: '1D', unit: 'mag' });
-          cols.push({ name: 'MAGERR_PSF', data: Float64Array.from(dia, (s) => (s.flux > 0 ? (1.0857362047581294 * s.fluxErr) / s.flux : NaN)), tform: '1D', unit: 'mag' });
-        }
-        cols.push({ name: 'RB_SCORE', data: Float64Array.from(dia, (s) => s.rbScore), tform: '1D' });
-        cols.push({ name: 'FLAGS', data: Int32Array.from(dia, (s) => s.flags), tform: '1J' });
-        cols.push({ name: 'DIPOLE_FLUX_POS', data: Float64Array.from(dia, (s) => s.dipolePos), tform: '1D', unit: 'count' });
-        cols.push({ name: 'DIPOLE_FLUX_NEG', data: Float64Array.from(dia, (s) => s.dipoleNeg), tform: '1D', unit: 'count' });
-        cols.push({ name: 'DIST_TEMPLATE', data: Float64Array.from(dia, (s) => (Number.isFinite(s.distTemplate) ? s.distTemplate : -1)), tform: '1D', unit: 'pixel' });
+        const cols = diaColumns(dia, sci.wcs, sci.header);
         const dh = new Header();
         dh.set('THRESH', thresh, 'matched-filter S/N threshold');
         dh.set('KSUM', res.ksum, 'science/template flux ratio');
