@@ -35,6 +35,8 @@ export interface CampaignProducts {
   diaObject: ProductTable;
   diaSource?: ProductTable;
   forcedSource?: ProductTable;
+  /** Per-exposure QA (tables/exposure.parquet), when present. */
+  exposure?: ProductTable;
 }
 
 export async function loadCampaign(repo: string, opts: { objectId?: number } = {}): Promise<CampaignProducts> {
@@ -45,6 +47,7 @@ export async function loadCampaign(repo: string, opts: { objectId?: number } = {
     const out: CampaignProducts = { diaObject: await readView(db.conn, 'diaObject', w) };
     if (db.views.includes('diaSource')) out.diaSource = await readView(db.conn, 'diaSource', w);
     if (db.views.includes('forcedSource')) out.forcedSource = await readView(db.conn, 'forcedSource', w);
+    if (opts.objectId === undefined && db.views.includes('exposure')) out.exposure = await readView(db.conn, 'exposure', 'ORDER BY expnum');
     return out;
   } finally {
     db.close();
@@ -106,6 +109,14 @@ th{background:#f0f0f0}td.l{text-align:left}.cand{border-top:2px solid #888;margi
   o.push(`<h1>${esc(opts.title ?? 'Tessera transient report')}</h1>`);
   o.push(`<h2>Summary</h2><table><tr><th>diaSources</th><th>diaObjects</th><th>forced measurements</th><th>exposures</th><th>bands</th><th>MJD range</th><th>candidates</th></tr>`);
   o.push(`<tr><td>${nDia}</td><td>${p.diaObject.nrows}</td><td>${nForced}</td><td>${exps}</td><td class="l">${esc(bands.join(' '))}</td><td>${Number.isFinite(mlo) ? `${mlo.toFixed(3)} – ${mhi.toFixed(3)}` : '—'}</td><td>${cands.length}</td></tr></table>`);
+  if (p.exposure && p.exposure.nrows) {
+    const e = p.exposure, g = (n: string) => column(e, n);
+    o.push('<h2>Exposures</h2><table><tr><th>expnum</th><th>band</th><th>MJD</th><th>CCDs</th><th>zero point</th><th>seeing (″)</th><th>5σ depth</th><th>differenced</th><th>diaSources</th></tr>');
+    for (let i = 0; i < e.nrows; i++) {
+      o.push(`<tr><td>${(g('expnum') as Int32Array)[i]}</td><td class="l">${esc((g('band') as string[])[i]!)}</td><td>${num((g('mjd') as Float64Array)[i]!, 3)}</td><td>${(g('nCcd') as Int32Array)[i]}</td><td>${num((g('zeroPoint') as Float64Array)[i]!, 3)}</td><td>${num((g('seeing') as Float64Array)[i]!, 2)}</td><td>${num((g('depth') as Float64Array)[i]!, 2)}</td><td>${(g('nDifferenced') as Int32Array)[i]}</td><td>${(g('nDiaSources') as Int32Array)[i]}</td></tr>`);
+    }
+    o.push('</table>');
+  }
   o.push(`<p>Candidates: diaObjects with ≥ ${opts.minDetections ?? 2} detections, combined S/N ≥ ${opts.minSnr ?? 6} and mean real/bogus score ≥ ${opts.minRbScore ?? 0.5} (or no score), ranked by score = rb × (1 − e^(−nDet/2)) × min(1, S/N/20).</p>`);
   o.push('<h2>Candidates</h2><table id="candidates"><tr><th>rank</th><th>diaObjectId</th><th>RA</th><th>Dec</th><th>score</th><th>nDet</th><th>rb</th><th>max S/N</th><th>host</th><th>trend</th><th>peak flux (nmgy)</th><th>peak band</th><th>peak MJD</th></tr>');
   for (const c of cands) {

@@ -105,6 +105,7 @@ test('campaign: associate + forced + merge + report + lightcurve on a simulated 
   const st = decodePng(Buffer.from(uris[0]!.split(',')[1]!, 'base64'));
   assert.equal(st.width, 153); assert.equal(st.channels, 1);
   assert.ok(html.includes('<svg'));
+  assert.ok(html.includes('<h2>Exposures</h2>') && html.includes(`<td>${c.epochs[0]!.expnum}</td>`), 'exposure QA table in the report');
   assert.match(readFileSync(L.candidates('csv'), 'utf8'), /^rank,diaObjectId,ra,dec,score/);
 
   // lightcurve: table, CSV and PNG
