@@ -72,7 +72,10 @@ export function pipelineExecutor(repo: Repository): Executor {
     if (task.kind === COMMAND_KIND) {
       const p = task.params as CommandParams;
       if (!p || typeof p.cmd !== 'string') return { ok: false, exitCode: EXIT_BAD_DATA, error: `task ${task.key}: params.cmd missing` };
-      return runCommand(p, { logPath: ctx.logPath, signal: ctx.signal, header, env: { ...process.env, TESSERA_TASK_ID: String(task.id), TESSERA_TASK_KEY: task.key, TESSERA_REPO: repo.root } });
+      const o = await runCommand(p, { logPath: ctx.logPath, signal: ctx.signal, header, env: { ...process.env, TESSERA_TASK_ID: String(task.id), TESSERA_TASK_KEY: task.key, TESSERA_REPO: repo.root } });
+      // Provenance of a command: the software that ran it and a hash of the command line.
+      if (o.ok) o.result = { ...(o.result as object | undefined), software: TESSERA_VERSION, configHash: configHash(p) };
+      return o;
     }
     const k = registry.get(task.kind);
     if (!k) return { ok: false, exitCode: 1, error: `no task kind '${task.kind}' registered in this worker (known: ${[COMMAND_KIND, ...registeredKinds()].join(', ')})` };

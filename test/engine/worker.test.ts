@@ -11,6 +11,7 @@ import { tesseraArgv } from '../../src/pipeline/campaign.js';
 import { Worker } from '../../src/engine/worker.js';
 import { runCommand } from '../../src/engine/command.js';
 import { TesseraError } from '../../src/util/errors.js';
+import { TESSERA_VERSION } from '../../src/util/version.js';
 import type { TaskStore } from '../../src/engine/types.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,6 +59,7 @@ describe('worker', () => {
     assert.match(bad.error!, /exit code 3 \(bad data, not retried\): NAXIS missing/);
     const ok = (await store.getTask({ queue: 'q', key: 'ok' }))!;
     assert.ok(ok.peakRssMb === null || ok.peakRssMb > 0);
+    assert.deepEqual(ok.result, { software: TESSERA_VERSION, configHash: configHash({ cmd: 'echo out; echo err >&2' }) });
     const log = readFileSync(join(repo.logsDir, 'q', 'ok.log'), 'utf8');
     assert.match(log, /task \d+ ok attempt 1/);
     assert.match(log, /^out$/m);
