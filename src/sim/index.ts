@@ -11,7 +11,7 @@ export {
   TRANSIENT_HOSTED, TRANSIENT_NUCLEAR, TRANSIENT_HOSTLESS, type SkyCatalog,
 } from './sources.js';
 export { psfShapeAt, psfStamp, addPointSource, addGalaxy, FWHM_PER_ALPHA, type PsfShape } from './psf.js';
-export { renderCcd, bleed, MASK_BITS, SOURCE_TYPE, type RenderedCcd, type CcdTruthRows, type PsfTruth } from './render.js';
+export { renderCcd, makeRenderBuffers, bleed, MASK_BITS, SOURCE_TYPE, type RenderedCcd, type CcdTruthRows, type PsfTruth, type RenderBuffers } from './render.js';
 export { makeRefcat, refcatColumns, type RefcatColumns } from './refcat.js';
 export { exposureFileName, type ProductKind } from './output.js';
 export { simulateSurvey, type SimulateOptions, type SimulationResult, type SimulationManifest, type ManifestExposure } from './simulate.js';

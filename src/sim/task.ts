@@ -1,6 +1,6 @@
 /** One unit of simulation work: render and encode one CCD of one exposure. */
 import { encodeCcd, type EncodedCcd } from './output.js';
-import { renderCcd, type CcdTruthRows, type PsfTruth } from './render.js';
+import { makeRenderBuffers, renderCcd, type CcdTruthRows, type PsfTruth, type RenderBuffers } from './render.js';
 import type { SkyCatalog } from './sources.js';
 import type { SurveyPlan } from './survey.js';
 
@@ -25,12 +25,17 @@ export interface CcdTaskResult {
   encodeMs: number;
 }
 
+/** Pixel buffers of this thread, reused by every task (the encoded bytes are copies). */
+let buffers: RenderBuffers | undefined;
+
 export function runCcdTask(ctx: TaskContext, expIndex: number, ccdIndex: number): CcdTaskResult {
   const cfg = ctx.plan.config;
   const exp = ctx.plan.exposures[expIndex]!;
   const ccd = cfg.camera.ccds[ccdIndex]!;
+  const npix = ccd.width * ccd.height;
+  if (!buffers || buffers.model.length < npix) buffers = makeRenderBuffers(npix);
   const t0 = performance.now();
-  const r = renderCcd(cfg, exp, ccd, ctx.catalog);
+  const r = renderCcd(cfg, exp, ccd, ctx.catalog, buffers);
   const t1 = performance.now();
   const encoded = encodeCcd(cfg, exp, r);
   const t2 = performance.now();
