@@ -88,10 +88,13 @@ function medianSample(a: Float32Array, bad?: Uint8Array, maxN = 200001): number 
   return v[v.length >> 1]!;
 }
 
-function badMap(img: MaskedImage): Uint8Array {
+/** 1 = unusable (NaN, bad variance, bad mask bits), 2 = saturated (≥ img.saturation). */
+function badMap(img: DiffInput): Uint8Array {
   const n = img.width * img.height;
   const out = new Uint8Array(n);
   const { image, variance, mask } = img;
+  const sat = img.saturation;
+  if (sat !== undefined && sat > 0 && sat < Infinity) for (let i = 0; i < n; i++) if (image[i]! >= sat) out[i] = 2;
   for (let i = 0; i < n; i++) if (image[i]! - image[i]! !== 0) out[i] = 1;
   if (variance) for (let i = 0; i < n; i++) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) out[i] = 1; }
   if (mask) for (let i = 0; i < n; i++) if (mask[i]! & DEFAULT_BAD_MASK) out[i] = 1;
@@ -561,8 +564,8 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const rMaskIn = convolved === 'template' ? tMask : sMask, tMaskIn = convolved === 'template' ? sMask : tMask;
   const rBad = convolved === 'template' ? tBad : sBad, tgBad = convolved === 'template' ? sBad : tBad;
   for (let i = 0; i < refM.length; i++) {
-    refM[i] = (rMaskIn ? rMaskIn[i]! : 0) | (rBad[i] ? MaskBits.NO_DATA : 0);
-    tgtM[i] = (tMaskIn ? tMaskIn[i]! : 0) | (tgBad[i] ? MaskBits.NO_DATA : 0);
+    refM[i] = (rMaskIn ? rMaskIn[i]! : 0) | (rBad[i] === 2 ? MaskBits.SAT : rBad[i] ? MaskBits.NO_DATA : 0);
+    tgtM[i] = (tMaskIn ? tMaskIn[i]! : 0) | (tgBad[i] === 2 ? MaskBits.SAT : tgBad[i] ? MaskBits.NO_DATA : 0);
   }
   const hphi = (phiSize - 1) >> 1;
   const mr = dilateMask(refM, width, height, hw + hphi);

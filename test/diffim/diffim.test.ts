@@ -325,3 +325,21 @@ test('worker-thread convolution gives the same difference image as the serial on
     assert.ok((x !== x && y !== y) || Math.abs(x - y) <= 1e-4 * (1 + Math.abs(x)), `pixel ${i}: ${x} vs ${y}`);
   }
 });
+
+test('saturated stars (SATURATE) are masked SAT and NaN in the difference, and never used as stamps', () => {
+  const p = simulatePair({ width: 768, height: 768, seed: 23, fluxRange: [2000, 3e6] });
+  const sat = 8000;
+  let nSat = 0;
+  for (let i = 0; i < p.science.image.length; i++) if (p.science.image[i]! >= sat) { p.science.image[i] = sat; nSat++; }
+  assert.ok(nSat > 20, 'some saturated pixels');
+  const r = subtractImages({ ...p.science, saturation: sat }, { ...p.template, saturation: sat });
+  assert.ok(Math.abs(r.ksum / 1.2 - 1) < 0.01, `ksum ${r.ksum}`);
+  let ok = 0;
+  for (let i = 0; i < p.science.image.length; i++) {
+    if (p.science.image[i]! >= sat) { assert.ok(Number.isNaN(r.diff.image[i]!)); assert.ok(r.diff.mask![i]! & 2); ok++; }
+  }
+  assert.equal(ok, nSat);
+  for (const s of r.solution.stamps) if (!s.rejected) {
+    for (let j = -3; j <= 3; j++) for (let i = -3; i <= 3; i++) assert.ok(p.science.image[(s.y + j) * 768 + s.x + i]! < sat, 'stamp on a saturated star');
+  }
+});

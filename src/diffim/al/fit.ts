@@ -277,7 +277,10 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
       w[p] = vv > 0 && vv < Infinity ? 1 / vv : 0;
       if (w[p]! > 0) okPix++;
     }
-    if (okPix < np * 0.9) { st.rejected = 'bad pixels in target'; data.push(null); continue; }
+    let coreBad = false;
+    const rc = rs >> 1;
+    for (let y = yc - rc; y <= yc + rc && !coreBad; y++) for (let x = xc - rc; x <= xc + rc; x++) if (bad[y * width + x]) { coreBad = true; break; }
+    if (okPix < np * 0.9 || coreBad) { st.rejected = 'bad pixels in target'; data.push(null); continue; }
     const sd: StampData = { x: xc, y: yc, C, t, w, Q: new Float64Array(0), q: new Float64Array(0), tt: 0, np };
     localNormal(sd, nb);
     data.push(sd);
