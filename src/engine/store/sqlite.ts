@@ -21,6 +21,20 @@ export class SqliteTaskStore extends SqlTaskStore {
   protected readonly shareClause = '';
   private readonly db: Database.Database;
   private readonly stmts = new Map<string, Stmt>();
+  private busyMs = 60000;
+
+  /** Run fn, retrying while the database is locked by another process (up to busyMs). */
+  private retryBusy<T>(fn: () => T): T {
+    const deadline = Date.now() + this.busyMs;
+    for (let n = 0; ; n++) {
+      try {
+        return fn();
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw e;
+        sleepSync(n < 20 ? 0.5 + Math.random() : 1 + Math.random() * 4);
+      }
+    }
+  }
 
   private constructor(db: Database.Database, retry?: Partial<RetryPolicy>) {
     super(retry);
@@ -37,11 +51,22 @@ export class SqliteTaskStore extends SqlTaskStore {
       throw new TesseraError(`${path}: cannot open SQLite database: ${(e as Error).message}`);
     }
     try {
-      db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 30000}`);
-      db.pragma('journal_mode = WAL');
+      // A short busy timeout; waits for the write lock are our own loop (beginImmediate), which
+      // retries every ~1 ms instead of SQLite's default back-off of up to 100 ms per sleep.
+      db.pragma('busy_timeout = 2');
+      for (let i = 0; ; i++) {
+        try {
+          db.pragma('journal_mode = WAL');
+          break;
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'SQLITE_BUSY' || i > 2000) throw e;
+          sleepSync(5);
+        }
+      }
       db.pragma('synchronous = NORMAL');
       db.pragma('cache_size = -65536');
       const store = new SqliteTaskStore(db, opts.retry);
+      store.busyMs = opts.busyTimeoutMs ?? 60000;
       store.migrate();
       return store;
     } catch (e) {
@@ -62,7 +87,7 @@ export class SqliteTaskStore extends SqlTaskStore {
       }
       if (row && row.version === ENGINE_SCHEMA_VERSION) return;
     }
-    this.db.exec('BEGIN IMMEDIATE');
+    this.retryBusy(() => this.db.exec('BEGIN IMMEDIATE'));
     try {
       this.db.exec(SQLITE_SCHEMA);
       this.db.prepare(`INSERT INTO tessera_schema (component, version) VALUES ('engine', ?) ON CONFLICT (component) DO UPDATE SET version = excluded.version`).run(ENGINE_SCHEMA_VERSION);
@@ -94,20 +119,11 @@ export class SqliteTaskStore extends SqlTaskStore {
   }
 
   protected async run(sql: string, params: readonly unknown[] = []) {
-    return this.exec(sql, params);
+    return this.retryBusy(() => this.exec(sql, params));
   }
 
   protected async tx<T>(fn: (q: Q) => Promise<T>): Promise<T> {
-    // BEGIN IMMEDIATE waits busy_timeout for the write lock; retry a few times beyond that.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.db.exec('BEGIN IMMEDIATE');
-        break;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'SQLITE_BUSY' || attempt >= 5) throw e;
-        sleepSync(50);
-      }
-    }
+    this.retryBusy(() => this.db.exec('BEGIN IMMEDIATE'));
     try {
       const out = await fn(async (sql, params) => this.exec(sql, params));
       this.db.exec('COMMIT');
