@@ -275,7 +275,8 @@ export function generateCatalog(plan: SurveyPlan): SkyCatalog {
     transients.ra[t] = ra; transients.dec[t] = dec; transients.hostId[t] = host; transients.kind[t] = kind;
     transients.offsetArcsec[t] = off;
     transients.peakMjd[t] = rt.range(w0 - 8, w1 + 2);
-    transients.peakMag[t] = rt.range(19.5, 22.5);
+    const [pm0, pm1] = src.transientPeakMag ?? [19.5, 22.5];
+    transients.peakMag[t] = rt.range(pm0, pm1);
     transients.tauRise[t] = rt.range(2, 5);
     transients.tauFall[t] = rt.range(15, 40);
     const gr = rt.gauss(0.0, 0.1);

@@ -18,6 +18,8 @@ export interface SourceDensities {
   galaxyRRange: [number, number];
   /** Number of SN-like transients (placed in the search footprint). */
   transients: number;
+  /** Range of their peak r magnitudes (default 19.5–22.5). */
+  transientPeakMag?: [number, number];
   /** Number of periodic variable stars (chosen among stars 15 < G < 21). */
   variables: number;
   /** Number of moving objects (asteroids). */

@@ -43,7 +43,7 @@ test('tessera simulate: DECam CCD subset and bad options', async () => {
 
 test('tessera simulate --tiles: every epoch visits every tile; tiles are spaced as asked', async () => {
   const dir = tempDir('tessera-simcli-');
-  const r = await cli(['simulate', '--ccds', '1', '--size', '256x256', '--tiles', '2x1', '--tile-step', '0.05', '--epochs', '1,1', '--transients', '3', '-o', dir, '-j', '0', '-q']);
+  const r = await cli(['simulate', '--ccds', '1', '--size', '256x256', '--tiles', '2x1', '--tile-step', '0.05', '--epochs', '1,1', '--transients', '3', '--transient-mags', '23,24', '--asteroids', '0', '-o', dir, '-j', '0', '-q']);
   assert.equal(r.code, 0, r.stderr);
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   assert.deepEqual(m.exposures.map((e: { tile: number }) => e.tile), [0, 1, 0, 1]);
@@ -52,6 +52,11 @@ test('tessera simulate --tiles: every epoch visits every tile; tiles are spaced 
   const ra = Array.from(t.column('ra_true').data as Float64Array), dec = Array.from(t.column('dec_true').data as Float64Array);
   f.close();
   const sep = Math.hypot((ra[1]! - ra[0]!) * Math.cos(dec[0]! * Math.PI / 180), dec[1]! - dec[0]!);
+  const src = FitsReader.open(join(dir, m.truth.sources));
+  const pk = Array.from(src.readTable('TRANSIENTS').column('peak_mag_r').data as Float64Array);
+  assert.equal(src.readTable('ASTEROIDS').nrows, 0);
+  src.close();
+  assert.ok(pk.length === 3 && pk.every((v) => v >= 23 && v <= 24));
   assert.ok(Math.abs(sep - 0.05) < 0.01, `tile separation ${sep}°`);
   assert.equal((await cli(['simulate', '--tiles', '2', '-o', dir])).code, 2);
 });

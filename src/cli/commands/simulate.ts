@@ -35,6 +35,8 @@ export const commands: CommandSpec[] = [
       { name: 'exptime', type: 'string', valueName: 'SEC', description: 'exposure time (s)', default: '90' },
       { name: 'seeing', type: 'string', valueName: 'ARCSEC', description: 'median seeing FWHM in r', default: '1.0' },
       { name: 'transients', type: 'string', valueName: 'N', description: 'number of SN-like transients (small: 12, decam: 60)' },
+      { name: 'transient-mags', type: 'string', valueName: 'LO,HI', description: 'range of the transients\' peak r magnitudes', default: '19.5,22.5' },
+      { name: 'asteroids', type: 'string', valueName: 'N', description: 'number of moving objects (the first fast, the others slow)', default: '2' },
       { name: 'stars', type: 'string', valueName: 'PER_DEG2', description: 'stars per deg² brighter than G = 20 (small: 12000, decam: 2000)' },
       { name: 'galaxies', type: 'string', valueName: 'PER_DEG2', description: 'galaxies per deg² to r = 24 (small: 40000, decam: 30000)' },
       { name: 'jobs', short: 'j', type: 'string', valueName: 'N', description: 'worker threads (0 = render in the main thread)', default: '2' },
@@ -112,6 +114,13 @@ Mask bits: 1 bad pixel/column, 2 saturated, 8 cosmic ray, 64 bleed trail, 1024 s
       if (seeing !== undefined) { if (!(seeing >= 0.4 && seeing <= 5)) throw new UsageError('--seeing: expected 0.4..5 arcsec'); cfg.seeingArcsec = seeing; }
       const tr = intOpt(args, 'transients');
       if (tr !== undefined) { if (tr < 0) throw new UsageError('--transients: expected ≥ 0'); cfg.sources.transients = tr; }
+      const tm = numberList(args, 'transient-mags');
+      if (tm) {
+        if (tm.length !== 2 || !(tm[0]! <= tm[1]!) || tm[0]! < 10 || tm[1]! > 30) throw new UsageError('--transient-mags: expected LO,HI magnitudes, e.g. 20,24');
+        cfg.sources.transientPeakMag = [tm[0]!, tm[1]!];
+      }
+      const na = intOpt(args, 'asteroids');
+      if (na !== undefined) { if (na < 0 || na > 1000) throw new UsageError('--asteroids: expected 0..1000'); cfg.sources.asteroids = na; }
       const st = numberOpt(args, 'stars');
       if (st !== undefined) { if (st < 0) throw new UsageError('--stars: expected ≥ 0'); cfg.sources.starsPerDeg2 = st; }
       const ga = numberOpt(args, 'galaxies');
