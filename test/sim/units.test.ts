@@ -203,3 +203,19 @@ test('transients and asteroids are rendered with their truth flux (same noise st
   }
   assert.ok(checked >= 3, `${checked} CCD-epochs checked`);
 });
+
+test('DECam layout: CCDs do not overlap; neighbours are separated by gaps of ~200 pixels; field ≈ 2.2° across', () => {
+  const cam = decamCamera();
+  const hw = 1024 * 0.015, hh = 2048 * 0.015;
+  let minGapX = Infinity;
+  for (const a of cam.ccds) for (const b of cam.ccds) {
+    if (a === b) continue;
+    const dx = Math.abs(a.xCenterMm - b.xCenterMm), dy = Math.abs(a.yCenterMm - b.yCenterMm);
+    assert.ok(dx >= 2 * hw || dy >= 2 * hh, `${a.name} overlaps ${b.name}`);
+    if (dy < hh) minGapX = Math.min(minGapX, (dx - 2 * hw) / 0.015);
+  }
+  assert.ok(minGapX > 50 && minGapX < 300, `gap ${minGapX} px`);
+  const ys = cam.ccds.map((c) => c.yCenterMm);
+  const widthDeg = (Math.max(...ys) - Math.min(...ys) + 2 * hh) / 0.015 * 0.263 / 3600;
+  assert.ok(widthDeg > 2.0 && widthDeg < 2.4, `${widthDeg}°`);
+});
