@@ -52,6 +52,19 @@ test('tessera demo --size tiny: every task succeeds; transients recovered, few f
   assert.equal(ev.duplicateObjects, 0);
   assert.equal(ev.duplicateSources, 0);
   assert.match(text, /recovered as diaObjects/);
+  // running it again resumes: nothing to simulate, plan or compute; the same findings
+  let text2 = '';
+  const out2 = new PassThrough();
+  out2.on('data', (d) => (text2 += d));
+  const t0 = performance.now();
+  const r2 = await runDemo({ dir, size: 'tiny', workers: 2, seed: 1, quiet: true }, { stdout: out2, stderr: err });
+  assert.ok(r2.ok, text2);
+  assert.match(text2, /reusing the simulation/);
+  assert.equal(r2.plan.added, 0);
+  assert.equal(r2.evaluation!.brightRecovered, ev.brightRecovered);
+  assert.equal(r2.evaluation!.candidates, ev.candidates);
+  assert.ok((performance.now() - t0) / 1000 < 30, `resume took ${(performance.now() - t0) / 1000} s`);
+  await assert.rejects(runDemo({ dir, size: 'tiny', workers: 1, seed: 2, quiet: true }, { stdout: out2, stderr: err }), /give the same options to resume/);
   // the products are queryable
   const q = await cli(['query', r.repo, 'SELECT count(*) AS n FROM diaObject', '--json']);
   assert.equal(q.code, 0, q.stderr);

@@ -3,13 +3,14 @@
  * register the exposures, plan the transient campaign, run it on the local engine and compare the
  * candidates with the simulation's truth.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { CommandIO } from '../../cli/args.js';
-import { simulateSurvey } from '../../sim/index.js';
+import { simulateSurvey, openSimulation, type SimulationManifest } from '../../sim/index.js';
+import { writeFileAtomic } from '../../util/atomic.js';
 import type { SurveyConfig } from '../../sim/survey.js';
-import { buildRefcat } from '../../calib/refcat/index.js';
-import { Repository } from '../repo.js';
+import { buildRefcat, MANIFEST } from '../../calib/refcat/index.js';
+import { Repository, REPO_CONFIG } from '../repo.js';
 import { TesseraError } from '../../util/errors.js';
 import { demoSurveyConfig, type DemoSize } from './config.js';
 import { registerFiles } from './registry.js';
@@ -17,6 +18,9 @@ import { DEFAULT_QUEUE, planCampaign, type PlanResult } from './plan.js';
 import { kindTimings, runCampaign, type KindTiming } from './run.js';
 import { evaluateDemo, type DemoEvaluation } from './evaluate.js';
 import { reportPath } from './stages.js';
+
+/** Marks a directory made by tessera demo (its size and seed), so that it can be resumed. */
+export const DEMO_STAMP = 'tessera-demo.json';
 
 export interface DemoOptions {
   dir: string;
@@ -44,8 +48,20 @@ export interface DemoResult {
 
 export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 'stderr'>): Promise<DemoResult> {
   const dir = resolve(opts.dir);
-  if (existsSync(dir) && readdirSync(dir).length) throw new TesseraError(`${dir}: exists and is not empty (tessera demo needs a new or empty directory)`);
+  const stamp = join(dir, DEMO_STAMP);
+  const want = { size: opts.size, seed: String(opts.seed) };
+  let resume = false;
+  if (existsSync(dir) && readdirSync(dir).length) {
+    // A directory made by an earlier `tessera demo` with the same size and seed is resumed: the
+    // simulation and reference catalog are reused, planning adds nothing, finished tasks are skipped.
+    let prev: { size?: string; seed?: string } | undefined;
+    try { prev = JSON.parse(readFileSync(stamp, 'utf8')) as { size?: string; seed?: string }; } catch { prev = undefined; }
+    if (!prev) throw new TesseraError(`${dir}: exists and is not empty (tessera demo needs a new or empty directory, or one an earlier tessera demo made)`);
+    if (prev.size !== want.size || prev.seed !== want.seed) throw new TesseraError(`${dir}: made by tessera demo --size ${prev.size} --seed ${prev.seed}; give the same options to resume it, or a new directory`);
+    resume = true;
+  }
   mkdirSync(dir, { recursive: true });
+  if (!resume) writeFileAtomic(stamp, JSON.stringify(want) + '\n');
   const say = (s: string) => io.stdout.write(`${s}\n`);
   const phases: Record<string, number> = {};
   let t = performance.now();
@@ -53,24 +69,30 @@ export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 
 
   const cfg = demoSurveyConfig(opts.size, opts.seed);
   say(`tessera demo: a ${opts.size} simulated survey (seed ${opts.seed}), ${opts.workers} worker(s), in ${dir}`);
-  const sim = await simulateSurvey(cfg, { outDir: join(dir, 'sim'), jobs: Math.min(2, opts.workers) });
+  const simDone = resume && existsSync(join(dir, 'sim', 'manifest.json'));
+  const manifest: SimulationManifest = simDone
+    ? openSimulation(join(dir, 'sim')).manifest
+    : (await simulateSurvey(cfg, { outDir: join(dir, 'sim'), jobs: Math.min(2, opts.workers) })).manifest;
+  const sim = { manifest };
   const exps = sim.manifest.exposures;
   const nccd = exps[0]?.ccds.length ?? 0;
-  say(`  simulated ${exps.length} exposures × ${nccd} CCDs (${exps.filter((e) => e.role === 'template').length} template, ${exps.filter((e) => e.role === 'search').length} search epochs), ${sim.manifest.counts.transients} transients, ${sim.manifest.counts.variables} variable stars, ${sim.manifest.counts.asteroids} asteroids -> ${join(dir, 'sim')}`);
+  say(`  ${simDone ? 'reusing the simulation:' : 'simulated'} ${exps.length} exposures × ${nccd} CCDs (${exps.filter((e) => e.role === 'template').length} template, ${exps.filter((e) => e.role === 'search').length} search epochs), ${sim.manifest.counts.transients} transients, ${sim.manifest.counts.variables} variable stars, ${sim.manifest.counts.asteroids} asteroids -> ${join(dir, 'sim')}`);
   lap('simulate');
   const refcatDir = join(dir, 'refcat');
-  const man = await buildRefcat([join(dir, 'sim', sim.manifest.refcat)], refcatDir);
-  say(`  reference catalog: ${man.nrows} stars -> ${refcatDir}`);
+  if (!existsSync(join(refcatDir, MANIFEST))) {
+    const man = await buildRefcat([join(dir, 'sim', sim.manifest.refcat)], refcatDir);
+    say(`  reference catalog: ${man.nrows} stars -> ${refcatDir}`);
+  }
   lap('refcat');
 
-  const repo = Repository.init(join(dir, 'repo'));
+  const repo = existsSync(join(dir, 'repo', REPO_CONFIG)) ? Repository.open(join(dir, 'repo')) : Repository.init(join(dir, 'repo'));
   const store = await repo.openStore();
   try {
     const reg = registerFiles(repo, exps.map((e) => join(dir, 'sim', e.image)));
     if (reg.errors.length) throw new TesseraError(`registering the simulated exposures: ${reg.errors.join('; ')}`);
     const templates = exps.filter((e) => e.role === 'template').map((e) => e.expnum);
     const plan = await planCampaign(repo, store, { refcat: refcatDir, templates }, DEFAULT_QUEUE);
-    say(`  repository ${repo.root}: ${reg.added} CCDs registered; planned ${plan.added} tasks (${Object.entries(plan.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}) in ${plan.regions} patch(es)`);
+    say(`  repository ${repo.root}: ${reg.added} CCDs registered${reg.known ? ` (${reg.known} already)` : ''}; planned ${plan.added} tasks${plan.skipped ? ` (${plan.skipped} already planned)` : ''} (${Object.entries(plan.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}) in ${plan.regions} patch(es)`);
     lap('plan');
     say(`  running calibrate -> diff -> associate -> forced -> report (progress on stderr)`);
     const run = await runCampaign(repo, store, { workers: opts.workers, queue: DEFAULT_QUEUE, quiet: opts.quiet, stderr: io.stderr });
