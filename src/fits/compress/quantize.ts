@@ -265,6 +265,22 @@ export function tileStats(data: Float32Array | Float64Array, nx: number, ny: num
   };
 }
 
+/** Min, max and count of the good (non-NaN) pixels: what quantization with a fixed step needs. */
+function tileRange(data: Float32Array | Float64Array, n: number): Pick<TileStats, 'ngood' | 'min' | 'max'> {
+  let min = Infinity;
+  let max = -Infinity;
+  let ngood = 0;
+  for (let i = 0; i < n; i++) {
+    const v = data[i]!;
+    if (v === v) {
+      ngood++;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  return { ngood, min, max };
+}
+
 export interface Quantized {
   scale: number;
   zero: number;
@@ -289,24 +305,24 @@ export function quantize(
 ): Quantized | undefined {
   const n = nx * ny;
   if (n <= 1) return undefined;
-  const st = tileStats(data, nx, ny);
+  // With an absolute step only the range is needed: skip the noise statistics (the costly part).
+  const st = qlevel >= 0 ? tileStats(data, nx, ny) : tileRange(data, n);
   let min = st.min;
   let max = st.max;
   let delta: number;
+  if (st.ngood === 0) { min = 0; max = 1; }
   if (qlevel >= 0) {
-    let stdev: number;
-    if (st.ngood === 0) {
-      min = 0; max = 1; stdev = 1;
-    } else {
-      stdev = st.noise3;
-      if (st.noise2 !== 0 && st.noise2 < stdev) stdev = st.noise2;
-      if (st.noise5 !== 0 && st.noise5 < stdev) stdev = st.noise5;
+    const { noise2, noise3, noise5 } = st as TileStats;
+    let stdev = 1;
+    if (st.ngood !== 0) {
+      stdev = noise3;
+      if (noise2 !== 0 && noise2 < stdev) stdev = noise2;
+      if (noise5 !== 0 && noise5 < stdev) stdev = noise5;
     }
     delta = stdev / (qlevel === 0 ? 4 : qlevel);
     if (delta === 0) return undefined;
   } else {
     delta = -qlevel;
-    if (st.ngood === 0) { min = 0; max = 1; }
   }
   if (!Number.isFinite(min) || !Number.isFinite(max) || !Number.isFinite(delta)) return undefined;
   if ((max - min) / delta > 2 * 2147483647 - N_RESERVED_VALUES) return undefined;
