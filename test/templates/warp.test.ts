@@ -131,3 +131,24 @@ test('warp: masks propagate (bilinear OR), excluded pixels are interpolated arou
   for (let i = 0; i < WB * HB; i++) if (w6.mask[i]! & MaskBits.CR) cr6++;
   assert.ok(cr6 > 10 && cr6 <= 40, `lanczos mask spread ${cr6}`);
 });
+
+test('warp: onto its own grid is the identity (image, variance, mask unchanged)', () => {
+  const g = gaussRng(21);
+  const W = 120, H = 90;
+  const img = new Float32Array(W * H), vr = new Float32Array(W * H), mask = new Uint32Array(W * H);
+  for (let i = 0; i < img.length; i++) { img[i] = 100 + 10 * g(); vr[i] = 50 + (i % 7); }
+  mask[40 * W + 60] = MaskBits.SAT;
+  const wcs = distortedWcs(RA, DEC, W, H, 0.26);
+  const w = warpMaskedImage({ width: W, height: H, image: img, variance: vr, mask }, wcs, wcs, W, H);
+  let worst = 0, worstV = 0;
+  for (let i = 0; i < img.length; i++) {
+    if (i === 40 * W + 60) continue; // excluded (SAT): interpolated from its neighbours
+    worst = Math.max(worst, Math.abs(w.image[i]! - img[i]!));
+    worstV = Math.max(worstV, Math.abs(w.variance![i]! - vr[i]!));
+  }
+  assert.ok(worst < 1e-3 && worstV < 1e-3, `identity residual ${worst} / ${worstV}`);
+  let sat = 0;
+  for (let i = 0; i < mask.length; i++) if (w.mask[i]! & MaskBits.SAT) sat++;
+  assert.ok(sat >= 1 && sat <= 4);
+  assert.ok(Math.abs(w.varianceFactor - 1) < 1e-3);
+});
