@@ -119,6 +119,8 @@ function cube(planes: Float32Array[], size: number): Float32Array {
 
 export interface DiffStageResult {
   template: CcdRef;
+  /** Every template used: the first, then those that filled pixels it left undefined. */
+  templates: CcdRef[];
   nDiaSources: number;
   ksum: number;
   residRms: number;
@@ -152,15 +154,48 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   seconds.select = lap();
 
   const sci = readCalexp(sciPath);
-  const tpl = readCalexp(calexpPath(repo, tRef));
   seconds.read = lap();
   const { width, height } = sci.img;
-  const warped = warpMaskedImage(tpl.img, tpl.wcs, sci.wcs, width, height);
-  if (warped.coverage === 0) throw new TesseraError(`diff ${s.expnum}/${s.ccdName}: template ${tRef.expnum}/${tRef.ccdName} does not overlap after warping (check both WCS)`);
-  const template: DiffInput = { width, height, image: warped.image, variance: warped.variance, mask: warped.mask, psf: tpl.img.psf, saturation: tpl.img.saturation, gain: tpl.img.gain };
-  seconds.warp = lap();
-  const res = subtractImages(sci.img, template, { decorrelate: true, scienceName: sciPath, templateName: tpl.path });
+  const subtractWith = (ref: CcdRef) => {
+    const tpl = readCalexp(calexpPath(repo, ref));
+    const warped = warpMaskedImage(tpl.img, tpl.wcs, sci.wcs, width, height);
+    if (warped.coverage === 0) throw new TesseraError(`diff ${s.expnum}/${s.ccdName}: template ${ref.expnum}/${ref.ccdName} does not overlap after warping (check both WCS)`);
+    const template: DiffInput = { width, height, image: warped.image, variance: warped.variance, mask: warped.mask, psf: tpl.img.psf, saturation: tpl.img.saturation, gain: tpl.img.gain };
+    const r = subtractImages(sci.img, template, { decorrelate: true, scienceName: sciPath, templateName: tpl.path });
+    return { ref, res: r, coverage: warped.coverage };
+  };
+  const first = subtractWith(tRef);
+  const res = first.res;
   seconds.subtract = lap();
+  // Where the best template leaves the search CCD uncovered (dithers, CCD gaps), the next
+  // templates of the cover set fill in: their difference images are used for the pixels that the
+  // earlier ones leave undefined (detection then uses the first one's PSF).
+  const used: CcdRef[] = [tRef];
+  const finiteFraction = (a: Float32Array) => { let k = 0; for (let i = 0; i < a.length; i++) if (a[i] === a[i]) k++; return k / a.length; };
+  let coverage = finiteFraction(res.diff.image);
+  for (const c of sel.cover.slice(1, 3)) {
+    if (coverage >= 0.995) break;
+    const ref = refOf.get(`${c.record.expnum}/${c.record.ccdNum}`)!;
+    let more;
+    try {
+      more = subtractWith(ref);
+    } catch (e) {
+      if (!(e instanceof TesseraError)) throw e;
+      log(`extra template ${ref.expnum}/${ref.ccdName} not used: ${e.message}`);
+      continue;
+    }
+    const D = res.diff.image, V = res.diff.variance!, M = res.diff.mask!, T = res.matchedTemplate;
+    const D2 = more.res.diff.image, V2 = more.res.diff.variance!, M2 = more.res.diff.mask!, T2 = more.res.matchedTemplate;
+    let filled = 0;
+    for (let i = 0; i < D.length; i++) {
+      if (D[i] === D[i] || D2[i] !== D2[i]) continue;
+      D[i] = D2[i]!; V[i] = V2[i]!; M[i] = M2[i]!; T[i] = T2[i]!; filled++;
+    }
+    if (filled) used.push(ref);
+    log(`extra template ${ref.expnum}/${ref.ccdName}: filled ${((100 * filled) / D.length).toFixed(1)}% of the CCD (KSUM ${more.res.ksum.toFixed(4)}, resid rms ${more.res.residRms.toFixed(3)})`);
+    coverage = finiteFraction(D);
+  }
+  seconds.extraTemplates = lap();
   const dia: DiaSource[] = detectDiaSources(res.diff, res.psf, { thresh: p.threshold, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate });
   const rb = defaultRbModel();
   if (rb) scoreSources(rb, dia);
@@ -192,7 +227,9 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   h.set('TMPLEXP', tRef.expnum, 'template exposure');
   h.set('TMPLCCD', tRef.ccd, 'template CCD number');
   h.set('TMPLMJD', tRef.mjd, 'template MJD-OBS');
-  h.set('TMPLCOV', warped.coverage, 'fraction of the CCD covered by the template');
+  h.set('TMPLCOV', coverage, 'fraction of the CCD with a defined difference');
+  h.set('NTMPLUSE', used.length, 'templates used (the first one, then gap fillers)');
+  used.slice(1).forEach((u, i) => h.set(`TMPLEXP${i + 2}`, u.expnum, `template ${i + 2} (fills pixels the first leaves undefined)`));
   h.set('NTMPLCAN', sel.candidates.length, 'template candidates passing the cuts');
   const mask = new Int32Array(res.diff.mask!.length);
   for (let i = 0; i < mask.length; i++) mask[i] = res.diff.mask![i]! | 0;
@@ -260,5 +297,5 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   writeFits(diffPath(repo, s), hdus);
   seconds.write = lap();
   log(`KSUM ${res.ksum.toFixed(4)}, resid rms ${res.residRms.toFixed(3)}, ${res.solution.nUsed} stamps, convolved ${res.convolved}, ${n} diaSources; times ${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
-  return { template: tRef, nDiaSources: n, ksum: res.ksum, residRms: res.residRms, coverage: warped.coverage, seconds };
+  return { template: tRef, templates: used, nDiaSources: n, ksum: res.ksum, residRms: res.residRms, coverage, seconds };
 }
