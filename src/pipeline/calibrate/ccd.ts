@@ -9,7 +9,7 @@
  */
 import { TesseraError } from '../../util/errors.js';
 import { DEFAULT_BAD_MASK, type MaskedImage } from '../../image/masked-image.js';
-import { detectSources, sumCircles, type SourceCatalog } from '../../detect/index.js';
+import { detectSources, sumCircles, measurePsfAt, type SourceCatalog } from '../../detect/index.js';
 import { fitPsf, selectPsfStars, psfPhotometry, noiseEquivalentArea, type PsfModel } from '../../psf/index.js';
 import type { Wcs } from '../../wcs/wcs.js';
 import { solveAstrometry, mjdToJulianYear, type AstromModel } from '../../calib/astrometry.js';
@@ -267,6 +267,10 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const FPSF = new Float64Array(n), FPSFE = new Float64Array(n);
   for (let i = 0; i < n; i++) { FPSF[i] = ph.flux[i]! * apCorr; FPSFE[i] = ph.fluxErr[i]! * apCorr; }
 
+  // SPREAD_MODEL (star/galaxy separation) with the fitted PSF at the same positions. The weights
+  // are the sky variance; a variance plane given with the image (a weight map) holds no source
+  // noise, so the gain adds it to the errors; one built here already does.
+  const spr = measurePsfAt({ width, height, data: sub, variance, bad, gain: img.variance ? inp.gain ?? 0 : 0 }, psf, x0, y0);
   lap('photometry');
 
   // 4. Astrometry.
@@ -343,7 +347,9 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     .add('MAGERR_AUTO', meAuto, 'RMS error of MAG_AUTO', 'mag');
   const chi = new Float32Array(n);
   for (let i = 0; i < n; i++) chi[i] = ph.chi2[i]!;
-  cat.add('CHI2_PSF', chi, 'Reduced chi2 of the PSF fit');
+  cat.add('CHI2_PSF', chi, 'Reduced chi2 of the PSF fit')
+    .add('SPREAD_MODEL', spr.spread, 'Spread parameter from model fitting (star ~ 0, galaxy > 0)')
+    .add('SPREADERR_MODEL', spr.spreadErr, 'Spread parameter error from model fitting');
 
   lap('zeropoint+catalog');
   const flags: string[] = [...notes];
