@@ -112,26 +112,28 @@ export function riceDecode(src: Uint8Array, npix: number, bytepix: number, block
     if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
   }
 }
-
-/**
- * The 32-bit decoder, specialised for speed (the float path). Reads past the end of `src` give
- * undefined, which the bit operations treat as 0; the check after each block turns any such
- * overrun into a CodecError.
+/*
+ * The specialised decoders keep a bit buffer `b` of `nbits` valid bits (b < 2^nbits, nbits ≤ 31)
+ * and refill it a byte at a time up to at least 24 bits only when a field does not fit, so most
+ * codes need no refill at all. Reads past the end of `src` give undefined, which the bit
+ * operations treat as 0; the check after each block (bits consumed ≤ bits available) turns any
+ * such overrun into a CodecError.
  */
+
+/** The 32-bit decoder (the float path). */
 function decode32(src: Uint8Array, npix: number, blocksize: number, out: Int32Array): void {
   const len = src.length;
   let last = (src[0]! << 24) | (src[1]! << 16) | (src[2]! << 8) | src[3]!;
   let c = 4;
-  let b = src[c++]!;
-  let nbits = 8;
+  let b = 0;
+  let nbits = 0;
   let i = 0;
   while (i < npix) {
-    nbits -= 5;
-    while (nbits < 0) {
-      b = (b << 8) | src[c++]!;
-      nbits += 8;
+    if (nbits < 5) {
+      while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
     }
-    const fs = ((b >>> nbits) & 31) - 1;
+    nbits -= 5;
+    const fs = (b >>> nbits) - 1;
     b &= (1 << nbits) - 1;
     let imax = i + blocksize;
     if (imax > npix) imax = npix;
@@ -139,11 +141,11 @@ function decode32(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
       for (; i < imax; i++) out[i] = last;
     } else if (fs === 25) {
       for (; i < imax; i++) {
-        while (nbits < 16) { b = (b << 8) | src[c++]!; nbits += 8; }
+        if (nbits < 16) { while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; } }
         nbits -= 16;
         const hi = b >>> nbits;
         b &= (1 << nbits) - 1;
-        while (nbits < 16) { b = (b << 8) | src[c++]!; nbits += 8; }
+        if (nbits < 16) { while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; } }
         nbits -= 16;
         const lo = b >>> nbits;
         b &= (1 << nbits) - 1;
@@ -155,26 +157,31 @@ function decode32(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
       throw new CodecError(`Rice: invalid split code ${fs + 1} at pixel ${i}`);
     } else {
       for (; i < imax; i++) {
-        while (b === 0) {
-          if (c >= len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
-          nbits += 8;
-          b = src[c++]!;
+        let nzero = 0;
+        if (b === 0) {
+          // the unary run goes past the buffer: whole zero bytes, then the byte with the 1
+          nzero = nbits;
+          let x = src[c++]!;
+          while (x === 0) { nzero += 8; x = src[c++]!; }
+          if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+          b = x;
+          nbits = 8;
         }
-        const nzero = nbits - 32 + Math.clz32(b);
-        nbits -= nzero + 1;
+        const z = nbits - 32 + Math.clz32(b);
+        nzero += z;
+        nbits -= z + 1;
         b ^= 1 << nbits;
-        nbits -= fs;
-        while (nbits < 0) {
-          b = (b << 8) | src[c++]!;
-          nbits += 8;
+        if (nbits < fs) {
+          while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
         }
+        nbits -= fs;
         const d = (nzero << fs) | (b >>> nbits);
         b &= (1 << nbits) - 1;
         last = (last + ((d >>> 1) ^ -(d & 1))) | 0;
         out[i] = last;
       }
     }
-    if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+    if (8 * c - nbits > 8 * len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
   }
 }
 
@@ -183,16 +190,15 @@ function decode16(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
   const len = src.length;
   let last = (((src[0]! << 8) | src[1]!) << 16) >> 16;
   let c = 2;
-  let b = src[c++]!;
-  let nbits = 8;
+  let b = 0;
+  let nbits = 0;
   let i = 0;
   while (i < npix) {
-    nbits -= 4;
-    while (nbits < 0) {
-      b = (b << 8) | src[c++]!;
-      nbits += 8;
+    if (nbits < 4) {
+      while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
     }
-    const fs = ((b >>> nbits) & 15) - 1;
+    nbits -= 4;
+    const fs = (b >>> nbits) - 1;
     b &= (1 << nbits) - 1;
     let imax = i + blocksize;
     if (imax > npix) imax = npix;
@@ -200,7 +206,7 @@ function decode16(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
       for (; i < imax; i++) out[i] = last;
     } else if (fs === 14) {
       for (; i < imax; i++) {
-        while (nbits < 16) { b = (b << 8) | src[c++]!; nbits += 8; }
+        if (nbits < 16) { while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; } }
         nbits -= 16;
         const d = b >>> nbits;
         b &= (1 << nbits) - 1;
@@ -211,28 +217,33 @@ function decode16(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
       throw new CodecError(`Rice: invalid split code ${fs + 1} at pixel ${i}`);
     } else {
       for (; i < imax; i++) {
-        while (b === 0) {
-          if (c >= len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
-          nbits += 8;
-          b = src[c++]!;
+        let nzero = 0;
+        if (b === 0) {
+          nzero = nbits;
+          let x = src[c++]!;
+          while (x === 0) { nzero += 8; x = src[c++]!; }
+          if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+          b = x;
+          nbits = 8;
         }
-        const nzero = nbits - 32 + Math.clz32(b);
-        nbits -= nzero + 1;
+        const z = nbits - 32 + Math.clz32(b);
+        nzero += z;
+        nbits -= z + 1;
         b ^= 1 << nbits;
-        nbits -= fs;
-        while (nbits < 0) {
-          b = (b << 8) | src[c++]!;
-          nbits += 8;
+        if (nbits < fs) {
+          while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
         }
+        nbits -= fs;
         const d = (nzero << fs) | (b >>> nbits);
         b &= (1 << nbits) - 1;
         last = ((last + ((d >>> 1) ^ -(d & 1))) << 16) >> 16;
         out[i] = last;
       }
     }
-    if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+    if (8 * c - nbits > 8 * len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
   }
 }
+
 
 /**
  * Rice-encode `npix` integer pixels (any integer typed array; values are taken modulo
