@@ -38,6 +38,11 @@ export interface AlFitOptions {
   clipSigma?: number;
   /** Iterations of global fit + clipping (default 3). */
   iterations?: number;
+  /**
+   * Fix the kernel sum to the PSF-matched aperture flux ratio of the stamps and refit the shape
+   * (default true; only with ksumOrder 0).
+   */
+  photometricKsum?: boolean;
 }
 
 export interface AlStamp {
@@ -389,13 +394,76 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
   // kernel-sum scatter over stamps, for KSUMERR
   const ks = usedIdx.map((i) => stamps[i]!.ksum);
   const mean = ks.reduce((x, y) => x + y, 0) / ks.length;
-  const sdv = Math.sqrt(ks.reduce((x, y) => x + (y - mean) ** 2, 0) / Math.max(1, ks.length - 1));
+  let sdv = Math.sqrt(ks.reduce((x, y) => x + (y - mean) ** 2, 0) / Math.max(1, ks.length - 1));
+  let ksumErr = sdv / Math.sqrt(ks.length);
+  // Photometric kernel sum. The least-squares kernel trades its sum against core residuals it cannot
+  // fit (e.g. a marginally sampled template), biasing ΣK by a few 0.1%. The flux ratio is measured
+  // instead in large apertures (radius rs − 4, background from the stamp rim) between the target and
+  // the reference convolved with the NORMALISED fitted kernel — PSF-matched, so the ratio does not
+  // depend on the kernel's shape errors — then the kernel shape is refitted with ΣK fixed to it.
+  if ((opts.photometricKsum ?? true) && ksumOrder === 0 && usedIdx.length >= 3) {
+    const ratios: { r: number; w: number }[] = [];
+    const rAp = Math.max(3, rs - 4), rIn = rs - 2;
+    const mk = new Float64Array(np);
+    const ringT: number[] = [], ringM: number[] = [];
+    for (const s of usedIdx) {
+      const sd = data[s]!;
+      localCoef(sd, theta, a);
+      const a0 = a[0]!;
+      if (!(a0 > 0)) continue;
+      mk.fill(0);
+      for (let k = 0; k < nb; k++) { const c = a[k]! / a0, o = k * np; if (c !== 0) for (let q = 0; q < np; q++) mk[q]! += c * sd.C[o + q]!; }
+      ringT.length = 0; ringM.length = 0;
+      let st = 0, sm = 0, nAp = 0, vAp = 0, ok = true;
+      for (let j = 0; j < side && ok; j++) for (let i = 0; i < side; i++) {
+        const q = j * side + i, r2 = (i - rs) ** 2 + (j - rs) ** 2;
+        if (sd.w[q] === 0) { if (r2 <= rAp * rAp) { ok = false; break; } continue; }
+        if (r2 >= rIn * rIn) { ringT.push(sd.t[q]!); ringM.push(mk[q]!); }
+        else if (r2 <= rAp * rAp) { st += sd.t[q]!; sm += mk[q]!; nAp++; vAp += 1 / sd.w[q]!; }
+      }
+      if (!ok || ringT.length < 20) continue;
+      ringT.sort((x, y) => x - y); ringM.sort((x, y) => x - y);
+      const ft = st - nAp * ringT[ringT.length >> 1]!, fm = sm - nAp * ringM[ringM.length >> 1]!;
+      if (!(fm > 0)) continue;
+      ratios.push({ r: ft / fm, w: (fm * fm) / vAp });
+    }
+    if (ratios.length >= 3) {
+      // clip ratio outliers (variables, blends) at 3σ (MAD), then a weighted mean
+      const c = madClip(ratios.map((x) => x.r), 3);
+      const keep = ratios.filter((x) => Math.abs(x.r - c.med) <= 3 * Math.max(c.sig, 1e-6 * Math.abs(c.med)));
+      let sw = 0, swr = 0;
+      for (const x of keep) { sw += x.w; swr += x.w * x.r; }
+      const kPhot = swr / sw;
+      let chi = 0;
+      for (const x of keep) chi += x.w * (x.r - kPhot) ** 2;
+      // error from the weights, inflated by the scatter when it exceeds the noise
+      ksumErr = Math.sqrt(1 / sw) * Math.max(1, Math.sqrt(chi / Math.max(1, keep.length - 1)));
+      sdv = NaN;
+      // refit the shape with ΣK fixed: move column 0 to the right-hand side
+      const n1 = nG - 1;
+      const A1 = new Float64Array(n1 * n1), b1 = new Float64Array(n1);
+      for (let i = 0; i < n1; i++) {
+        b1[i] = b[i + 1]! - A[(i + 1) * nG]! * kPhot;
+        for (let j = 0; j < n1; j++) A1[i * n1 + j] = A[(i + 1) * nG + j + 1]!;
+      }
+      const sol1 = solveSpd(A1, b1, n1);
+      if (sol1) {
+        theta = new Float64Array(nG);
+        theta[0] = kPhot; theta.set(sol1, 1);
+        const chis: number[] = [];
+        for (const s of usedIdx) { const sd = data[s]!; localCoef(sd, theta, a); stamps[s]!.chi2Global = stampChi2(sd, a, nb) / (np - nl); chis.push(stamps[s]!.chi2Global); }
+        chi2Dof = chis.reduce((x, y) => x + y, 0) / chis.length;
+        notes.push(`kernel sum from PSF-matched aperture photometry of ${keep.length} stamps (least-squares ${mean.toFixed(5)})`);
+      }
+    }
+  }
+  void sdv;
   const coef: Float64Array[] = [];
   for (let j = 0; j < nb; j++) coef.push(theta.slice(gOff(j), gOff(j) + gCnt(j)));
   return {
     basis, kernelOrder, bgOrder, ksumOrder, width, height, cx, cy, sx, sy,
     coef, bgCoef: theta.slice(gOff(nb), gOff(nb) + nbg), stamps, nUsed: usedIdx.length,
-    ksum: coef[0]![0]!, ksumErr: sdv / Math.sqrt(ks.length), chi2Dof, notes,
+    ksum: coef[0]![0]!, ksumErr, chi2Dof, notes,
   };
 }
 
