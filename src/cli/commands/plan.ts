@@ -3,7 +3,7 @@ import type { CommandSpec } from '../args.js';
 import { boolOpt, intOpt, numberList, numberOpt, stringOpt } from '../args.js';
 import { UsageError } from '../../util/errors.js';
 import { Repository } from '../../pipeline/repo.js';
-import { registerFiles } from '../../pipeline/transient/registry.js';
+import { ingestFiles } from '../../pipeline/ingest.js';
 import { DEFAULT_QUEUE, planCampaign } from '../../pipeline/transient/plan.js';
 import { runCampaign } from '../../pipeline/transient/run.js';
 
@@ -23,10 +23,9 @@ export const commands: CommandSpec[] = [
       { name: 'workers', short: 'j', type: 'string', valueName: 'N', description: 'with --run: worker processes (default: number of cores)' },
       { name: 'quiet', short: 'q', type: 'boolean', description: 'with --run: no progress display' },
     ],
-    details: `Exposure files given are registered first (headers only: EXPNUM, CCDNUM, BAND/FILTER,
-MJD-OBS, EXPTIME, WCS footprint; CP weight/mask companions _oow_/_ood_ found by name) into
-REPO/registry/ccds.json; a CCD already registered from the same file is skipped, from another
-file reported as a duplicate. Then the campaign is planned from the whole registry:
+    details: `Exposure files given are ingested first (as tessera ingest: headers only, idempotent,
+duplicates rejected); CP weight/mask companions (_oow_/_ood_) are found beside each image by name.
+Then the campaign is planned from every registered CCD:
   calibrate/expnum=E/ccd=C   per CCD
   diff/expnum=E/ccd=C        per search CCD, after its calibrate task and those of every template
                              candidate (same band, overlapping, >= --min-separation days apart);
@@ -43,22 +42,27 @@ that has one is searched. Re-planning adds only tasks whose keys are missing.
       const refcat = stringOpt(args, 'refcat');
       if (!refcat) throw new UsageError('plan: --refcat DIR is required');
       const repo = Repository.open(root);
-      const files = args.positionals.slice(1);
-      if (files.length) {
-        const r = registerFiles(repo, files);
-        for (const e of r.errors) io.stderr.write(`tessera plan: ${e}\n`);
-        io.stdout.write(`registered ${r.added} CCD(s) (${r.known} already known)\n`);
-      }
       const templates = numberList(args, 'templates');
       const before = numberOpt(args, 'template-before');
       if (templates && before !== undefined) throw new UsageError('plan: give --templates or --template-before, not both');
       const queue = stringOpt(args, 'queue') ?? DEFAULT_QUEUE;
       const store = await repo.openStore();
       try {
+        const files = args.positionals.slice(1);
+        if (files.length) {
+          let added = 0, known = 0;
+          await ingestFiles(store, files, (o) => {
+            if (o.status === 'ingested') added++;
+            else if (o.status === 'skipped') known++;
+            else io.stderr.write(`tessera plan: ${o.reason}\n`);
+          });
+          io.stdout.write(`ingested ${added} exposure(s) (${known} already known)\n`);
+        }
         const p = await planCampaign(repo, store, {
           refcat, templates, templateBefore: before,
           minSeparationDays: numberOpt(args, 'min-separation') ?? 0.5, marginPix: intOpt(args, 'margin') ?? 100,
         }, queue);
+        for (const u of p.unusable) io.stderr.write(`tessera plan: not planned: ${u}\n`);
         io.stdout.write(`${p.ccds} CCDs, ${p.searches} search CCDs, ${p.regions} patch(es): ${p.added} task(s) added, ${p.skipped} already planned (${Object.entries(p.byKind).map(([k, n]) => `${n} ${k}`).join(', ')})\n`);
         if (!boolOpt(args, 'run')) return 0;
         const workers = intOpt(args, 'workers') ?? cpus().length;

@@ -13,7 +13,8 @@ import { buildRefcat, MANIFEST } from '../../calib/refcat/index.js';
 import { Repository, REPO_CONFIG } from '../repo.js';
 import { TesseraError } from '../../util/errors.js';
 import { demoSurveyConfig, type DemoSize } from './config.js';
-import { registerFiles } from './registry.js';
+import { ingestFiles } from '../ingest.js';
+import { readCcds } from './registry.js';
 import { DEFAULT_QUEUE, planCampaign, type PlanResult } from './plan.js';
 import { kindTimings, runCampaign, type KindTiming } from './run.js';
 import { evaluateDemo, type DemoEvaluation } from './evaluate.js';
@@ -88,11 +89,13 @@ export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 
   const repo = existsSync(join(dir, 'repo', REPO_CONFIG)) ? Repository.open(join(dir, 'repo')) : Repository.init(join(dir, 'repo'));
   const store = await repo.openStore();
   try {
-    const reg = registerFiles(repo, exps.map((e) => join(dir, 'sim', e.image)));
-    if (reg.errors.length) throw new TesseraError(`registering the simulated exposures: ${reg.errors.join('; ')}`);
+    const ing = await ingestFiles(store, exps.map((e) => join(dir, 'sim', e.image)));
+    const rejected = ing.filter((o) => o.status === 'rejected').map((o) => (o as { reason: string }).reason);
+    if (rejected.length) throw new TesseraError(`ingesting the simulated exposures: ${rejected.join('; ')}`);
+    const reg = { added: ing.filter((o) => o.status === 'ingested').length, known: ing.filter((o) => o.status === 'skipped').length };
     const templates = exps.filter((e) => e.role === 'template').map((e) => e.expnum);
     const plan = await planCampaign(repo, store, { refcat: refcatDir, templates }, DEFAULT_QUEUE);
-    say(`  repository ${repo.root}: ${reg.added} CCDs registered${reg.known ? ` (${reg.known} already)` : ''}; planned ${plan.added} tasks${plan.skipped ? ` (${plan.skipped} already planned)` : ''} (${Object.entries(plan.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}) in ${plan.regions} patch(es)`);
+    say(`  repository ${repo.root}: ${reg.added} exposures ingested${reg.known ? ` (${reg.known} already)` : ''}; planned ${plan.added} tasks${plan.skipped ? ` (${plan.skipped} already planned)` : ''} (${Object.entries(plan.byKind).map(([k, n]) => `${n} ${k}`).join(', ')}) in ${plan.regions} patch(es)`);
     lap('plan');
     say(`  running calibrate -> diff -> associate -> forced -> report (progress on stderr)`);
     const run = await runCampaign(repo, store, { workers: opts.workers, queue: DEFAULT_QUEUE, quiet: opts.quiet, stderr: io.stderr });
@@ -108,7 +111,7 @@ export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 
       say(`  ${run.failed} task(s) FAILED${run.badWorkers ? `, ${run.badWorkers} worker(s) exited abnormally` : ''}: see tessera queue tasks ${repo.root} ${DEFAULT_QUEUE} --state FAILED`);
       return { ok: false, dir, repo: repo.root, report, config: cfg, plan, failed: run.failed, timings, phases, ccdEpochs };
     }
-    const ev = evaluateDemo(repo, cfg, join(dir, 'sim'));
+    const ev = evaluateDemo(repo, (await readCcds(store)).ccds, cfg, join(dir, 'sim'));
     lap('evaluate');
     say('');
     say(`Found against the simulation's truth:`);

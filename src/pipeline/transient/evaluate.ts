@@ -22,7 +22,7 @@ import { planSurvey, type SurveyConfig } from '../../sim/survey.js';
 import type { Band } from '../../sim/bands.js';
 import { separationDeg } from '../../sky/sphere.js';
 import type { Repository } from '../repo.js';
-import { readRegistry } from './registry.js';
+import type { CcdEntry } from './registry.js';
 import { openSimulation } from '../../sim/truth.js';
 import { calexpPath, diffPath } from './diff-stage.js';
 
@@ -111,7 +111,7 @@ function median(a: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-export function evaluateDemo(repo: Repository, cfg: SurveyConfig, simDir: string, opts: { matchArcsec?: number; assocRadiusArcsec?: number } = {}): DemoEvaluation {
+export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: SurveyConfig, simDir: string, opts: { matchArcsec?: number; assocRadiusArcsec?: number } = {}): DemoEvaluation {
   const sim = openSimulation(simDir);
   const match = (opts.matchArcsec ?? 1) / 3600;
   const assocR = (opts.assocRadiusArcsec ?? 0.5) / 3600;
@@ -148,7 +148,6 @@ export function evaluateDemo(repo: Repository, cfg: SurveyConfig, simDir: string
   });
 
   // Search CCDs with their depth, and the truth of transients on them.
-  const ccds = readRegistry(repo);
   const searches = ccds.filter((c) => existsSync(diffPath(repo, c)));
   const bright = new Map<number, { mag: number; depth: number }>();
   const onSearch = new Set<number>();

@@ -30,7 +30,7 @@ import type { Repository } from '../repo.js';
 import { selectTemplates, type CcdRecord } from '../../templates/select.js';
 import { planTransientTasks, type PlannedCcd } from '../../assoc/tasks.js';
 import { TesseraError } from '../../util/errors.js';
-import { entryWcs, readRegistry, type CcdEntry } from './registry.js';
+import { entryWcs, readCcds, type CcdEntry } from './registry.js';
 import { KIND_CALIBRATE, KIND_DIFF, type CalibrateParams, type CcdRef, type DiffParams } from './params.js';
 
 export const DEFAULT_QUEUE = 'transient';
@@ -122,15 +122,17 @@ export interface PlanResult {
   searches: number;
   regions: number;
   byKind: Record<string, number>;
+  /** Registered CCDs the planner could not use, with the reason. */
+  unusable: string[];
 }
 
-/** Plan (or re-plan) the campaign of a repository from its CCD registry into `queue`. */
+/** Plan (or re-plan) the campaign of a repository from its registry (tessera ingest) into `queue`. */
 export async function planCampaign(repo: Repository, store: TaskStore, opts: PlanOptions, queue = DEFAULT_QUEUE): Promise<PlanResult> {
-  const ccds = readRegistry(repo);
-  if (!ccds.length) throw new TesseraError(`${repo.root}: no CCDs registered (give exposure files to tessera plan)`);
+  const { ccds, skipped } = await readCcds(store);
+  if (!ccds.length) throw new TesseraError(`${repo.root}: no usable CCDs registered (tessera ingest REPO FILES, or give the files to tessera plan)${skipped.length ? `: ${skipped.slice(0, 3).join('; ')}` : ''}`);
   const plan = buildPlan(ccds, opts);
   const r = await loadTasks(store, queue, plan.tasks);
   const byKind: Record<string, number> = {};
   for (const t of plan.tasks) byKind[t.kind] = (byKind[t.kind] ?? 0) + 1;
-  return { added: r.added, skipped: r.skipped, total: plan.tasks.length, ccds: ccds.length, searches: plan.templatesOf.size, regions: plan.regions.length, byKind };
+  return { added: r.added, skipped: r.skipped, total: plan.tasks.length, ccds: ccds.length, searches: plan.templatesOf.size, regions: plan.regions.length, byKind, unusable: skipped };
 }

@@ -6,9 +6,9 @@ import { cli, tempDir } from '../../helpers.js';
 import { simulateSurvey } from '../../../src/sim/index.js';
 import { demoSurveyConfig } from '../../../src/pipeline/transient/config.js';
 import { Repository } from '../../../src/pipeline/repo.js';
-import { readRegistry } from '../../../src/pipeline/transient/registry.js';
+import { readCcds } from '../../../src/pipeline/transient/registry.js';
 
-test('tessera plan: registers exposures from headers, plans the campaign, re-plans idempotently, reports duplicates and unreadable files', { timeout: 300_000 }, async () => {
+test('tessera plan: ingests exposures (headers), plans the campaign, re-plans idempotently, reports duplicates and unreadable files', { timeout: 300_000 }, async () => {
   const dir = tempDir();
   const cfg = demoSurveyConfig('tiny', 3);
   cfg.camera = { ...cfg.camera, ccds: cfg.camera.ccds.map((c) => ({ ...c, width: 256, height: 256 })) };
@@ -23,8 +23,10 @@ test('tessera plan: registers exposures from headers, plans the campaign, re-pla
   const a = await cli(['plan', repo, '--refcat', join(dir, 'refcat'), '--templates', tmpl.join(','), ...files]);
   assert.equal(a.code, 0, a.stderr);
   const nccd = sim.manifest.exposures.length * cfg.camera.ccds.length;
-  assert.match(a.stdout, new RegExp(`registered ${nccd} CCD\\(s\\)`));
-  const ccds = readRegistry(Repository.open(repo));
+  assert.match(a.stdout, new RegExp(`ingested ${sim.manifest.exposures.length} exposure\\(s\\)`));
+  const store = await Repository.open(repo).openStore();
+  const ccds = (await readCcds(store)).ccds;
+  await store.close();
   assert.equal(ccds.length, nccd);
   assert.ok(ccds.every((c) => c.weight?.includes('_oow_') && c.mask?.includes('_ood_')), 'CP companions found');
   // search CCDs with a template: those whose (axis-aligned) footprint box overlaps a template CCD's
@@ -37,7 +39,7 @@ test('tessera plan: registers exposures from headers, plans the campaign, re-pla
   // again: nothing new
   const b = await cli(['plan', repo, '--refcat', join(dir, 'refcat'), '--templates', tmpl.join(','), ...files]);
   assert.equal(b.code, 0, b.stderr);
-  assert.match(b.stdout, /registered 0 CCD\(s\) \(\d+ already known\)/);
+  assert.match(b.stdout, /ingested 0 exposure\(s\) \(\d+ already known\)/);
   assert.match(b.stdout, / 0 task\(s\) added/);
   // the same exposure under another name is a duplicate; a non-FITS file is reported; the rest goes on
   const copy = join(dir, 'copy_ooi_r_v1.fits.fz');
@@ -46,7 +48,7 @@ test('tessera plan: registers exposures from headers, plans the campaign, re-pla
   copyFileSync(join(dir, 'sim', 'manifest.json'), junk);
   const c = await cli(['plan', repo, '--refcat', join(dir, 'refcat'), '--templates', tmpl.join(','), copy, junk]);
   assert.equal(c.code, 0, c.stderr);
-  assert.match(c.stderr, /already registered from .*\(duplicate, skipped\)/);
+  assert.match(c.stderr, /duplicate exposure \d+, already ingested from/);
   assert.match(c.stderr, /junk\.fits/);
   const d = await cli(['plan', repo, '--refcat', 'r', '--templates', '1', '--template-before', '60000']);
   assert.equal(d.code, 2);

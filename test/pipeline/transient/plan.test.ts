@@ -5,7 +5,10 @@ import { tempDir } from '../../helpers.js';
 import { Wcs } from '../../../src/wcs/wcs.js';
 import { Repository } from '../../../src/pipeline/repo.js';
 import { buildPlan, calibrateKey, diffKey, forcedKey, associateKey, planCampaign, PRODUCTS_KEY } from '../../../src/pipeline/transient/plan.js';
-import { wcsCards, writeRegistry, readRegistry, type CcdEntry } from '../../../src/pipeline/transient/registry.js';
+import { wcsCards, entryWcs, readCcds, type CcdEntry } from '../../../src/pipeline/transient/registry.js';
+import { ingestFiles } from '../../../src/pipeline/ingest.js';
+import { Header } from '../../../src/fits/header.js';
+import { writeFits, type HduInput } from '../../../src/fits/writer.js';
 import { demoFieldCentre } from '../../../src/pipeline/transient/config.js';
 import { patchRegionFor } from '../../../src/assoc/region.js';
 import type { NewTask } from '../../../src/engine/types.js';
@@ -29,7 +32,7 @@ function ccd(expnum: number, ccdnum: number, mjd: number, dRaArcsec = 0, dDecArc
 
 /** Patches (rings skymap) whose inner part holds some pixel of the CCD (dense grid, no margin). */
 function patchesOf(c: CcdEntry): Set<string> {
-  const wcs = Wcs.tan({ crval: [Number(c.wcs.CRVAL1), Number(c.wcs.CRVAL2)], crpix: [Number(c.wcs.CRPIX1), Number(c.wcs.CRPIX2)], cd: [[Number(c.wcs.CD1_1), Number(c.wcs.CD1_2)], [Number(c.wcs.CD2_1), Number(c.wcs.CD2_2)]] });
+  const wcs = entryWcs(c);
   const s = new Set<string>();
   for (let y = 1; y <= H; y += 16) for (let x = 1; x <= W; x += 16) {
     const [a, d] = wcs.pixToSkyOne(x, y);
@@ -92,11 +95,36 @@ test('plan: template-before MJD and the default (earlier epochs, ≥ 0.5 day apa
   assert.throws(() => buildPlan(REG, { refcat: '/r', templates: [999] }), /template exposure 999 is not registered/);
 });
 
-test('plan: re-planning is idempotent; new exposures add only their tasks', async () => {
-  const repo = Repository.init(join(tempDir(), 'repo'));
-  writeRegistry(repo, REG.slice(0, 4));
+/** An exposure file (2 CCD HDUs of zeros, tile-compressed) with the WCS of REG's CCDs. */
+function writeExposure(path: string, ccds: CcdEntry[]): void {
+  const p = new Header([], 'primary');
+  p.set('EXPNUM', ccds[0]!.expnum); p.set('MJD-OBS', ccds[0]!.mjd); p.set('BAND', ccds[0]!.band); p.set('EXPTIME', 90);
+  const hdus: HduInput[] = [{ kind: 'image', header: p, data: null, shape: [] }];
+  for (const c of ccds) {
+    const h = new Header([], `C${c.ccd}`);
+    h.set('CCDNUM', c.ccd);
+    for (const [k, v] of Object.entries(c.wcs!)) h.set(k, v);
+    hdus.push({ kind: 'image', extname: `C${c.ccd}`, header: h, data: new Float32Array(W * H), shape: [W, H], compress: { type: 'RICE_1' } });
+  }
+  writeFits(path, hdus);
+}
+
+test('plan: re-planning is idempotent; new exposures add only their tasks (registry from tessera ingest)', async () => {
+  const dir = tempDir();
+  const repo = Repository.init(join(dir, 'repo'));
+  const file = (e: number) => join(dir, `exp${e}_ooi_r_v1.fits.fz`);
+  for (const e of [100, 101, 102]) writeExposure(file(e), REG.filter((c) => c.expnum === e));
   const store = await repo.openStore();
   try {
+    await ingestFiles(store, [file(100), file(101)]);
+    const reg = await readCcds(store);
+    assert.equal(reg.ccds.length, 4);
+    assert.deepEqual(reg.skipped, []);
+    // footprints and header WCS as registered agree with the synthetic CCDs
+    for (const c of reg.ccds) {
+      const want = REG.find((r) => r.expnum === c.expnum && r.ccd === c.ccd)!;
+      for (let k = 0; k < 4; k++) assert.ok(Math.abs(c.footprint[k]![1] - want.footprint[k]![1]) < 1e-6);
+    }
     const a = await planCampaign(repo, store, { refcat: '/r', templates: [100] });
     assert.equal(a.skipped, 0);
     assert.ok(a.added > 0);
@@ -104,7 +132,7 @@ test('plan: re-planning is idempotent; new exposures add only their tasks', asyn
     assert.equal(b.added, 0, 're-plan adds nothing');
     assert.equal(b.skipped, a.added);
     const before = new Set((await store.tasks({ queue: 'transient', limit: 10000 })).map((t) => t.key));
-    writeRegistry(repo, [...readRegistry(repo), ...REG.slice(4)]);
+    await ingestFiles(store, [file(102)]);
     const c = await planCampaign(repo, store, { refcat: '/r', templates: [100] });
     const after = (await store.tasks({ queue: 'transient', limit: 10000 })).map((t) => t.key).filter((k) => !before.has(k));
     assert.deepEqual(sorted(after), sorted([...REG.slice(4).flatMap((c) => [calibrateKey(c), diffKey(c), forcedKey(c)])]));
