@@ -109,6 +109,33 @@ export function brickGrid(name: string, width = 3600, height = width, pixscaleAr
   return { name: `brick ${b.brickname}`, wcs: brickWcs(b, width, height, pixscaleArcsec), width, height };
 }
 
+/**
+ * The pixel grid of an existing image (`FILE` or `FILE[HDU]`, EXTNAME IMAGE by default): its
+ * WCS and size — e.g. a search CCD, to warp and stack its templates onto its own pixels.
+ */
+export function imageGrid(spec: string): CoaddGrid {
+  const { path, hdu } = parseFileHdu(spec);
+  if (!existsSync(path)) throw new TesseraError(`${path}: no such file`);
+  const r = FitsReader.open(path);
+  try {
+    let sel: number | string | undefined = hdu ?? r.hdus.find((h) => h.extname?.trim().toUpperCase() === 'IMAGE')?.index;
+    if (sel === undefined) for (const h of r.hdus) {
+      if (h.type === 'compressed-image' || (h.type === 'image' && (h.header.optionalNumber('NAXIS') ?? 0) >= 2)) { sel = h.index; break; }
+    }
+    if (sel === undefined) throw new TesseraError(`${path}: no 2-D image HDU`);
+    const info = r.hdu(sel);
+    const where = describe(path, info);
+    if (info.type !== 'image' && info.type !== 'compressed-image') throw new TesseraError(`${where}: HDU is a table, not an image`);
+    const h = r.imageHeader(info.index);
+    const w = h.optionalNumber('NAXIS1'), ht = h.optionalNumber('NAXIS2');
+    if (!(w !== undefined && ht !== undefined && w > 0 && ht > 0)) throw new TesseraError(`${where}: not a 2-D image (NAXIS1/NAXIS2)`);
+    if (h.get('CTYPE1') === undefined) throw new TesseraError(`${where}: no WCS (keyword CTYPE1 is missing)`);
+    return { name: `grid of ${where}`, wcs: Wcs.fromHeader(h, where), width: w, height: ht };
+  } finally {
+    r.close();
+  }
+}
+
 /** The HDUs of a coadd file: IMAGE (WCS, MAGZERO), VARIANCE, MASK, NEXP, PSF (when modelled). */
 export function coaddHdus(c: Coadd, extra: { key: string; value: string | number | boolean; comment?: string }[] = [], compress = true): HduInput[] {
   const ih = new Header([], 'IMAGE');

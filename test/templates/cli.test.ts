@@ -107,6 +107,38 @@ test('tessera coadd: clear errors for bad input and usage', async () => {
   assert.match(badPatch.stderr, /expected TRACT,X,Y or TRACT,SEQ/);
 });
 
+test('tessera coadd --onto: templates stacked on a search image\'s own pixel grid', async () => {
+  // the search CCD: a grid of its own (rotated, 0.27″/px), pixels irrelevant
+  const sw = rotatedWcs(cra + 0.0004, cdec - 0.0003, 240, 250, 0.27, -35);
+  const sh = new Header([], 'IMAGE');
+  sw.toHeader(sh);
+  const search = join(dir, 'search.fits');
+  writeFits(search, [{ kind: 'image', extname: 'IMAGE', header: sh, data: new Float32Array(240 * 250), shape: [240, 250] }]);
+  const out = join(dir, 'onto.fits.fz');
+  const r = await cli(['coadd', '--onto', search, '--magzero', '30', ...files, '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /grid of .*search\.fits\[0 'IMAGE'\]: 240×250 px/);
+  const fr = FitsReader.open(out);
+  try {
+    const im = fr.readImage('IMAGE');
+    assert.deepEqual(im.shape, [240, 250]);
+    assert.equal(im.header.get('MAGZERO'), 30);
+    const img = im.data as Float32Array;
+    const k = 10 ** (0.4 * (30 - 22.5));
+    let n = 0;
+    for (const s of stars) {
+      const p = sw.skyToPix([s.ra], [s.dec], 0);
+      const a = aperture(img, 240, 250, p.x[0]!, p.y[0]!, 13);
+      if (a.bad) continue;
+      n++;
+      assert.ok(Math.abs(a.flux / (s.flux * k) - 1) < 0.01, `flux ${a.flux} vs ${s.flux * k}`);
+    }
+    assert.ok(n >= 6, `${n} stars inside the search grid`);
+  } finally {
+    fr.close();
+  }
+});
+
 test('patch grid: the DC2 patch outer box and WCS', () => {
   const g = patchGrid('4849,5,5');
   const p = dc2SkyMap().tract(4849).patch(5, 5);

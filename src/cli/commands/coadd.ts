@@ -1,17 +1,18 @@
 import { intOpt, numberOpt, stringOpt, boolOpt, numberList, type CommandSpec } from '../args.js';
 import { coaddImages, type CoaddOptions } from '../../templates/coadd.js';
-import { brickGrid, patchGrid, readCalexp, writeCoadd, type CoaddGrid } from '../../templates/io.js';
+import { brickGrid, imageGrid, patchGrid, readCalexp, writeCoadd, type CoaddGrid } from '../../templates/io.js';
 import { UsageError } from '../../util/errors.js';
 
 export const commands: CommandSpec[] = [
   {
     name: 'coadd',
     summary: 'coadd calibrated CCDs onto a patch or brick grid (a template for difference imaging)',
-    usage: '--patch TRACT,X,Y | --brick NAME  CALEXP[HDU]... -o OUT.fits.fz',
+    usage: '--patch TRACT,X,Y | --brick NAME | --onto IMAGE[HDU]  CALEXP[HDU]... -o OUT.fits.fz',
     options: [
       { name: 'output', short: 'o', type: 'string', valueName: 'OUT', description: 'output coadd file (.fits.fz: tile-compressed)' },
       { name: 'patch', type: 'string', valueName: 'TRACT,X,Y', description: 'DC2 rings-skymap patch (outer box): TRACT,X,Y or TRACT,SEQ' },
       { name: 'brick', type: 'string', valueName: 'NAME', description: 'Legacy Surveys brick (e.g. 1501p022): its 3600×3600 0.262″ grid' },
+      { name: 'onto', type: 'string', valueName: 'IMAGE[HDU]', description: 'the pixel grid (WCS and size) of an image, e.g. a search CCD: its templates warped and stacked onto it' },
       { name: 'size', type: 'string', valueName: 'W[,H]', description: 'with --brick: grid size in pixels centred on the brick (default 3600)' },
       { name: 'pixscale', type: 'string', valueName: 'ARCSEC', description: 'with --brick: pixel scale (default 0.262)' },
       { name: 'magzero', type: 'string', valueName: 'ZP', description: 'output zero point (default 22.5: nanomaggies)' },
@@ -30,13 +31,13 @@ export const commands: CommandSpec[] = [
     run(args, io) {
       const out = stringOpt(args, 'output');
       if (!out) throw new UsageError('coadd: give the output file with -o OUT.fits.fz');
-      const patch = stringOpt(args, 'patch'), brick = stringOpt(args, 'brick');
-      if ((patch === undefined) === (brick === undefined)) throw new UsageError('coadd: give exactly one of --patch TRACT,X,Y or --brick NAME');
+      const patch = stringOpt(args, 'patch'), brick = stringOpt(args, 'brick'), onto = stringOpt(args, 'onto');
+      if ([patch, brick, onto].filter((v) => v !== undefined).length !== 1) throw new UsageError('coadd: give exactly one of --patch TRACT,X,Y, --brick NAME or --onto IMAGE');
       if (args.positionals.length === 0) throw new UsageError('coadd: give at least one CALEXP file');
       let grid: CoaddGrid;
-      if (patch !== undefined) {
+      if (patch !== undefined || onto !== undefined) {
         if (stringOpt(args, 'size') !== undefined || stringOpt(args, 'pixscale') !== undefined) throw new UsageError('coadd: --size and --pixscale apply to --brick only');
-        grid = patchGrid(patch);
+        grid = patch !== undefined ? patchGrid(patch) : imageGrid(onto!);
       } else {
         const size = numberList(args, 'size') ?? [3600];
         if (size.length > 2 || size.some((v) => !(Number.isInteger(v) && v > 0 && v <= 20000))) throw new UsageError(`--size: expected W or W,H (positive integers ≤ 20000), got '${stringOpt(args, 'size')}'`);
