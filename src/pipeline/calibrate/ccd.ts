@@ -166,17 +166,27 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   }
   const cat = det.catalog;
   const n = cat.length;
-  const back = det.background.back();
   const sky = det.globalBack, skyRms = det.globalRms;
+  // Sky-subtracted image and (without a variance plane) the variance, row by row from the
+  // background splines: no full-size background or RMS map is built.
   const sub = new Float32Array(width * height);
-  for (let i = 0; i < sub.length; i++) sub[i] = im[i]! - back[i]!;
   let variance = img.variance;
-  if (!variance) {
-    // No variance plane: sky RMS map plus Poisson noise of the sources.
-    const rms = det.background.rms();
-    variance = new Float32Array(width * height);
-    const g = inp.gain ?? 0;
-    for (let i = 0; i < variance.length; i++) variance[i] = rms[i]! * rms[i]! + (g > 0 ? Math.max(0, sub[i]!) / g : 0);
+  const g = inp.gain ?? 0;
+  if (!variance) variance = new Float32Array(width * height);
+  const brow = new Float32Array(width), rrow = img.variance ? undefined : new Float32Array(width);
+  // Unusable pixels (mask bits) for the PSF fit and PSF photometry, in the same pass.
+  const m = img.mask;
+  const bad = m ? new Uint8Array(width * height) : undefined;
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    det.background.backRow(y, brow);
+    for (let x = 0; x < width; x++) sub[o + x] = im[o + x]! - brow[x]!;
+    if (m) for (let i = o; i < o + width; i++) bad![i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
+    if (rrow) {
+      // No variance plane: sky RMS map plus Poisson noise of the sources.
+      det.background.rmsRow(y, rrow);
+      for (let x = 0; x < width; x++) { const r = rrow[x]!, v = sub[o + x]!; variance[o + x] = r * r + (g > 0 ? Math.max(0, v) / g : 0); }
+    }
   }
   if (n < 3) throw new TesseraError(`${what}: only ${n} source(s) detected`);
   lap('detect');
@@ -189,12 +199,6 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   for (let i = 0; i < n; i++) { x0[i] = X[i]! - 1; y0[i] = Y[i]! - 1; }
 
   // 2. PSF.
-  let bad: Uint8Array | undefined;
-  if (img.mask) {
-    bad = new Uint8Array(width * height);
-    const m = img.mask;
-    for (let i = 0; i < bad.length; i++) bad[i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
-  }
   const sel = selectPsfStars({ x: x0, y: y0, flux: FA, fluxErr: FAE, fwhm: FW, a: A, b: B, flags: FLAGS },
     { edgePix: 20, width, height, maxStars: 150 });
   if (sel.indices.length < 3) {

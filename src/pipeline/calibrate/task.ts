@@ -40,7 +40,7 @@ export interface CcdTaskResult {
   seconds: number;
   /** Wall time per step (seconds): read, the calibrateCcd steps, write. */
   timings?: Record<string, number>;
-  /** CPU seconds per calibrateCcd step. */
+  /** CPU seconds per step: read, the calibrateCcd steps, write. */
   cpu?: Record<string, number>;
 }
 
@@ -94,6 +94,7 @@ export function catalogColumns(cat: { columns: { name: string; data: Float64Arra
 /** Run one CCD end to end; never throws for bad data (returns a FAILED QA row). */
 export function runCcdTask(task: CcdTask): CcdTaskResult {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   let expnum = NaN, ccdName = `HDU${task.hdu}`, band = '', mjd = NaN;
   try {
     const rd = FitsReader.open(task.image);
@@ -122,8 +123,9 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
       try {
         const w = wr.readImage(wr.hdus.find((x) => x.extname?.trim().toUpperCase() === ccdName.toUpperCase())?.index ?? task.hdu);
         if (w.shape[0] !== width || w.shape[1] !== height) throw new TesseraError(`${task.weight}: weight HDU for ${ccdName} is ${w.shape.join('×')}, image is ${width}×${height}`);
-        variance = new Float32Array(width * height);
+        // weight → variance in place when the weight plane is float32 (it is not used again)
         const wd = w.data as ArrayLike<number>;
+        variance = w.data instanceof Float32Array ? w.data : new Float32Array(width * height);
         for (let i = 0; i < variance.length; i++) { const v = wd[i]!; variance[i] = v > 0 ? 1 / v : Infinity; }
       } finally {
         wr.close();
@@ -145,6 +147,7 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
       for (let i = 0; i < variance.length; i++) if (!(variance[i]! < Infinity)) { mask[i]! |= MaskBits.BAD; variance[i] = 0; }
     }
     const tRead = (performance.now() - t0) / 1000;
+    const cRead = process.cpuUsage(c0);
     const headerWcs = Wcs.fromHeader(h, where);
     const refcat = Refcat.open(task.refcat);
     const refQuery: RefQuery = (ra, dec, r, epoch) => {
@@ -203,7 +206,7 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     writeFits(join(dir, 'src.fits'), [{ kind: 'bintable', extname: 'SOURCES', header: sh, columns: catalogColumns(res.catalog), nrows: res.catalog.length }]);
     const timings = { read: tRead, ...res.timings, write: (performance.now() - tW) / 1000 };
     const cw = process.cpuUsage(cW);
-    return { qa: res.qa, ok: true, seconds: (performance.now() - t0) / 1000, timings, cpu: { ...res.cpu, write: (cw.user + cw.system) / 1e6 } };
+    return { qa: res.qa, ok: true, seconds: (performance.now() - t0) / 1000, timings, cpu: { read: (cRead.user + cRead.system) / 1e6, ...res.cpu, write: (cw.user + cw.system) / 1e6 } };
   } catch (e) {
     if (!(e instanceof TesseraError)) {
       // A bug or an unexpected runtime failure: still confined to this CCD, with its message.
