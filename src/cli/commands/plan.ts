@@ -10,7 +10,7 @@ import { runCampaign } from '../../pipeline/transient/run.js';
 export const commands: CommandSpec[] = [
   {
     name: 'plan',
-    summary: 'register exposures and plan a transient campaign (calibrate → diff → associate → forced → products)',
+    summary: 'ingest exposures and plan a transient campaign (calibrate → diff → associate → forced → products)',
     usage: 'REPO --refcat DIR [EXPOSURE.fits.fz ...] [--templates E1,E2 | --template-before MJD] [--run --workers N]',
     options: [
       { name: 'refcat', type: 'string', valueName: 'DIR', description: 'reference catalog (tessera refcat build) for the calibrate tasks (required)' },
