@@ -137,6 +137,16 @@ export default {
     rows.push(`| m50 of injected point sources (ZP ${ZP}) | ${f(effOurs.m50, 2)} | ${f(effHp?.m50 ?? NaN, 2)} | ${effHp ? `${(effOurs.m50 - effHp.m50 >= 0 ? '+' : '')}${(effOurs.m50 - effHp.m50).toFixed(2)} mag` : ''} |`);
     rows.push(`| false detections per CCD (5σ, outside ${EDGE} px border) | ${fpOurs} | ${Number.isFinite(fpHp) ? fpHp : 'n/a'} | |`);
     rows.push(`| tessera at 4.5σ: m50 / false detections | ${f(eff45.m50, 2)} / ${fp45} | | |`);
+    if (effHp && Number.isFinite(fpHp)) {
+      // equal false-detection rate: the lowest threshold (step 0.1σ) with no more false detections than HOTPANTS+SEP
+      let best: { t: number; m50: number; fp: number } | undefined;
+      for (let th = 4.0; th <= 5.0001; th += 0.1) {
+        const d = detectDiaSources(r.diff, r.psf, { thresh: th, fwhmPix: r.diffPsf.fwhmPix }).map((x) => ({ x: x.x, y: x.y, flux: x.flux }));
+        const fp = falseCount(transients, d);
+        if (fp <= fpHp) { best = { t: th, m50: efficiency(transients, d).m50, fp }; break; }
+      }
+      if (best) rows.push(`| m50 at equal false-detection rate (tessera at ${best.t.toFixed(1)}σ: ${best.fp} false) | ${f(best.m50, 2)} | ${f(effHp.m50, 2)} (${fpHp} false) | ${(best.m50 - effHp.m50 >= 0 ? '+' : '')}${(best.m50 - effHp.m50).toFixed(2)} mag |`);
+    }
     const effRows = ['| mag | n | tessera | HOTPANTS+SEP |', '|---|---|---|---|'];
     for (const b of effOurs.bins) {
       const h = effHp?.bins.find((x) => Math.abs(x.m - b.m) < 1e-6);
