@@ -159,11 +159,12 @@ export default {
       rd.close();
       const ourRms = rmsVs(ours, truth, W, H);
       const steps = last.timings ?? {};
-      const stepText = Object.entries(steps).map(([k, v]) => `${k} ${fmt.s(v)}`).join(', ');
+      const stepCpu = last.cpu ?? {};
+      const stepText = Object.entries(steps).map(([k, v]) => `${k} ${fmt.s(v)}${stepCpu[k] !== undefined ? ` (CPU ${fmt.s(stepCpu[k]!)})` : ''}`).join(', ');
 
       const cs = (v: number) => (Number.isFinite(v) ? fmt.s(v) : 'n/a');
       const rows: string[] = ['| tool | what is timed | wall (one core) | CPU (user+sys) | tessera / peer |', '|---|---|---|---|---|'];
-      rows.push(`| tessera calibrate (process) | read .fz + weight + mask, background, detect + measure, PSF, PSF photometry, astrometry (pattern match, TPV-3), zero point, write calexp.fits.fz + src.fits + qa.csv | ${fmt.s(tCli)} | ${cs(cCli)} | |`);
+      rows.push(`| tessera calibrate (process) | read .fz + weight + mask, background, detect + measure, PSF, PSF photometry + SPREAD_MODEL, astrometry (pattern match, TPV-3), zero point, write calexp.fits.fz + src.fits + qa.csv | ${fmt.s(tCli)} | ${cs(cCli)} | |`);
       rows.push(`| tessera (in-process, warm) | the same CCD task | ${fmt.s(tWarm)} | ${fmt.s((cpu.user + cpu.system) / 1e6)} | |`);
       let chainNote = '';
       if (have('source-extractor') && have('psfex') && havePython('astropy.io.fits', 'numpy')) {
@@ -201,10 +202,10 @@ focal plane, stars (8000/deg²) and galaxies, cosmic rays, bad columns; header W
 simulator's pointing/rotation error. Tessera result on it: ${q.nSources} sources, ${q.nPsfStars} PSF stars,
 astrometric fit rms ${(q.astromRmsArcsec * 1000).toFixed(1)} mas over ${q.nAstromStars} stars and
 ${(ourRms * 1000).toFixed(1)} mas rms from the true WCS; zero point ${q.zp.toFixed(4)} vs truth ${zpTrue.toFixed(4)}
-(Δ ${(q.zp - zpTrue).toFixed(4)} mag, ${q.nZpStars} stars); seeing ${q.seeingArcsec.toFixed(3)}″; steps (warm): ${stepText}.
+(Δ ${(q.zp - zpTrue).toFixed(4)} mag, ${q.nZpStars} stars); seeing ${q.seeingArcsec.toFixed(3)}″; steps (warm, wall and CPU): ${stepText}.
 Peer chain: ${chainNote || 'n/a'}. The peers run as DES-GW ran them (one process each, one thread);
-the chain does less than \`tessera calibrate\` (no PSF photometry pass, no zero point, no
-compressed outputs). Wall: best of 2 (SCAMP: best of 1); CPU: one more run under /usr/bin/time
+the chain does less than \`tessera calibrate\` (no PSF-fitting SExtractor pass for FLUX_PSF and
+SPREAD_MODEL, no zero point, no compressed outputs). Wall: best of 2 (SCAMP: best of 1); CPU: one more run under /usr/bin/time
 (less sensitive than wall time to other load on the machine).`;
       return [{ title: 'Calibration: tessera calibrate vs source-extractor + PSFEx + SCAMP (one 2048×4096 CCD)', body }];
     } finally {

@@ -706,6 +706,7 @@ export function measurePsfAt(planes: PixelPlanes, psf: PsfLike, x: ArrayLike<num
 class PsfWork {
   private stamp = new Float32Array(0);
   private gal = new Float64Array(0);
+  private pad = new Float64Array(0);
 
   measure(psf: PsfLike, p: PixelPlanes, x: number, y: number): { flux: number; fluxErr: number; spread: number; spreadErr: number; flags: number } {
     const { width, height, data, variance, bad } = p;
@@ -759,15 +760,19 @@ class PsfWork {
     if (this.gal.length < size * size) this.gal = new Float64Array(size * size);
     const g = this.gal;
     const { r: R, k: K } = diskKernel(h);
-    const D = 2 * R + 1;
+    const D = 2 * R + 1, S = size + 2 * R;
+    // the stamp zero-padded by R on every side, so the inner loops need no bounds tests
+    if (this.pad.length < S * S) this.pad = new Float64Array(S * S);
+    const pad = this.pad;
+    pad.fill(0, 0, S * S);
+    for (let v = 0; v < size; v++) for (let u = 0; u < size; u++) pad[(v + R) * S + u + R] = P[v * size + u]!;
     for (let v = 0; v < size; v++) {
-      const dvMin = Math.max(-R, v - size + 1), dvMax = Math.min(R, v);
       for (let u = 0; u < size; u++) {
-        const duMin = Math.max(-R, u - size + 1), duMax = Math.min(R, u);
         let acc = 0;
-        for (let dv = dvMin; dv <= dvMax; dv++) {
-          const prow = (v - dv) * size + u, krow = (dv + R) * D + R;
-          for (let du = duMin; du <= duMax; du++) acc += K[krow + du]! * P[prow - du]!;
+        // G(v, u) = Σ K(b, a) · P(v + R − b, u + R − a)
+        for (let b = 0; b < D; b++) {
+          const prow = (v + 2 * R - b) * S + u + 2 * R, krow = b * D;
+          for (let a = 0; a < D; a++) acc += K[krow + a]! * pad[prow - a]!;
         }
         g[v * size + u] = acc;
       }
