@@ -54,7 +54,7 @@ import { PsfModel, nPolyTerms, polyTerms, stampShape } from '../psf/model.js';
 import { solveSym } from '../psf/fit.js';
 import type { Wcs } from '../wcs/wcs.js';
 import { TesseraError } from '../util/errors.js';
-import { warpMaskedImage, type WarpOptions } from './warp.js';
+import { DEFAULT_EXCLUDE, warpMaskedImage, type WarpOptions } from './warp.js';
 
 export interface CoaddInput {
   /** Calibrated CCD: counts per pixel, variance (estimated from the pixels when absent), mask. */
@@ -245,7 +245,7 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
   const pixelWeights = opts.weighting === 'pixel';
 
   // ---- per-input preparation: overlap, scale, weight, homogenisation kernel
-  interface Prep { inp: CoaddInput; id: string; box: { x0: number; y0: number; x1: number; y1: number }; scale: number; weight: number; varConst: number; fwhm: number; homSigma: number; psf?: PsfLike }
+  interface Prep { inp: CoaddInput; src?: MaskedImage; id: string; box: { x0: number; y0: number; x1: number; y1: number }; scale: number; weight: number; varConst: number; fwhm: number; homSigma: number; psf?: PsfLike }
   const preps: Prep[] = [];
   inputs.forEach((inp, k) => {
     const id = inp.id ?? `input ${k}`;
@@ -306,6 +306,23 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
     p.weight = 1 / (med * p.scale * p.scale);
   }
 
+  // the warp sources, made once: excluded pixels set to NaN (so each strip's warp needs no
+  // copy), a constant variance plane where none was given
+  const exclude = opts.warp?.excludeMask ?? DEFAULT_EXCLUDE;
+  for (const p of preps) {
+    const im = p.inp.image;
+    let image = im.image;
+    if (im.mask && exclude) {
+      for (let i = 0; i < im.mask.length; i++) {
+        if (im.mask[i]! & exclude) {
+          if (image === im.image) image = new Float32Array(im.image);
+          image[i] = NaN;
+        }
+      }
+    }
+    p.src = { width: im.width, height: im.height, image, mask: im.mask, variance: im.variance ?? new Float32Array(im.width * im.height).fill(p.varConst) };
+  }
+
   // ---- strips
   interface Warped { p: number; x0: number; y0: number; w: number; h: number; img: Float32Array; vr: Float32Array; mk: Uint32Array; rej: Uint8Array }
   const margin = clipOpt ? grow : 0;
@@ -317,9 +334,7 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
       const y0 = Math.max(r0, p.box.y0), y1 = Math.min(r1, p.box.y1);
       if (y1 <= y0) return;
       const x0 = p.box.x0, w = p.box.x1 - p.box.x0, h = y1 - y0;
-      const im = p.inp.image;
-      const src: MaskedImage = im.variance ? im : { ...im, variance: new Float32Array(im.width * im.height).fill(p.varConst) };
-      const r = warpMaskedImage(src, p.inp.wcs, wcs.shifted(x0, y0), w, h, opts.warp);
+      const r = warpMaskedImage(p.src!, p.inp.wcs, wcs.shifted(x0, y0), w, h, { ...opts.warp, excludeMask: 0 });
       const img = r.image, vr = r.variance!;
       if (r.coverage > 0) { vfSum += r.varianceFactor * r.coverage * w * h; vfN += r.coverage * w * h; }
       for (let i = 0; i < img.length; i++) { img[i]! *= p.scale; vr[i]! *= p.scale * p.scale; }
@@ -417,13 +432,13 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
   }
 
   const infos: CoaddInputInfo[] = preps.map((p, i) => ({ id: p.id, magzero: p.inp.magzero, scale: p.scale, weight: p.weight, pixels: pixelsCovered[i]!, fwhmPix: p.homSigma > 0 ? opts.homogenize!.fwhmPix : p.fwhm }));
-  const psf = opts.psf === false ? undefined : coaddPsf(preps.map((p) => ({ inp: p.inp, psf: p.psf, weight: p.weight, fwhm: infos[preps.indexOf(p)]!.fwhmPix })), wcs, width, height, nexp, opts.psf || {});
+  const psf = opts.psf === false ? undefined : coaddPsf(preps.map((p) => ({ inp: p.inp, psf: p.psf, weight: p.weight, fwhm: infos[preps.indexOf(p)]!.fwhmPix })), wcs, width, height, bad, opts.psf || {});
   return { width, height, wcs, magzero: zpOut, image, variance, mask, nexp, psf, inputs: infos, rejected: rejectedTotal, varianceFactor: vfN > 0 ? vfSum / vfN : 1 };
 }
 
 /** The coadd PSF model (see the module notes); undefined when no input has a PSF. */
 function coaddPsf(
-  ins: { inp: CoaddInput; psf?: PsfLike; weight: number; fwhm: number }[], wcs: Wcs, W: number, H: number, nexp: Uint16Array,
+  ins: { inp: CoaddInput; psf?: PsfLike; weight: number; fwhm: number }[], wcs: Wcs, W: number, H: number, badMask: number,
   o: { nx?: number; ny?: number; size?: number; degree?: number },
 ): PsfModel | undefined {
   const withPsf = ins.filter((i) => i.psf);
@@ -444,6 +459,10 @@ function coaddPsf(
       if (!lm) continue;
       const iw = c.inp.image.width, ih = c.inp.image.height;
       if (!(lm.x >= -0.5 && lm.y >= -0.5 && lm.x <= iw - 0.5 && lm.y <= ih - 0.5)) continue;
+      // an input whose pixel there is unusable (chip defect, vignetting, NaN) does not contribute
+      const q = Math.min(ih - 1, Math.max(0, Math.round(lm.y))) * iw + Math.min(iw - 1, Math.max(0, Math.round(lm.x)));
+      if (c.inp.image.mask && c.inp.image.mask[q]! & badMask) continue;
+      if (!Number.isFinite(c.inp.image.image[q]!)) continue;
       warpedPsfStamp(c.psf!, lm.x, lm.y, lm.J, M, tmp);
       for (let k = 0; k < M * M; k++) acc[k]! += c.weight * tmp[k]!;
       sw += c.weight;
@@ -452,7 +471,6 @@ function coaddPsf(
     for (let k = 0; k < M * M; k++) acc[k]! /= sw;
     stamps.push(acc); pos.push([X, Y]);
   }
-  void nexp;
   if (stamps.length === 0) return undefined;
   let degree = o.degree ?? 2;
   while (degree > 0 && nPolyTerms(degree) > stamps.length) degree--;

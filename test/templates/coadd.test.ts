@@ -212,3 +212,29 @@ test('coadd: no overlapping input is a clear error', () => {
   const far = Wcs.tan({ crval: [RA + 10, DEC], crpix: [CW / 2, CH / 2], cd: [[-CSCALE / 3600, 0], [0, CSCALE / 3600]] });
   assert.throws(() => coaddImages(inputs, far, CW, CH), /none of the 4 inputs overlaps the 260×260 grid/);
 });
+
+test('coadd: an input masked at a PSF grid position does not enter the coadd PSF there', () => {
+  const { inputs } = makeInputs();
+  // mask the sharpest input (exp0) over its whole central region
+  const m = inputs[0]!.image.mask!;
+  for (let y = 100; y < 200; y++) for (let x = 100; x < 200; x++) m[y * IW + x] = MaskBits.BAD;
+  const c = coaddImages(inputs, coaddWcs, CW, CH, { psf: { nx: 1, ny: 1, degree: 0 } });
+  const M = c.psf!.size;
+  const expect = (use: number[]) => {
+    const acc = new Float64Array(M * M);
+    let sw = 0;
+    for (const k of use) {
+      const g = new GaussianPsf(exps[k]!.fwhmArcsec / CSCALE).stampAt(0, 0, M);
+      for (let q = 0; q < M * M; q++) acc[q]! += c.inputs[k]!.weight * g[q]!;
+      sw += c.inputs[k]!.weight;
+    }
+    for (let q = 0; q < M * M; q++) acc[q]! /= sw;
+    return new PsfModel({ size: M, sampling: 1, degree: 0, polZero: [0, 0], polScale: [1, 1], coeffs: acc }).shapeAt(0, 0).fwhmPix;
+  };
+  const f = c.psf!.shapeAt(CW / 2, CH / 2).fwhmPix;
+  const without = expect([1, 2, 3]), withAll = expect([0, 1, 2, 3]);
+  assert.ok(Math.abs(withAll / without - 1) > 0.03, `the masked input matters: ${withAll} vs ${without}`);
+  assert.ok(Math.abs(f / without - 1) < 0.01, `coadd PSF ${f} vs ${without} without the masked input (${withAll} with it)`);
+  // and the image there has NEXP 3
+  assert.equal(c.nexp[(CH / 2) * CW + CW / 2], 3);
+});
