@@ -482,10 +482,21 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   }
   const hwGuess = Math.min(20, Math.max(5, Math.ceil(2.5 * (fwhmGuess > 0 ? fwhmGuess : 4))));
   const centres = opts.stampCentres ?? selectStampStars(tStars, width, height, 2.5 * hwGuess + 1, 2.5 * hwGuess, fwhmGuess, template.saturation ?? Infinity);
-  let fwhmT = template.psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2) ?? NaN;
-  if (!(fwhmT > 0)) fwhmT = momentFwhm(template.image, width, height, centres, fwhmGuess > 0 ? fwhmGuess : 4);
-  let fwhmS = science.psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2) ?? NaN;
-  if (!(fwhmS > 0)) fwhmS = momentFwhm(science.image, width, height, centres, fwhmT > 0 ? fwhmT * 1.3 : 5);
+  // PSF widths: measured from star moments; a PSF model's width is used when it agrees (within 25%),
+  // otherwise the model is distrusted (noted) and a Gaussian of the measured width replaces it
+  const measT = momentFwhm(template.image, width, height, centres, fwhmGuess > 0 ? fwhmGuess : 4);
+  const measS = momentFwhm(science.image, width, height, centres, measT > 0 ? measT * 1.3 : 5);
+  const pick = (psf: PsfLike | undefined, meas: number, name: string): { fwhm: number; psf?: PsfLike } => {
+    const m = psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2);
+    if (psf && m && m > 0) {
+      if (!(meas > 0) || Math.abs(m / meas - 1) <= 0.25) return { fwhm: m, psf };
+      notes.push(`${name} PSF model FWHM ${m.toFixed(2)} px disagrees with the stars (${meas.toFixed(2)} px): using a Gaussian of the measured width`);
+    }
+    return { fwhm: meas };
+  };
+  const pt = pick(template.psf, measT, tName), ps = pick(science.psf, measS, sName);
+  const fwhmT = pt.fwhm, fwhmS = ps.fwhm;
+  const tPsf = pt.psf, sPsf = ps.psf;
   if (!(fwhmT > 0) || !(fwhmS > 0)) {
     throw new TesseraError(`cannot measure the PSF width of the ${!(fwhmT > 0) ? tName : sName}: fewer than 3 isolated stars measured (${centres.length} candidates; give a PSF model)`);
   }
@@ -603,7 +614,7 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const residRms = noiseRatio(image, variance);
   // PSF of D: PSF of the unconvolved image ⊗ φ
   const psfSize = 2 * Math.ceil(2.5 * blurry) + 1;
-  const tgtPsf = target.psf ?? new GaussianPsf(convolved === 'template' ? fwhmS : fwhmT);
+  const tgtPsf = (convolved === 'template' ? sPsf : tPsf) ?? new GaussianPsf(convolved === 'template' ? fwhmS : fwhmT);
   let dp = psfStamp(tgtPsf, (width - 1) / 2, (height - 1) / 2, psfSize);
   let dps = psfSize;
   if (decorrelate) { const c = convolveKernels(dp, psfSize, phi, phiSize); dp = c.kernel; dps = c.size; }

@@ -96,11 +96,19 @@ export function zogySubtract(science: DiffInput, template: DiffInput, opts: Zogy
   const sigmaN = Math.sqrt(median(Array.from({ length: 4096 }, (_, k) => VN[Math.floor((k * VN.length) / 4096)]!).filter((v) => v > 0)));
   const sigmaR = Math.sqrt(median(Array.from({ length: 4096 }, (_, k) => VR[Math.floor((k * VR.length) / 4096)]!).filter((v) => v > 0)));
   const stars = opts.stars ?? [];
-  let fwhmS = science.psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2) ?? momentFwhm(science.image, width, height, stars, 4);
-  let fwhmT = template.psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2) ?? momentFwhm(template.image, width, height, stars, 4);
+  // PSF widths from star moments; a PSF model is used when its FWHM agrees within 25% (else noted and replaced)
+  const measS = momentFwhm(science.image, width, height, stars, 4), measT = momentFwhm(template.image, width, height, stars, 4);
+  const pick = (psf: PsfLike | undefined, meas: number, name: string): { fwhm: number; psf: PsfLike | undefined } => {
+    const m = psf?.fwhmPixAt?.((width - 1) / 2, (height - 1) / 2);
+    if (psf && m && m > 0 && (!(meas > 0) || Math.abs(m / meas - 1) <= 0.25)) return { fwhm: m, psf };
+    if (psf && m && m > 0) notes.push(`${name} PSF model FWHM ${m.toFixed(2)} px disagrees with the stars (${meas.toFixed(2)} px): using a Gaussian`);
+    return { fwhm: meas, psf: undefined };
+  };
+  const pS = pick(science.psf, measS, 'science'), pT = pick(template.psf, measT, 'template');
+  const fwhmS = pS.fwhm, fwhmT = pT.fwhm;
   if (!(fwhmS > 0) || !(fwhmT > 0)) throw new TesseraError(`ZOGY: cannot measure the PSF width (${stars.length} stars; give PSF models or more stars)`);
-  const psfN: PsfLike = science.psf ?? new GaussianPsf(fwhmS);
-  const psfR: PsfLike = template.psf ?? new GaussianPsf(fwhmT);
+  const psfN: PsfLike = pS.psf ?? new GaussianPsf(fwhmS);
+  const psfR: PsfLike = pT.psf ?? new GaussianPsf(fwhmT);
   // flux ratio from aperture sums of the stars (background-subtracted), radius 2 × the larger FWHM
   let Fn = opts.fluxRatio ?? NaN;
   if (!(Fn > 0)) {

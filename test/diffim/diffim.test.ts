@@ -343,3 +343,41 @@ test('saturated stars (SATURATE) are masked SAT and NaN in the difference, and n
     for (let j = -3; j <= 3; j++) for (let i = -3; i <= 3; i++) assert.ok(p.science.image[(s.y + j) * 768 + s.x + i]! < sat, 'stamp on a saturated star');
   }
 });
+
+test('tessera diff reads calexp-like files (IMAGE, VARIANCE, MASK, PSF HDUs), uses PSF models that agree with the stars', async () => {
+  const { fitPsf } = await import('../../src/psf/fit.js');
+  const { psfToHdu } = await import('../../src/psf/io.js');
+  const dir = tempDir();
+  const p = simulatePair({ width: 512, height: 512, seed: 29, fluxRange: [2000, 1e6], transients: [{ x: 200.3, y: 300.6, flux: 8000 }] });
+  const write = (name: string, im: typeof p.science, ratio: number) => {
+    const stars = p.stars.filter((s) => s.flux > 2e4 && s.x > 20 && s.y > 20 && s.x < 490 && s.y < 490).map((s) => ({ x: s.x, y: s.y, flux: s.flux * ratio }));
+    const fit = fitPsf({ data: im.image, width: 512, height: 512, variance: im.variance }, stars, { fwhmPix: im.fwhmPix, degree: 0 });
+    const hdu = psfToHdu(fit.model);
+    const ph = new Header();
+    for (const c of hdu.cards) ph.set(c.key, c.value as number, c.comment);
+    writeFits(join(dir, name), [
+      { kind: 'image', data: null, shape: [] },
+      { kind: 'image', extname: 'IMAGE', data: im.image, shape: [512, 512], compress: { type: 'RICE_1' } },
+      { kind: 'image', extname: 'VARIANCE', data: im.variance, shape: [512, 512] },
+      { kind: 'image', extname: 'MASK', data: Int32Array.from(im.mask), shape: [512, 512] },
+      { kind: 'image', extname: 'PSF', header: ph, data: hdu.data, shape: hdu.shape },
+    ]);
+    return fit.model.fwhmPix;
+  };
+  const fs = write('sci.fits.fz', p.science, 1.2), ft = write('tmpl.fits.fz', p.template, 1);
+  const res = await cli(['diff', join(dir, 'sci.fits.fz'), join(dir, 'tmpl.fits.fz'), '-o', join(dir, 'd.fits.fz'), '--sources', join(dir, 'd.cat')]);
+  assert.equal(res.code, 0, res.stderr);
+  const h = FitsReader.open(join(dir, 'd.fits.fz')).imageHeader('IMAGE');
+  // the template's PSF model agrees with its stars and is used; a model that disagrees with the stars by
+  // more than 25% (as the science fit here can) is replaced by a Gaussian of the measured width, with a note
+  assert.ok(Math.abs(h.number('FWHMTMP') - ft) < 1e-6, `template FWHM from its PSF HDU (${h.number('FWHMTMP')} vs ${ft})`);
+  assert.ok(Math.abs(h.number('FWHMSCI') / 4.7 - 1) < 0.1, `science FWHM ${h.number('FWHMSCI')}`);
+  if (Math.abs(fs / 4.7 - 1) > 0.25) assert.match(res.stderr, /PSF model FWHM .* disagrees with the stars/);
+  assert.ok(Math.abs(h.number('KSUM') / 1.2 - 1) < 0.01, `KSUM ${h.number('KSUM')}`);
+  const t = FitsReader.open(join(dir, 'd.cat')).readTable('DIASRC');
+  const X = t.column('X_IMAGE').data as Float64Array, Y = t.column('Y_IMAGE').data as Float64Array, F = t.column('FLUX_PSF').data as Float64Array;
+  let k = -1;
+  for (let i = 0; i < X.length; i++) if (Math.hypot(X[i]! - 201.3, Y[i]! - 301.6) < 2) k = i;
+  assert.ok(k >= 0, 'transient found');
+  assert.ok(Math.abs(F[k]! / 8000 - 1) < 0.08, `flux with the PSF model ${F[k]}`);
+});
