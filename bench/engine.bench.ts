@@ -38,7 +38,7 @@ async function newRepo(dir: string, name: string, backend: 'sqlite' | 'postgres'
 
 /** N worker processes drain `n` no-op tasks; rate from first claim to last completion (DB times). */
 async function throughput(dir: string, backend: 'sqlite' | 'postgres', workers: number, n: number): Promise<{ rate: number; wall: number }> {
-  const { repo, schema } = await newRepo(dir, `tp${workers}`, backend);
+  const { repo, schema } = await newRepo(dir, `${backend}_tp${workers}`, backend);
   const store = await repo.openStore();
   await store.addTasks('noop', Array.from({ length: n }, (_, i) => ({ key: `t${i}`, kind: 'noop' })));
   const [node, bin] = tesseraArgv() as [string, string];
@@ -66,7 +66,7 @@ function million(): NewTask[] {
 }
 
 async function planning(dir: string, backend: 'sqlite' | 'postgres') {
-  const { repo, schema } = await newRepo(dir, 'million', backend);
+  const { repo, schema } = await newRepo(dir, `${backend}_million`, backend);
   const store: TaskStore = await repo.openStore();
   const tasks = million();
   let t0 = process.hrtime.bigint();
@@ -135,8 +135,8 @@ const bench: BenchModule = {
 completions flushed in batches, every update fenced on the lease) drain a queue; the rate is
 tasks / (last completion − first claim) from the task records; wall includes process start-up.
 Target: ≥ 5,000 tasks/s on SQLite on 2 cores. qdo is not installable here; the notes measured
-the plain SQLite claim pattern (better-sqlite3, one task per transaction) at 4,342–6,351/s and
-47,000–85,000/s with 50–200-task batches — the same order as ours.${PG ? '' : '\n\nPostgreSQL rows are missing: TESSERA_TEST_PG was not set.'}
+the bare SQLite claim pattern (better-sqlite3, no worker, lease, counts or dependencies) at
+4,342–6,351/s one task per transaction and 47,000–85,000/s with 50–200-task batches.${PG ? '' : '\n\nPostgreSQL rows are missing: TESSERA_TEST_PG was not set.'}
 
 | backend | workers | tasks | tasks/s | wall |
 |---|---:|---:|---:|---:|
