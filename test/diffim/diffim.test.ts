@@ -243,7 +243,7 @@ test('ZOGY: flux ratio, white D noise, S_corr detections with unbiased fluxes; C
   const dir = tempDir();
   writeFits(join(dir, 's.fits'), [{ kind: 'image', data: p.science.image, shape: [768, 768] }]);
   writeFits(join(dir, 't.fits'), [{ kind: 'image', data: p.template.image, shape: [768, 768] }]);
-  const res = await cli(['diff', join(dir, 's.fits'), join(dir, 't.fits'), '-o', join(dir, 'z.fits.fz'), '--mode', 'zogy', '--sources', join(dir, 'z.cat')]);
+  const res = await cli(['diff', join(dir, 's.fits'), join(dir, 't.fits'), '-o', join(dir, 'z.fits.fz'), '--mode', 'zogy', '--sources', join(dir, 'z.cat'), '--stamps', join(dir, 'zs.fits')]);
   assert.equal(res.code, 0, res.stderr);
   const r = FitsReader.open(join(dir, 'z.fits.fz'));
   assert.equal(r.imageHeader('IMAGE').string('MODE'), 'ZOGY');
@@ -251,6 +251,7 @@ test('ZOGY: flux ratio, white D noise, S_corr detections with unbiased fluxes; C
   r.close();
   const t = FitsReader.open(join(dir, 'z.cat')).readTable('DIASRC');
   assert.ok(t.nrows >= 15, `${t.nrows} ZOGY diaSources`);
+  assert.deepEqual(FitsReader.open(join(dir, 'zs.fits')).readImage('DIFF').shape, [51, 51, t.nrows]);
 });
 
 function r0psf(z: { psfD: { data: Float32Array; size: number } }) {

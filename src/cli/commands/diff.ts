@@ -141,8 +141,23 @@ function diaColumns(dia: DiaSource[], wcs: Wcs | undefined, header: Header): Col
   return cols;
 }
 
+/** 51×51 cut-outs per diaSource as one cube per plane, plus the positions. */
+function writeStamps(path: string, dia: DiaSource[], planes: [string, Float32Array][], width: number, height: number, cols: ColumnInput[]): void {
+  const S = 51, hs = 25, n = dia.length;
+  const cut = (plane: Float32Array, s: { x: number; y: number }) => {
+    const o = new Float32Array(S * S).fill(NaN);
+    const x0 = Math.round(s.x) - hs, y0 = Math.round(s.y) - hs;
+    for (let j = 0; j < S; j++) { const yy = y0 + j; if (yy < 0 || yy >= height) continue; for (let i = 0; i < S; i++) { const xx = x0 + i; if (xx >= 0 && xx < width) o[j * S + i] = plane[yy * width + xx]!; } }
+    return o;
+  };
+  const hdus: HduInput[] = [{ kind: 'image', data: null, shape: [] }];
+  for (const [name, plane] of planes) hdus.push({ kind: 'image', extname: name, data: cube(dia.map((s) => cut(plane, s)), S), shape: [S, S, n] });
+  hdus.push({ kind: 'bintable', extname: 'DIASRC', columns: cols.slice(0, 3), nrows: n });
+  writeFits(path, hdus);
+}
+
 /** ZOGY mode of tessera diff: D, S_corr, diaSources from S_corr peaks. */
-function runZogy(io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, sci: Loaded, tpl: Loaded, template: DiffInput, out: string, srcOut: string | undefined, thresh: number, astrom: number): number {
+function runZogy(io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, sci: Loaded, tpl: Loaded, template: DiffInput, out: string, srcOut: string | undefined, stampOut: string | undefined, thresh: number, astrom: number): number {
   const st = findStars(template);
   const z = zogySubtract(sci.img, template, { stars: st.centres, sigmaX: astrom, sigmaY: astrom });
   const { width, height } = sci.img;
@@ -167,7 +182,7 @@ function runZogy(io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStr
     { kind: 'image', extname: 'PSF_D', data: z.psfD.data, shape: [z.psfD.size, z.psfD.size] },
   ]);
   let nDia = -1;
-  if (srcOut) {
+  if (srcOut || stampOut) {
     const psf = new StampPsf(z.psfD.data, z.psfD.size, Math.max(z.fwhmSci, z.fwhmTmpl));
     const dia = detectDiaSources(z.diff, psf, { thresh, fwhmPix: Math.max(z.fwhmSci, z.fwhmTmpl), templateSources: st.sources, maps: { snr: z.Scorr, flux: z.flux } });
     nDia = dia.length;
@@ -175,8 +190,15 @@ function runZogy(io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStr
     dh.set('THRESH', thresh, 'S_corr threshold');
     dh.set('MODE', 'ZOGY');
     dh.set('RBMODEL', 'NONE', 'the real/bogus model is trained on AL features: RB_SCORE NaN');
-    writeFits(srcOut, [{ kind: 'image', data: null, shape: [] }, { kind: 'bintable', extname: 'DIASRC', header: dh, columns: diaColumns(dia, sci.wcs, sci.header), nrows: dia.length }]);
+    const cols = diaColumns(dia, sci.wcs, sci.header);
+    if (srcOut) writeFits(srcOut, [{ kind: 'image', data: null, shape: [] }, { kind: 'bintable', extname: 'DIASRC', header: dh, columns: cols, nrows: dia.length }]);
+    if (stampOut) {
+      // matched template in science counts: science − D (D carries the science-count scale)
+      const matched = Float32Array.from(sci.img.image, (v, i) => v - z.diff.image[i]!);
+      writeStamps(stampOut, dia, [['SEARCH', sci.img.image], ['TEMPLATE', matched], ['DIFF', z.diff.image]], width, height, cols);
+    }
   }
+  for (const note of z.notes) io.stderr.write(`note: ${note}\n`);
   io.stdout.write(`${sci.where} - ${tpl.where}: ZOGY, flux ratio ${z.fluxRatio.toFixed(5)}, F_D ${z.FD.toPrecision(5)}, resid rms ${z.residRms.toFixed(3)}${nDia >= 0 ? `, ${nDia} diaSources` : ''} -> ${out}\n`);
   return 0;
 }
@@ -241,7 +263,7 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
       } else if (tpl.img.width !== width || tpl.img.height !== height) {
         throw new TesseraError(`${!sci.wcs ? sci.where : tpl.where}: no celestial WCS (CTYPE1 missing), and the images differ in size (${width}×${height} vs ${tpl.img.width}×${tpl.img.height}): cannot align`);
       }
-      if (mode === 'zogy') return runZogy(io, sci, tpl, template, out, stringOpt(args, 'sources'), thresh, numberOpt(args, 'astrom-rms') ?? 0.05);
+      if (mode === 'zogy') return runZogy(io, sci, tpl, template, out, stringOpt(args, 'sources'), stringOpt(args, 'stamps'), thresh, numberOpt(args, 'astrom-rms') ?? 0.05);
       const threads = intOpt(args, 'threads') ?? (width * height >= 4e6 ? Math.min(2, availableParallelism()) : 1);
       if (threads < 1 || threads > 64) throw new UsageError('--threads must be 1..64');
       const res = await subtractImagesParallel(sci.img, template, {
@@ -313,21 +335,7 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
         dh.set('RBMODEL', rb ? `gbdt seed ${rb.meta.seed}` : 'NONE', rb ? 'real/bogus model (data/rb-model.json)' : 'no real/bogus model: RB_SCORE is NaN');
         if (rb) dh.set('RBTHR99', Number(rb.meta.threshold99), 'RB_SCORE keeping 99% of simulated reals');
         if (srcOut) writeFits(srcOut, [{ kind: 'image', data: null, shape: [] }, { kind: 'bintable', extname: 'DIASRC', header: dh, columns: cols, nrows: n }]);
-        if (stampOut) {
-          const S = 51, hs = 25;
-          const cut = (plane: Float32Array, s: { x: number; y: number }) => {
-            const o = new Float32Array(S * S).fill(NaN);
-            const x0 = Math.round(s.x) - hs, y0 = Math.round(s.y) - hs;
-            for (let j = 0; j < S; j++) { const yy = y0 + j; if (yy < 0 || yy >= height) continue; for (let i = 0; i < S; i++) { const xx = x0 + i; if (xx >= 0 && xx < width) o[j * S + i] = plane[yy * width + xx]!; } }
-            return o;
-          };
-          const stampHdus: HduInput[] = [{ kind: 'image', data: null, shape: [] }];
-          for (const [name, plane] of [['SEARCH', sci.img.image], ['TEMPLATE', res.matchedTemplate], ['DIFF', res.diff.image]] as const) {
-            stampHdus.push({ kind: 'image', extname: name, data: cube(dia.map((s) => cut(plane, s)), S), shape: n ? [S, S, n] : [S, S, 0] });
-          }
-          stampHdus.push({ kind: 'bintable', extname: 'DIASRC', columns: cols.slice(0, 3), nrows: n });
-          writeFits(stampOut, stampHdus);
-        }
+        if (stampOut) writeStamps(stampOut, dia, [['SEARCH', sci.img.image], ['TEMPLATE', res.matchedTemplate], ['DIFF', res.diff.image]], width, height, cols);
       }
       io.stdout.write(`${sci.where} - ${tpl.where}: KSUM ${res.ksum.toFixed(5)} ± ${res.ksumErr.toFixed(5)}, ${sol.nUsed} stamps, chi2/dof ${res.chi2Dof.toFixed(3)}, resid rms ${res.residRms.toFixed(3)}, convolved ${res.convolved}${nDia >= 0 ? `, ${nDia} diaSources` : ''} -> ${out}\n`);
       for (const note of res.notes) io.stderr.write(`note: ${note}\n`);
