@@ -10,30 +10,48 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Ones' complement 32-bit sum of big-endian words of `bytes` (length a multiple of 4), added to `sum`. */
 export function onesSum(bytes: Uint8Array, sum = 0): number {
-  let hi = Math.floor(sum / 65536);
-  let lo = sum % 65536;
+  // Two 16-bit halves with end-around carries, kept in small integers (folded after every run of
+  // words) so that the optimised code never leaves int32 arithmetic. Folding early leaves the
+  // value modulo 2^32 − 1, and a non-zero sum stays non-zero, so the result is the same.
+  let hi = sum >>> 16;
+  let lo = sum & 0xffff;
   const n = bytes.length - (bytes.length % 4);
-  // Doubles hold the partial sums exactly (16-bit terms, < 2^37 of them), so fold only at the end.
   if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
     // One 32-bit load per word: w = b0 | b1<<8 | b2<<16 | b3<<24 on a little-endian machine.
     const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 2);
-    // Small-integer partial sums over runs of 16384 words (< 2^30) keep the loop in int32 arithmetic.
-    for (let start = 0; start < u32.length; start += 16384) {
-      const end = Math.min(u32.length, start + 16384);
+    const nw = u32.length;
+    // runs of 16384 words: each partial sum < 2^30
+    for (let start = 0; start < nw; start += 16384) {
+      const end = start + 16384 < nw ? start + 16384 : nw;
       let h = 0;
       let l = 0;
       for (let i = start; i < end; i++) {
-        const w = u32[i]!;
+        const w = u32[i]! | 0;
         h = (h + (((w & 0xff) << 8) | ((w >>> 8) & 0xff))) | 0;
         l = (l + (((w >>> 8) & 0xff00) | (w >>> 24))) | 0;
       }
-      hi += h;
-      lo += l;
+      hi = (hi + h) | 0;
+      lo = (lo + l) | 0;
+      const hc = hi >>> 16;
+      const lc = lo >>> 16;
+      hi = (hi & 0xffff) + lc;
+      lo = (lo & 0xffff) + hc;
     }
   } else {
-    for (let i = 0; i < n; i += 4) {
-      hi += (bytes[i]! << 8) | bytes[i + 1]!;
-      lo += (bytes[i + 2]! << 8) | bytes[i + 3]!;
+    for (let start = 0; start < n; start += 65536) {
+      const end = start + 65536 < n ? start + 65536 : n;
+      let h = 0;
+      let l = 0;
+      for (let i = start; i < end; i += 4) {
+        h += (bytes[i]! << 8) | bytes[i + 1]!;
+        l += (bytes[i + 2]! << 8) | bytes[i + 3]!;
+      }
+      hi += h;
+      lo += l;
+      const hc = hi >>> 16;
+      const lc = lo >>> 16;
+      hi = (hi & 0xffff) + lc;
+      lo = (lo & 0xffff) + hc;
     }
   }
   if (n < bytes.length) {
@@ -43,13 +61,13 @@ export function onesSum(bytes: Uint8Array, sum = 0): number {
     hi += (b[0]! << 8) | b[1]!;
     lo += (b[2]! << 8) | b[3]!;
   }
-  let hicarry = Math.floor(hi / 65536);
-  let locarry = Math.floor(lo / 65536);
+  let hicarry = hi >>> 16;
+  let locarry = lo >>> 16;
   while (hicarry || locarry) {
-    hi = (hi % 65536) + locarry;
-    lo = (lo % 65536) + hicarry;
-    hicarry = Math.floor(hi / 65536);
-    locarry = Math.floor(lo / 65536);
+    hi = (hi & 0xffff) + locarry;
+    lo = (lo & 0xffff) + hicarry;
+    hicarry = hi >>> 16;
+    locarry = lo >>> 16;
   }
   return hi * 65536 + lo;
 }

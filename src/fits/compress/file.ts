@@ -8,10 +8,15 @@ import { BLOCK, Header, type Card } from '../header.js';
 import { FitsReader } from '../reader.js';
 import { bytesPerPixel, encodePixels, swapInPlace } from '../pixels.js';
 import { setChecksums } from '../checksum.js';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { onesSum } from '../checksum.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { where as fmtWhere } from '../../util/errors.js';
 import { compressImage } from './write.js';
-import { decompressImage, isCompressedImage } from './index.js';
+import { decompressImage, decodeImageInto, imageHeaderOf, isCompressedImage } from './index.js';
+import type { PixelArray } from '../pixels.js';
 import type { CompressOptions } from './types.js';
 
 export interface FileOptions {
@@ -124,10 +129,7 @@ export function decompressFits(r: FitsReader, opts: FileOptions = {}): { chunks:
   const checksum = opts.checksum ?? 'auto';
   const out = new Out(checksum);
   const report: HduReport[] = [];
-  // a ZSIMPLE image right after an empty primary becomes the primary again
-  const first = r.hdus[1];
-  const restorePrimary =
-    r.hdus[0]!.type === 'image' && r.hdus[0]!.dataBytes === 0 && first !== undefined && first.type === 'compressed-image' && first.header.get('ZSIMPLE') === true;
+  const restorePrimary = restoresPrimary(r);
   for (const info of r.hdus) {
     const i = info.index;
     const w = fmtWhere(r.path, i, info.extname);
@@ -141,18 +143,11 @@ export function decompressFits(r: FitsReader, opts: FileOptions = {}): { chunks:
       continue;
     }
     const img = decompressImage(info.header, r.readRawData(i), w, undefined, true);
-    let h = img.header;
+    const h = placed(img.header, i === 1 && restorePrimary);
     const bitpix = h.integer('BITPIX');
-    const isPrimary = i === 1 && restorePrimary;
-    if (!isPrimary && h.has('SIMPLE')) h = asExtension(h);
-    if (isPrimary && !h.has('SIMPLE')) h = asPrimary(h);
     // raw decoding returns a fresh array of exactly the BITPIX type: swap it in place to big-endian
-    const natural =
-      (bitpix === -32 && img.data instanceof Float32Array) || (bitpix === -64 && img.data instanceof Float64Array) ||
-      (bitpix === 8 && img.data instanceof Uint8Array) || (bitpix === 16 && img.data instanceof Int16Array) ||
-      (bitpix === 32 && img.data instanceof Int32Array) || (bitpix === 64 && img.data instanceof BigInt64Array);
     let data: Uint8Array;
-    if (natural) {
+    if (isNatural(bitpix, img.data)) {
       data = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
       swapInPlace(data, bytesPerPixel(bitpix));
     } else {
@@ -162,6 +157,26 @@ export function decompressFits(r: FitsReader, opts: FileOptions = {}): { chunks:
     report.push({ index: i, extname: info.extname, action: 'decompressed', inBytes, outBytes: out.hdu(h, data, hadSums) });
   }
   return { chunks: out.chunks, report };
+}
+
+/** Whether decoded pixels are stored as BITPIX says (then a byte swap gives the data unit). */
+function isNatural(bitpix: number, a: PixelArray): boolean {
+  return (bitpix === -32 && a instanceof Float32Array) || (bitpix === -64 && a instanceof Float64Array) ||
+    (bitpix === 8 && a instanceof Uint8Array) || (bitpix === 16 && a instanceof Int16Array) ||
+    (bitpix === 32 && a instanceof Int32Array) || (bitpix === 64 && a instanceof BigInt64Array);
+}
+
+/** A ZSIMPLE image right after an empty primary becomes the primary again. */
+function restoresPrimary(r: FitsReader): boolean {
+  const first = r.hdus[1];
+  return r.hdus[0]!.type === 'image' && r.hdus[0]!.dataBytes === 0 && first !== undefined && first.type === 'compressed-image' && first.header.get('ZSIMPLE') === true;
+}
+
+/** A restored image header as the primary HDU or as an IMAGE extension. */
+function placed(h: Header, isPrimary: boolean): Header {
+  if (!isPrimary && h.has('SIMPLE')) return asExtension(h);
+  if (isPrimary && !h.has('SIMPLE')) return asPrimary(h);
+  return h;
 }
 
 function asExtension(h: Header): Header {
@@ -195,14 +210,140 @@ export function compressFile(inPath: string, outPath: string, opts: CompressOpti
   }
 }
 
-/** Decompress IN to OUT (written atomically). */
+/** Bytes of the decoded image held at once when a file is decompressed band by band. */
+const BAND_BYTES = 1 << 22;
+
+/**
+ * Decompress IN to OUT, written atomically (temporary file, fsync, rename) like writeFileAtomic,
+ * but streamed: each 2-D image is decoded in one pass band by band (about 4 MB of rows, whole
+ * tiles) into one reused buffer, byte-swapped and summed for DATASUM while in cache, and written out; the
+ * header goes in last at its place (its length does not depend on the checksum values). The
+ * bytes written are the same as those of decompressFits.
+ */
 export function decompressFile(inPath: string, outPath: string, opts: FileOptions = {}): HduReport[] {
   const r = FitsReader.open(inPath);
   try {
-    const { chunks, report } = decompressFits(r, opts);
-    writeFileAtomic(outPath, chunks);
+    const checksum = opts.checksum ?? 'auto';
+    const report: HduReport[] = [];
+    const restorePrimary = restoresPrimary(r);
+    writeStreamAtomic(outPath, (f) => {
+      const out = new Out(checksum);
+      const flush = (): void => {
+        for (const c of out.chunks) f.write(c);
+        out.chunks = [];
+      };
+      for (const info of r.hdus) {
+        const i = info.index;
+        const w = fmtWhere(r.path, i, info.extname);
+        const inBytes = info.dataOffset - info.headerOffset + Math.ceil(info.dataBytes / BLOCK) * BLOCK;
+        if (i === 0 && restorePrimary) {
+          report.push({ index: i, action: 'copied', inBytes, outBytes: 0 });
+          continue;
+        }
+        if (!isCompressedImage(info.header)) {
+          report.push({ index: i, extname: info.extname, action: 'copied', inBytes, outBytes: copyHdu(r, i, out, checksum) });
+          flush();
+          continue;
+        }
+        const h = placed(imageHeaderOf(info.header), i === 1 && restorePrimary);
+        const hadSums = HAD_SUMS(info.header) || info.header.has('ZHECKSUM') || info.header.has('ZDATASUM');
+        const withSums = checksum === true || (checksum === 'auto' && hadSums);
+        const bitpix = h.integer('BITPIX');
+        const size = bytesPerPixel(bitpix);
+        const naxis = h.integer('NAXIS');
+        const nx = naxis >= 1 ? h.integer('NAXIS1') : 0;
+        const ny = naxis >= 2 ? h.integer('NAXIS2') : 1;
+        const tileRows = Math.max(1, info.header.optionalNumber('ZTILE2') ?? 1);
+        const data = r.readRawData(i);
+        // bands of whole tile rows (a multiple of 4 rows keeps them whole 32-bit words)
+        const lcm = tileRows % 4 === 0 ? tileRows : tileRows % 2 === 0 ? tileRows * 2 : tileRows * 4;
+        let rowsPer = Math.max(lcm, Math.floor(BAND_BYTES / Math.max(1, nx * size) / lcm) * lcm);
+        if (naxis !== 2 || rowsPer >= ny) rowsPer = ny;
+        // the header with placeholder sums: its final version has the same length
+        if (withSums) setChecksums(h, { datasum: 0 });
+        else { h.delete('CHECKSUM'); h.delete('DATASUM'); }
+        const headerAt = f.offset;
+        const hb0 = h.toBytes();
+        f.write(hb0);
+        let datasum = 0;
+        let nbytes = 0;
+        const emit = (a: PixelArray): void => {
+          let bytes: Uint8Array;
+          if (isNatural(bitpix, a)) {
+            bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+            swapInPlace(bytes, size);
+          } else {
+            bytes = encodePixels(a, bitpix, w);
+          }
+          if (withSums) datasum = onesSum(bytes, datasum);
+          f.write(bytes);
+          nbytes += bytes.length;
+        };
+        if (rowsPer === ny) emit(decompressImage(info.header, data, w, undefined, true).data);
+        else decodeImageInto(info.header, data, w, undefined, true, undefined, { rows: rowsPer, emit });
+        const padding = pad(nbytes);
+        f.write(padding);
+        if (withSums) {
+          setChecksums(h, { datasum });
+          const hb = h.toBytes();
+          if (hb.length !== hb0.length) throw new Error('decompressFile: header length changed with its checksums (internal error)');
+          f.writeAt(hb, headerAt);
+        }
+        report.push({ index: i, extname: info.extname, action: 'decompressed', inBytes, outBytes: hb0.length + nbytes + padding.length });
+      }
+    });
     return report;
   } finally {
     r.close();
   }
+}
+
+interface StreamFile {
+  /** Bytes written so far (the offset of the next write). */
+  readonly offset: number;
+  write(bytes: Uint8Array): void;
+  /** Overwrite bytes already written at `at`. */
+  writeAt(bytes: Uint8Array, at: number): void;
+}
+
+/**
+ * The pattern of writeFileAtomic (../../util/atomic.ts) for output produced piece by piece:
+ * a temporary file in the same directory, fsync, rename, fsync of the directory.
+ */
+function writeStreamAtomic(path: string, produce: (f: StreamFile) => void): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const fd = openSync(tmp, 'w');
+  const f = {
+    offset: 0,
+    write(bytes: Uint8Array): void {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, f.offset + off);
+      f.offset += bytes.length;
+    },
+    writeAt(bytes: Uint8Array, at: number): void {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, at + off);
+    },
+  };
+  try {
+    produce(f);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw e;
+  }
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw e;
+  }
+  try {
+    const dfd = openSync(dir, 'r');
+    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  } catch { /* some filesystems refuse fsync on directories */ }
 }

@@ -225,6 +225,33 @@ export function decompressImage(
   rows?: [number, number],
   raw = false,
 ): { header: Header; data: PixelArray; shape: number[] } {
+  return decodeImageInto(tableHeader, data, where, rows, raw, undefined);
+}
+
+/**
+ * Band-by-band decoding of a whole 2-D image: `rows` (a multiple of the tile height) rows at a
+ * time go into one buffer, handed to `emit` (a view, overwritten by the next band) as soon as
+ * they are complete.
+ */
+export interface ImageBands {
+  rows: number;
+  emit(data: PixelArray, y0: number, y1: number): void;
+}
+
+/**
+ * decompressImage, decoding into `into` when it is an array of the output type with room for
+ * the result (the result is then a view on its start), so that a caller decoding an image band
+ * by band reuses one buffer. Otherwise a fresh array, as decompressImage.
+ */
+export function decodeImageInto(
+  tableHeader: Header,
+  data: Uint8Array,
+  where: string,
+  rows: [number, number] | undefined,
+  raw: boolean,
+  into: PixelArray | undefined,
+  bands?: ImageBands,
+): { header: Header; data: PixelArray; shape: number[] } {
   const h = tableHeader;
   const { columns, rowLength } = tileColumns(h, where);
   const naxis1 = h.integer('NAXIS1');
@@ -271,11 +298,19 @@ export function decompressImage(
   if (nd >= 2) shape[1] = y1 - y0;
   const origin = new Array<number>(nd).fill(0);
   if (nd >= 2) origin[1] = y0;
+  // band mode: the slab is one band of rows, moved down the image as bands complete
+  const banded = bands !== undefined && nd === 2 && !rows && bands.rows % p.tile[1]! === 0 && bands.rows < p.size[1]!;
+  if (bands && !banded) throw new Error('decodeImageInto: bands need a 2-D image and whole tile rows (internal error)');
+  let bandEnd = y1;
+  if (banded) {
+    bandEnd = bands.rows;
+    shape[1] = bands.rows;
+  }
   const npix = shape.reduce((a, b) => a * b, 1);
   const maxLen = grid.maxTileLength;
   let out: PixelArray, ints: Int32Array, flts: Float64Array, bigs: BigInt64Array, tileBuf: PixelArray;
   try {
-    out = kind.make(npix);
+    out = into && into.constructor === kind.make(0).constructor && into.length >= npix ? (into.subarray(0, npix) as PixelArray) : kind.make(npix);
     ints = new Int32Array(maxLen);
     flts = new Float64Array(maxLen);
     bigs = new BigInt64Array(p.zbitpix === 64 ? maxLen : 0);
@@ -463,6 +498,12 @@ export function decompressImage(
       }
     }
     if (!direct) copyTile(true, target, out, start, extent, shape, origin);
+    if (banded && start[1]! + extent[1]! === bandEnd && start[0]! + extent[0]! === p.size[0]!) {
+      bands.emit(out.subarray(0, (bandEnd - origin[1]!) * shape[0]!) as PixelArray, origin[1]!, bandEnd);
+      origin[1] = bandEnd;
+      bandEnd = Math.min(y1, bandEnd + bands.rows);
+      shape[1] = bandEnd - origin[1]!;
+    }
   }
   return { header, data: out, shape };
 }
