@@ -325,109 +325,140 @@ export function coaddImages(inputs: readonly CoaddInput[], wcs: Wcs, width: numb
 
   // ---- strips
   interface Warped { p: number; x0: number; y0: number; w: number; h: number; img: Float32Array; vr: Float32Array; mk: Uint32Array; rej: Uint8Array }
-  const margin = clipOpt ? grow : 0;
+  // rows beyond the strip that a strip's warps need: the clipping growth, the homogenisation kernel
+  let homHalf = 0;
+  for (const p of preps) if (p.homSigma > 0.05) homHalf = Math.max(homHalf, (gaussianKernel(p.homSigma * 2 * Math.sqrt(2 * Math.log(2))).height - 1) / 2);
+  const clipping = clipOpt !== null && preps.length >= minClip;
+  const margin = (clipping ? grow + LOCAL_MAX_RADIUS : 0) + homHalf;
+  // per-strip accumulators
+  const accW = new Float64Array(width * stripRows), accWV = new Float64Array(width * stripRows), accW2V = new Float64Array(width * stripRows);
+  const accN = new Uint16Array(width * stripRows), accM = new Uint32Array(width * stripRows), accAll = new Uint32Array(width * stripRows);
+  const warpOne = (p: Prep, pi: number, r0: number, r1: number): Warped | null => {
+    const y0 = Math.max(r0, p.box.y0), y1 = Math.min(r1, p.box.y1);
+    if (y1 <= y0) return null;
+    const x0 = p.box.x0, w = p.box.x1 - p.box.x0, h = y1 - y0;
+    const r = warpMaskedImage(p.src!, p.inp.wcs, wcs.shifted(x0, y0), w, h, { ...opts.warp, excludeMask: 0 });
+    const img = r.image, vr = r.variance!, mk = r.mask;
+    if (r.coverage > 0) { vfSum += r.varianceFactor * r.coverage * w * h; vfN += r.coverage * w * h; }
+    for (let i = 0; i < img.length; i++) { img[i]! *= p.scale; vr[i]! *= p.scale * p.scale; }
+    if (p.homSigma > 0.05) {
+      // convolve with the matching Gaussian; pixels whose kernel reaches missing data become NO_DATA
+      const k = gaussianKernel(p.homSigma * 2 * Math.sqrt(2 * Math.log(2)));
+      const filled = new Float32Array(img.length), vfill = new Float32Array(img.length), valid = new Float32Array(img.length);
+      for (let i = 0; i < img.length; i++) {
+        const ok = img[i]! === img[i]! && !(mk[i]! & bad);
+        filled[i] = ok ? img[i]! : 0; vfill[i] = ok ? vr[i]! : 0; valid[i] = ok ? 1 : 0;
+      }
+      const conv = convolve(filled, w, h, k, 'auto');
+      const k2 = { width: k.width, height: k.height, data: Float64Array.from(k.data, (x) => x * x) };
+      const vconv = convolve(vfill, w, h, k2, 'auto');
+      const cov = convolve(valid, w, h, k, 'auto');
+      for (let i = 0; i < img.length; i++) {
+        if (cov[i]! > 0.999) { img[i] = conv[i]!; vr[i] = vconv[i]!; }
+        else { img[i] = NaN; vr[i] = NaN; mk[i]! |= MaskBits.NO_DATA; }
+      }
+    }
+    return { p: pi, x0, y0, w, h, img, vr, mk, rej: new Uint8Array(img.length) };
+  };
+  const accumulate = (q: Warped, s0: number, s1: number) => {
+    const pw = preps[q.p]!.weight;
+    const ya = Math.max(s0, q.y0), yb = Math.min(s1, q.y0 + q.h);
+    let used = 0;
+    for (let y = ya; y < yb; y++) {
+      const lrow = (y - q.y0) * q.w, arow = (y - s0) * width;
+      for (let lx = 0; lx < q.w; lx++) {
+        const x = q.x0 + lx;
+        const i = lrow + lx, a = arow + x;
+        const v = q.img[i]!, vv = q.vr[i]!, mk = q.mk[i]!;
+        accAll[a]! |= mk;
+        if (v !== v || mk & bad || !(vv > 0 && vv < Infinity)) continue;
+        if (q.rej[i]) { rejectedTotal++; continue; }
+        const w = pixelWeights ? 1 / vv : pw;
+        accW[a]! += w; accWV[a]! += w * v; accW2V[a]! += w * w * vv; accN[a]!++; accM[a]! |= mk;
+        used++;
+      }
+    }
+    pixelsCovered[q.p]! += used;
+  };
   for (let s0 = 0; s0 < height; s0 += stripRows) {
     const s1 = Math.min(height, s0 + stripRows);
     const r0 = Math.max(0, s0 - margin), r1 = Math.min(height, s1 + margin);
-    const warped: Warped[] = [];
-    preps.forEach((p, pi) => {
-      const y0 = Math.max(r0, p.box.y0), y1 = Math.min(r1, p.box.y1);
-      if (y1 <= y0) return;
-      const x0 = p.box.x0, w = p.box.x1 - p.box.x0, h = y1 - y0;
-      const r = warpMaskedImage(p.src!, p.inp.wcs, wcs.shifted(x0, y0), w, h, { ...opts.warp, excludeMask: 0 });
-      const img = r.image, vr = r.variance!;
-      if (r.coverage > 0) { vfSum += r.varianceFactor * r.coverage * w * h; vfN += r.coverage * w * h; }
-      for (let i = 0; i < img.length; i++) { img[i]! *= p.scale; vr[i]! *= p.scale * p.scale; }
-      if (p.homSigma > 0.05) {
-        // convolve the strip with the matching Gaussian (NaN → 0 for the convolution, restored after)
-        const k = gaussianKernel(p.homSigma * 2 * Math.sqrt(2 * Math.log(2)));
-        const filled = new Float32Array(img.length), vfill = new Float32Array(img.length);
-        for (let i = 0; i < img.length; i++) { filled[i] = img[i]! === img[i]! ? img[i]! : 0; vfill[i] = vr[i]! === vr[i]! ? vr[i]! : 0; }
-        const conv = convolve(filled, w, h, k, 'auto');
-        const k2 = { width: k.width, height: k.height, data: Float64Array.from(k.data, (x) => x * x) };
-        const vconv = convolve(vfill, w, h, k2, 'auto');
-        for (let i = 0; i < img.length; i++) if (img[i]! === img[i]!) { img[i] = conv[i]!; vr[i] = vconv[i]!; }
-      }
-      warped.push({ p: pi, x0, y0, w, h, img, vr, mk: r.mask, rej: new Uint8Array(img.length) });
-    });
-    // ---- outlier rejection over rows r0..r1 (grown inside each input)
-    const nIn = warped.length;
-    const vals = new Float64Array(nIn);
-    if (clipOpt && nIn >= minClip) {
-      // per-pixel median of the usable inputs, then its local maximum over a (2R+1)² box
-      const sh = r1 - r0;
-      const med = new Float32Array(width * sh).fill(NaN);
-      for (let y = r0; y < r1; y++) for (let x = 0; x < width; x++) {
-        let n = 0;
-        for (const q of warped) {
-          const lx = x - q.x0, ly = y - q.y0;
-          if (lx < 0 || ly < 0 || lx >= q.w || ly >= q.h) continue;
-          const i = ly * q.w + lx;
-          const v = q.img[i]!;
-          if (v !== v || q.mk[i]! & bad || !(q.vr[i]! > 0)) continue;
-          vals[n++] = v;
+    const n = (s1 - s0) * width;
+    accW.fill(0, 0, n); accWV.fill(0, 0, n); accW2V.fill(0, 0, n); accN.fill(0, 0, n); accM.fill(0, 0, n); accAll.fill(0, 0, n);
+    if (!clipping) {
+      // stream: warp, accumulate and drop one input at a time (memory: one warp per strip)
+      preps.forEach((p, pi) => { const q = warpOne(p, pi, r0, r1); if (q) accumulate(q, s0, s1); });
+    } else {
+      const warped: Warped[] = [];
+      preps.forEach((p, pi) => { const q = warpOne(p, pi, r0, r1); if (q) warped.push(q); });
+      // ---- outlier rejection over rows r0..r1 (grown inside each input)
+      const nIn = warped.length;
+      const vals = new Float64Array(nIn);
+      if (clipOpt && nIn >= minClip) {
+        // per-pixel median of the usable inputs, then its local maximum over a (2R+1)² box
+        const sh = r1 - r0;
+        const med = new Float32Array(width * sh).fill(NaN);
+        for (let y = r0; y < r1; y++) for (let x = 0; x < width; x++) {
+          let n = 0;
+          for (const q of warped) {
+            const lx = x - q.x0, ly = y - q.y0;
+            if (lx < 0 || ly < 0 || lx >= q.w || ly >= q.h) continue;
+            const i = ly * q.w + lx;
+            const v = q.img[i]!;
+            if (v !== v || q.mk[i]! & bad || !(q.vr[i]! > 0)) continue;
+            vals[n++] = v;
+          }
+          if (n >= minClip) med[(y - r0) * width + x] = medianInPlace(vals, n);
         }
-        if (n >= minClip) med[(y - r0) * width + x] = medianInPlace(vals, n);
-      }
-      const R = LOCAL_MAX_RADIUS;
-      const rowMax = new Float32Array(width * sh);
-      for (let y = 0; y < sh; y++) for (let x = 0; x < width; x++) {
-        let m = -Infinity;
-        for (let k = Math.max(0, x - R); k <= Math.min(width - 1, x + R); k++) { const v = med[y * width + k]!; if (v > m) m = v; }
-        rowMax[y * width + x] = m;
-      }
-      for (let y = r0; y < r1; y++) for (let x = 0; x < width; x++) {
-        const mv = med[(y - r0) * width + x]!;
-        if (mv !== mv) continue;
-        let lmax = -Infinity;
-        for (let k = Math.max(0, y - r0 - R); k <= Math.min(sh - 1, y - r0 + R); k++) { const v = rowMax[k * width + x]!; if (v > lmax) lmax = v; }
-        const tolFrac = frac * Math.max(Math.abs(mv), lmax);
-        for (const q of warped) {
-          const lx = x - q.x0, ly = y - q.y0;
-          if (lx < 0 || ly < 0 || lx >= q.w || ly >= q.h) continue;
-          const i = ly * q.w + lx;
-          const v = q.img[i]!;
-          if (v !== v || q.mk[i]! & bad) continue;
-          const d = v - mv;
-          if (d > nsig * Math.sqrt(q.vr[i]!) && d > tolFrac) q.rej[i] = 1;
+        const R = LOCAL_MAX_RADIUS;
+        const rowMax = new Float32Array(width * sh);
+        for (let y = 0; y < sh; y++) for (let x = 0; x < width; x++) {
+          let m = -Infinity;
+          for (let k = Math.max(0, x - R); k <= Math.min(width - 1, x + R); k++) { const v = med[y * width + k]!; if (v > m) m = v; }
+          rowMax[y * width + x] = m;
         }
-      }
-      if (grow > 0) for (const q of warped) {
-        const src = q.rej, out = new Uint8Array(src.length);
-        for (let ly = 0; ly < q.h; ly++) for (let lx = 0; lx < q.w; lx++) {
-          if (!src[ly * q.w + lx]) continue;
-          for (let dy = -grow; dy <= grow; dy++) {
-            const yy = ly + dy; if (yy < 0 || yy >= q.h) continue;
-            for (let dx = -grow; dx <= grow; dx++) {
-              const xx = lx + dx; if (xx < 0 || xx >= q.w) continue;
-              out[yy * q.w + xx] = 1;
-            }
+        for (let y = r0; y < r1; y++) for (let x = 0; x < width; x++) {
+          const mv = med[(y - r0) * width + x]!;
+          if (mv !== mv) continue;
+          let lmax = -Infinity;
+          for (let k = Math.max(0, y - r0 - R); k <= Math.min(sh - 1, y - r0 + R); k++) { const v = rowMax[k * width + x]!; if (v > lmax) lmax = v; }
+          const tolFrac = frac * Math.max(Math.abs(mv), lmax);
+          for (const q of warped) {
+            const lx = x - q.x0, ly = y - q.y0;
+            if (lx < 0 || ly < 0 || lx >= q.w || ly >= q.h) continue;
+            const i = ly * q.w + lx;
+            const v = q.img[i]!;
+            if (v !== v || q.mk[i]! & bad) continue;
+            const d = v - mv;
+            if (d > nsig * Math.sqrt(q.vr[i]!) && d > tolFrac) q.rej[i] = 1;
           }
         }
-        q.rej = out;
+        if (grow > 0) for (const q of warped) {
+          const src = q.rej, out = new Uint8Array(src.length);
+          for (let ly = 0; ly < q.h; ly++) for (let lx = 0; lx < q.w; lx++) {
+            if (!src[ly * q.w + lx]) continue;
+            for (let dy = -grow; dy <= grow; dy++) {
+              const yy = ly + dy; if (yy < 0 || yy >= q.h) continue;
+              for (let dx = -grow; dx <= grow; dx++) {
+                const xx = lx + dx; if (xx < 0 || xx >= q.w) continue;
+                out[yy * q.w + xx] = 1;
+              }
+            }
+          }
+          q.rej = out;
+        }
       }
+      for (const q of warped) accumulate(q, s0, s1);
     }
-    // ---- combine rows s0..s1
-    for (let y = s0; y < s1; y++) for (let x = 0; x < width; x++) {
-      let sw = 0, swv = 0, sw2v = 0, n = 0, m = 0, mAll = 0;
-      for (const q of warped) {
-        const lx = x - q.x0, ly = y - q.y0;
-        if (lx < 0 || ly < 0 || lx >= q.w || ly >= q.h) continue;
-        const i = ly * q.w + lx;
-        const v = q.img[i]!, vv = q.vr[i]!, mk = q.mk[i]!;
-        mAll |= mk;
-        if (v !== v || mk & bad || !(vv > 0 && vv < Infinity)) continue;
-        if (q.rej[i]) { rejectedTotal++; continue; }
-        const w = pixelWeights ? 1 / vv : preps[q.p]!.weight;
-        sw += w; swv += w * v; sw2v += w * w * vv; n++; m |= mk;
-        pixelsCovered[q.p]!++;
-      }
-      const o = y * width + x;
-      if (n === 0) { image[o] = NaN; variance[o] = NaN; mask[o] = MaskBits.NO_DATA | mAll; continue; }
-      image[o] = swv / sw;
-      variance[o] = sw2v / (sw * sw);
-      mask[o] = m;
-      nexp[o] = n;
+    // ---- finish rows s0..s1
+    for (let a = 0; a < n; a++) {
+      const o = s0 * width + a;
+      if (accN[a] === 0) { image[o] = NaN; variance[o] = NaN; mask[o] = MaskBits.NO_DATA | accAll[a]!; continue; }
+      const sw = accW[a]!;
+      image[o] = accWV[a]! / sw;
+      variance[o] = accW2V[a]! / (sw * sw);
+      mask[o] = accM[a]!;
+      nexp[o] = accN[a]!;
     }
   }
 
