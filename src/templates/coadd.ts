@@ -42,7 +42,11 @@
  * — exact for Gaussian input PSFs, approximate (core matched, wings not) for others. The coadd
  * PSF is then computed as above from the convolved input PSFs, so it stays consistent.
  *
- * Processing goes in strips of rows (`stripRows`), so memory is (number of inputs) × strip.
+ * Processing goes in strips of rows (`stripRows`, default 512): without clipping each input is
+ * warped, accumulated and dropped in turn (memory: one warp per strip); with clipping all inputs
+ * overlapping a strip are held at once (memory: number of inputs × strip). Strips overlap by the
+ * rows that clipping (median neighbourhood and growth) and the homogenisation kernel reach, so
+ * the result does not depend on the strip size beyond the pixel map's interpolation tolerance.
  * Pixel convention: 0-based.
  */
 import { MaskBits, type MaskedImage } from '../image/masked-image.js';
