@@ -192,7 +192,7 @@ export default {
         } else scampNote = 'SCAMP not installed';
         const chain = tSex + tPsfex + (Number.isFinite(tScamp) ? tScamp : 0);
         const cChain = cSex + cPsfex + (Number.isFinite(cScamp) ? cScamp : 0);
-        rows.push(`| **chain** source-extractor + psfex${Number.isFinite(tScamp) ? ' + scamp' : ''} | (no zero point, no PSF photometry pass) | ${fmt.s(chain)} | ${cs(cChain)} | wall ${fmt.ratio(tCli, chain)} (process), ${fmt.ratio(tWarm, chain)} (warm); CPU ${Number.isFinite(cCli / cChain) ? fmt.ratio(cCli, cChain) : 'n/a'} (process) |`);
+        rows.push(`| **chain** source-extractor + psfex${Number.isFinite(tScamp) ? ' + scamp' : ''} | (no PSF-fitting pass, no zero point) | ${fmt.s(chain)} | ${cs(cChain)} | wall ${fmt.ratio(tCli, chain)} (process), ${fmt.ratio(tWarm, chain)} (warm); CPU ${Number.isFinite(cCli / cChain) ? fmt.ratio(cCli, cChain) : 'n/a'} (process) |`);
         chainNote = scampNote;
       } else rows.push('| peer chain | source-extractor, psfex or python3-astropy not installed | | | |');
       const body = `${rows.join('\n')}

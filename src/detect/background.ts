@@ -61,6 +61,26 @@ export interface Background {
 const NBINS = 256;
 const BIN_PER_SIGMA = 16;
 
+// The per-pixel loops of meshStats live in their own small functions: inside meshStats, a hot
+// loop optimised on the stack (OSR) on the first mesh left the rest of the function without type
+// feedback, and V8 deoptimised and re-optimised it over and over (~60 times per CCD).
+const cutOut = new Float64Array(2);
+/** Count, Σu and Σu² (u = v − centre; in out[0], out[1]) of the values within [lo, hi]. */
+function cutMoments(buf: Float32Array, n: number, centre: number, lo: number, hi: number, out: Float64Array): number {
+  let m = 0, t = 0, t2 = 0;
+  for (let i = 0; i < n; i++) { const v = buf[i]!; if (v >= lo && v <= hi) { const u = v - centre; m++; t += u; t2 += u * u; } }
+  out[0] = t; out[1] = t2;
+  return m;
+}
+
+function fillHistogram(buf: Float32Array, n: number, x0: number, inv: number, hist: Float64Array): void {
+  hist.fill(0);
+  for (let i = 0; i < n; i++) {
+    const b = Math.floor((buf[i]! - x0) * inv);
+    if (b >= 0 && b < NBINS) hist[b]!++;
+  }
+}
+
 /**
  * Mesh statistics on `n` values in buf, whose sum and sum of squares about `shift` are given
  * (the copy loop accumulates them): { back, rms } or null when unusable.
@@ -72,24 +92,17 @@ function meshStats(buf: Float32Array, n: number, hist: Float64Array, pearson: nu
   mean += shift;
   // ±2σ cut about the mean (removes most of the bright object pixels)
   {
-    const lo = mean - 2 * sig, hi = mean + 2 * sig;
-    let m = 0, t = 0, t2 = 0;
-    for (let i = 0; i < n; i++) { const v = buf[i]!; if (v >= lo && v <= hi) { const u = v - mean; m++; t += u; t2 += u * u; } }
+    const m = cutMoments(buf, n, mean, mean - 2 * sig, mean + 2 * sig, cutOut);
     if (m < 2) return { back: mean, rms: sig };
-    const dm = t / m;
-    sig = Math.sqrt(Math.max(0, t2 / m - dm * dm));
+    const dm = cutOut[0]! / m;
+    sig = Math.sqrt(Math.max(0, cutOut[1]! / m - dm * dm));
     mean += dm;
   }
   if (!(sig > 0)) return { back: mean, rms: 0 };
   // fine histogram over mean ± 8σ₂ (σ₂: the 2σ-cut sigma, ~0.88 of the true one)
   const bw = sig / BIN_PER_SIGMA;
   const x0 = mean - (NBINS / 2) * bw;
-  hist.fill(0);
-  const inv = 1 / bw;
-  for (let i = 0; i < n; i++) {
-    const b = Math.floor((buf[i]! - x0) * inv);
-    if (b >= 0 && b < NBINS) hist[b]!++;
-  }
+  fillHistogram(buf, n, x0, 1 / bw, hist);
   // iterative ±3σ clipping about the median on the histogram (bin centres at x0 + (b + 0.5)·bw)
   let lo = 0, hi = NBINS - 1;
   let med = mean, cmean = mean, csig = sig;
