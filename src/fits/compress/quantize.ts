@@ -148,31 +148,32 @@ function select(a: Float32Array | Float64Array, n: number, k: number): number {
 }
 
 const HBINS = 256;
-const hist = new Int32Array(HBINS);
 let bucket = new Float32Array(256);
 
+const hist2 = new Int32Array(HBINS);
+const hist3 = new Int32Array(HBINS);
+const hist5 = new Int32Array(HBINS);
+/** Histogram bin widths for the next row: the previous row's mean/32 (0 before any row). */
+let width2 = 0;
+let width3 = 0;
+let width5 = 0;
+
 /**
- * k-th smallest of n non-negative values a[0..n) whose sum is `sum`: a histogram of 256 bins of
- * width mean/32 finds the bin that holds it, then only that bin's values are selected among.
- * Exact, and several times faster than selection over the whole array.
+ * k-th smallest of a[0..n) given the histogram `h` of bins of width 1/inv (last bin open) that
+ * was filled from the same Float32 values: select only within the bin that holds it. Exact for
+ * any bin width; a width far from the data's scale just makes that bin larger. Non-finite data
+ * go to the plain selection.
  */
-function selectNonNegative(a: Float32Array, n: number, k: number, sum: number): number {
-  const w = sum / n / 32;
-  if (!(w > 0) || !Number.isFinite(w) || n < 64) return select(a, n, k);
-  const inv = 1 / w;
+function selectInHistogram(a: Float32Array, n: number, k: number, sum: number, h: Int32Array, inv: number): number {
+  if (!Number.isFinite(sum) || n < 64) return select(a, n, k);
   const last = HBINS - 1;
-  hist.fill(0);
-  for (let i = 0; i < n; i++) {
-    const x = a[i]! * inv;
-    hist[x < last ? x | 0 : last]!++;
-  }
   let cum = 0;
   let bin = 0;
   for (; bin < last; bin++) {
-    if (cum + hist[bin]! > k) break;
-    cum += hist[bin]!;
+    if (cum + h[bin]! > k) break;
+    cum += h[bin]!;
   }
-  const cnt = hist[bin]!;
+  const cnt = h[bin]!;
   if (bucket.length < cnt) bucket = new Float32Array(cnt);
   let m = 0;
   for (let i = 0; i < n; i++) {
@@ -226,26 +227,49 @@ export function tileStats(data: Float32Array | Float64Array, nx: number, ny: num
     let nv = 0;
     let nv2 = 0;
     let s2 = 0, s3 = 0, s5 = 0;
+    // histograms of the differences, filled on the way, with the previous row's bin widths
+    const inv2 = width2 > 0 && Number.isFinite(width2) ? 1 / width2 : 0;
+    const inv3 = width3 > 0 && Number.isFinite(width3) ? 1 / width3 : 0;
+    const inv5 = width5 > 0 && Number.isFinite(width5) ? 1 / width5 : 0;
+    hist2.fill(0);
+    hist3.fill(0);
+    hist5.fill(0);
+    const last = HBINS - 1;
     // rolling window v1..v9 over the good pixels of the row
     let v1 = good[0]!, v2 = good[1]!, v3 = good[2]!, v4 = good[3]!, v5 = good[4]!, v6 = good[5]!, v7 = good[6]!, v8 = good[7]!;
     for (let k = 8; k < g; k++) {
       const v9 = good[k]!;
-      if (!(v5 === v6 && v6 === v7)) { const d = Math.abs(v5 - v7); d2[nv2++] = d; s2 += d; }
+      if (!(v5 === v6 && v6 === v7)) {
+        const d = Math.fround(Math.abs(v5 - v7));
+        d2[nv2++] = d;
+        s2 += d;
+        const x = d * inv2;
+        hist2[x < last ? x | 0 : last]!++;
+      }
       if (!(v3 === v4 && v4 === v5 && v5 === v6 && v6 === v7)) {
-        const e3 = Math.abs(2 * v5 - v3 - v7);
-        const e5 = Math.abs(6 * v5 - 4 * v3 - 4 * v7 + v1 + v9);
+        const e3 = Math.fround(Math.abs(2 * v5 - v3 - v7));
+        const e5 = Math.fround(Math.abs(6 * v5 - 4 * v3 - 4 * v7 + v1 + v9));
         d3[nv] = e3;
         d5[nv] = e5;
         s3 += e3;
         s5 += e5;
+        const x3 = e3 * inv3;
+        hist3[x3 < last ? x3 | 0 : last]!++;
+        const x5 = e5 * inv5;
+        hist5[x5 < last ? x5 | 0 : last]!++;
         nv++;
       }
       v1 = v2; v2 = v3; v3 = v4; v4 = v5; v5 = v6; v6 = v7; v7 = v8; v8 = v9;
     }
     if (nv === 0) continue;
-    if (nv2 > 0) rows2[nrows2++] = selectNonNegative(d2, nv2, (nv2 - 1) >> 1, s2);
-    rows3[nrows] = selectNonNegative(d3, nv, (nv - 1) >> 1, s3);
-    rows5[nrows] = selectNonNegative(d5, nv, (nv - 1) >> 1, s5);
+    if (nv2 > 0) {
+      rows2[nrows2++] = selectInHistogram(d2, nv2, (nv2 - 1) >> 1, s2, hist2, inv2);
+      width2 = s2 / nv2 / 32;
+    }
+    rows3[nrows] = selectInHistogram(d3, nv, (nv - 1) >> 1, s3, hist3, inv3);
+    rows5[nrows] = selectInHistogram(d5, nv, (nv - 1) >> 1, s5, hist5, inv5);
+    width3 = s3 / nv / 32;
+    width5 = s5 / nv / 32;
     nrows++;
   }
   const med = (a: Float64Array, m: number): number => {
