@@ -83,6 +83,25 @@ for (const b of backends()) {
       await s.close();
     });
 
+    it('large fan-in with repeated dependencies counts each dependency once', async () => {
+      const s = await fresh();
+      const parts = Array.from({ length: 40 }, (_, i) => ({ key: `d${i}`, kind: 'diff' }));
+      await s.addTasks('q', parts);
+      const after = [...parts.map((p) => p.key), ...parts.slice(0, 10).map((p) => p.key)];
+      await s.addTasks('q', [{ key: 'assoc', kind: 'assoc', after }, { key: 'assoc2', kind: 'assoc', after: ['assoc', 'd0', 'assoc'] }]);
+      assert.equal((await s.getTask({ queue: 'q', key: 'assoc' }))!.unmet, 40);
+      assert.equal((await s.getTask({ queue: 'q', key: 'assoc2' }))!.unmet, 2);
+      const got = await s.claim({ ...W, limit: 100 });
+      assert.equal(got.length, 40);
+      await s.finish(got.slice(0, 39).map((t) => ({ id: t.id, leaseId: t.leaseId, outcome: { ok: true } })));
+      assert.equal(await stateOf(s, 'q', 'assoc'), 'WAITING');
+      await s.finish(got.slice(39).map((t) => ({ id: t.id, leaseId: t.leaseId, outcome: { ok: true } })));
+      assert.equal(await stateOf(s, 'q', 'assoc'), 'PENDING');
+      assert.equal((await s.getTask({ queue: 'q', key: 'assoc2' }))!.unmet, 1);
+      await assertCountsConsistent(s);
+      await s.close();
+    });
+
     it('rejects unknown dependencies, cycles and duplicate keys with clear errors', async () => {
       const s = await fresh();
       await assert.rejects(s.addTasks('q', [{ key: 'x', kind: 'k', after: ['nope'] }]), (e: Error) => e instanceof TesseraError && /dependency 'nope'/.test(e.message));

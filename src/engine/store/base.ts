@@ -152,59 +152,105 @@ export abstract class SqlTaskStore implements TaskStore {
   async addTasks(queue: string, tasks: readonly NewTask[]): Promise<AddResult> {
     if (!queue || /\s/.test(queue)) throw new TesseraError(`invalid queue name '${queue}' (non-empty, no spaces)`);
     if (tasks.length === 0) {
-      await this.tx(async (q) => this.ensureQueue(q, queue));
+      await this.mutex.run(() => this.tx(async (q) => this.ensureQueue(q, queue)));
       return { added: 0, waiting: 0 };
     }
-    // Keys unique within the call; dependency keys split into this call's and existing ones.
+    const n = tasks.length;
+    // Keys unique within the call.
     const index = new Map<string, number>();
-    for (let i = 0; i < tasks.length; i++) {
+    let total = 0;
+    for (let i = 0; i < n; i++) {
       const t = tasks[i]!;
       if (typeof t.key !== 'string' || t.key.length === 0) throw new TesseraError(`task ${i + 1}: missing key`);
       if (!t.kind) throw new TesseraError(`task '${t.key}': missing kind`);
       if (index.has(t.key)) throw new TesseraError(`task key '${t.key}' appears twice (queue '${queue}')`);
       index.set(t.key, i);
+      total += t.after?.length ?? 0;
     }
-    // Dependency lists without repeats, computed once.
-    const afters: (readonly string[])[] = tasks.map((t) => (!t.after || t.after.length <= 1 ? t.after ?? [] : [...new Set(t.after)]));
-    const external = new Set<string>();
-    for (const after of afters) for (const a of after) if (!index.has(a)) external.add(a);
-    this.checkAcyclic(tasks, afters, index);
+    // Dependencies as a compressed edge list, each key looked up once: task i's edges are
+    // dep[off[i]] .. dep[off[i+1]-1]; dep >= 0 is a task of this call, dep < 0 is external key
+    // number -dep-1 (an existing task of the queue).
+    const off = new Int32Array(n + 1);
+    const dep = new Int32Array(total);
+    const extKeys: string[] = [];
+    const extIndex = new Map<string, number>();
+    let e = 0;
+    for (let i = 0; i < n; i++) {
+      const after = tasks[i]!.after;
+      const start = e;
+      const seen = after && after.length > 16 ? new Set<number>() : undefined;
+      if (after) {
+        for (const a of after) {
+          let j = index.get(a);
+          if (j === undefined) {
+            let k = extIndex.get(a);
+            if (k === undefined) {
+              k = extKeys.length;
+              extKeys.push(a);
+              extIndex.set(a, k);
+            }
+            j = -k - 1;
+          }
+          // The same dependency twice counts once (a set for large fan-ins).
+          let dup = false;
+          if (seen) {
+            if (seen.has(j)) dup = true;
+            else seen.add(j);
+          } else for (let x = start; x < e; x++) if (dep[x] === j) { dup = true; break; }
+          if (!dup) dep[e++] = j;
+        }
+      }
+      off[i + 1] = e;
+    }
+    this.checkAcyclic(tasks, n, off, dep, e);
     const created = now();
     try {
-      return await this.addResolved(queue, tasks, afters, index, external, created);
-    } catch (e) {
-      if (e instanceof TesseraError || !/UNIQUE|duplicate key/i.test(String((e as Error).message))) throw e;
+      return await this.addResolved(queue, tasks, off, dep, extKeys, created);
+    } catch (err) {
+      if (err instanceof TesseraError || !/UNIQUE|duplicate key/i.test(String((err as Error).message))) throw err;
       // The transaction rolled back; name the keys that already exist.
       const dup = await this.existingKeys(queue, tasks.map((t) => t.key));
       throw new TesseraError(`queue '${queue}' already has task${dup.size > 1 ? 's' : ''} ${[...dup].slice(0, 5).map((k) => `'${k}'`).join(', ')}${dup.size > 5 ? ` (and ${dup.size - 5} more)` : ''}`);
     }
   }
 
-  private addResolved(queue: string, tasks: readonly NewTask[], afters: readonly (readonly string[])[], index: Map<string, number>, external: Set<string>, created: number): Promise<AddResult> {
+  private addResolved(queue: string, tasks: readonly NewTask[], off: Int32Array, dep: Int32Array, extKeys: string[], created: number): Promise<AddResult> {
+    const n = tasks.length;
     return this.mutex.run(() =>
       this.tx(async (q) => {
         await this.ensureQueue(q, queue);
-        const ext = new Map<string, { id: number; state: string }>();
-        for (const part of chunks([...external], 500)) {
+        const extId = new Int32Array(extKeys.length);
+        const extDone = new Uint8Array(extKeys.length);
+        const found = new Map<string, { id: number; state: string }>();
+        for (const part of chunks(extKeys, 500)) {
           const r = await q(`SELECT id, key, state FROM tasks WHERE queue = ? AND key IN (${marks(part.length)}) ${this.shareClause}`, [queue, ...part]);
-          for (const row of r.rows) ext.set(String(row.key), { id: num(row.id), state: String(row.state) });
+          for (const row of r.rows) found.set(String(row.key), { id: num(row.id), state: String(row.state) });
         }
-        const rows: InsertRow[] = new Array(tasks.length);
-        const counts = new Map<string, number>();
+        for (let k = 0; k < extKeys.length; k++) {
+          const f = found.get(extKeys[k]!);
+          if (!f) {
+            let who = 0;
+            for (let x = 0; x < off[n]!; x++) {
+              if (dep[x] === -k - 1) {
+                while (off[who + 1]! <= x) who++;
+                break;
+              }
+            }
+            throw new TesseraError(`task '${tasks[who]!.key}': dependency '${extKeys[k]}' is not a task of queue '${queue}'`);
+          }
+          extId[k] = f.id;
+          extDone[k] = f.state === 'SUCCEEDED' ? 1 : 0;
+        }
+        const rows: InsertRow[] = new Array(n);
+        const counts = new Map<string, [number, number]>();
         let waiting = 0;
-        for (let i = 0; i < tasks.length; i++) {
+        for (let i = 0; i < n; i++) {
           const t = tasks[i]!;
           let unmet = 0;
-          for (const a of afters[i]!) {
-            if (index.has(a)) unmet++;
-            else {
-              const e = ext.get(a);
-              if (!e) throw new TesseraError(`task '${t.key}': dependency '${a}' is not a task of queue '${queue}'`);
-              if (e.state !== 'SUCCEEDED') unmet++;
-            }
+          for (let x = off[i]!; x < off[i + 1]!; x++) {
+            const d = dep[x]!;
+            if (d >= 0 || !extDone[-d - 1]) unmet++;
           }
-          const state: TaskState = unmet > 0 ? 'WAITING' : 'PENDING';
-          if (unmet > 0) waiting++;
           const maxAttempts = t.maxAttempts ?? this.retry.maxAttempts;
           if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new TesseraError(`task '${t.key}': maxAttempts must be a positive integer`);
           rows[i] = {
@@ -212,56 +258,76 @@ export abstract class SqlTaskStore implements TaskStore {
             kind: t.kind,
             params: t.params === undefined ? null : JSON.stringify(t.params),
             priority: t.priority ?? 0,
-            state,
+            state: unmet > 0 ? 'WAITING' : 'PENDING',
             unmet,
             maxAttempts,
             expectedSeconds: t.expectedSeconds ?? null,
           };
-          const ck = `${t.kind}\u0000${state}`;
-          counts.set(ck, (counts.get(ck) ?? 0) + 1);
+          let c = counts.get(t.kind);
+          if (!c) counts.set(t.kind, (c = [0, 0]));
+          if (unmet > 0) {
+            c[1]++;
+            waiting++;
+          } else c[0]++;
         }
         const ids = await this.insertTaskRows(q, queue, rows, created);
-        const taskIds: number[] = [];
-        const depIds: number[] = [];
-        for (let i = 0; i < tasks.length; i++) {
-          for (const a of afters[i]!) {
-            const j = index.get(a);
-            taskIds.push(ids[i]!);
-            depIds.push(j !== undefined ? ids[j]! : ext.get(a)!.id);
+        const m = off[n]!;
+        if (m > 0) {
+          const taskIds = new Array<number>(m);
+          const depIds = new Array<number>(m);
+          for (let i = 0; i < n; i++) {
+            for (let x = off[i]!; x < off[i + 1]!; x++) {
+              const d = dep[x]!;
+              taskIds[x] = ids[i]!;
+              depIds[x] = d >= 0 ? ids[d]! : extId[-d - 1]!;
+            }
           }
+          await this.insertDepRows(q, taskIds, depIds);
         }
-        if (taskIds.length) await this.insertDepRows(q, taskIds, depIds);
-        await this.addCounts(
-          q,
-          [...counts].map(([k, n]) => {
-            const [kind, state] = k.split('\u0000') as [string, TaskState];
-            return { queue, kind, state, n };
-          }),
-        );
-        return { added: tasks.length, waiting };
+        const countRows: CountRow[] = [];
+        for (const [kind, [p, w]] of counts) {
+          if (p) countRows.push({ queue, kind, state: 'PENDING', n: p });
+          if (w) countRows.push({ queue, kind, state: 'WAITING', n: w });
+        }
+        await this.addCounts(q, countRows);
+        return { added: n, waiting };
       }),
     );
   }
 
-  private checkAcyclic(tasks: readonly NewTask[], afters: readonly (readonly string[])[], index: Map<string, number>): void {
-    // Kahn's algorithm over the edges inside this call (existing tasks cannot depend on new ones).
-    const n = tasks.length;
+  /** Kahn's algorithm over the edges inside this call (existing tasks cannot depend on new ones). */
+  private checkAcyclic(tasks: readonly NewTask[], n: number, off: Int32Array, dep: Int32Array, m: number): void {
     const indeg = new Int32Array(n);
-    let edges = 0;
-    for (let i = 0; i < n; i++) for (const a of afters[i]!) if (index.has(a)) { indeg[i]!++; edges++; }
-    if (edges === 0) return;
-    const dependents: number[][] = new Array(n);
-    for (let i = 0; i < n; i++) for (const a of afters[i]!) {
-      const j = index.get(a);
-      if (j !== undefined) (dependents[j] ??= []).push(i);
+    const outCount = new Int32Array(n + 1);
+    let internal = 0;
+    for (let i = 0; i < n; i++) {
+      for (let x = off[i]!; x < off[i + 1]!; x++) {
+        const d = dep[x]!;
+        if (d >= 0) {
+          indeg[i]!++;
+          outCount[d]!++;
+          internal++;
+        }
+      }
     }
-    const stack: number[] = [];
-    for (let i = 0; i < n; i++) if (indeg[i] === 0) stack.push(i);
+    if (internal === 0 || m === 0) return;
+    // Dependents in compressed form.
+    const dOff = new Int32Array(n + 1);
+    for (let j = 0; j < n; j++) dOff[j + 1] = dOff[j]! + outCount[j]!;
+    const fill = dOff.slice(0, n);
+    const dependents = new Int32Array(internal);
+    for (let i = 0; i < n; i++) for (let x = off[i]!; x < off[i + 1]!; x++) { const d = dep[x]!; if (d >= 0) dependents[fill[d]!++] = i; }
+    const stack = new Int32Array(n);
+    let sp = 0;
+    for (let i = 0; i < n; i++) if (indeg[i] === 0) stack[sp++] = i;
     let done = 0;
-    while (stack.length) {
-      const j = stack.pop()!;
+    while (sp > 0) {
+      const j = stack[--sp]!;
       done++;
-      for (const i of dependents[j] ?? []) if (--indeg[i]! === 0) stack.push(i);
+      for (let x = dOff[j]!; x < dOff[j + 1]!; x++) {
+        const i = dependents[x]!;
+        if (--indeg[i]! === 0) stack[sp++] = i;
+      }
     }
     if (done < n) {
       const stuck = [];
