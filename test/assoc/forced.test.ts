@@ -113,7 +113,7 @@ test('forcedSourcesOnImage keeps objects on the image and converts to nanomaggie
 });
 
 test('a plain PSF stamp (PSF_D-like) gives the same forced fluxes as the model it was drawn from', async () => {
-  const { stampPsf } = await import('../../src/assoc/stage.js');
+  const { stampPsf } = await import('../../src/pipeline/transient/assoc-stage.js');
   const { xs, ys, fl } = grid();
   const img = simulate(4, xs, ys, fl);
   const st = stampPsf(psf.stampAt(300, 200, 25), [25, 25]);

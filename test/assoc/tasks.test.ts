@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { planTransientTasks, regionsOverlapping } from '../../src/assoc/tasks.js';
+import { planTransientTasks, regionsOverlapping } from '../../src/pipeline/transient/assoc-tasks.js';
 import { pipelineExecutor } from '../../src/pipeline/kinds.js';
 import { Repository } from '../../src/pipeline/repo.js';
 import type { ClaimedTask } from '../../src/engine/types.js';

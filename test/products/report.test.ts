@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { inflateSync } from 'node:zlib';
-import { associateRegionToFiles, forcedToFile, mergeCampaign, readDiaSrcFits, readDiffExposure, readObjectPositions } from '../../src/assoc/stage.js';
+import { associateRegionToFiles, forcedToFile, mergeCampaign, readDiaSrcFits, readDiffExposure, readObjectPositions } from '../../src/pipeline/transient/assoc-stage.js';
 import { datasetPath } from '../../src/pipeline/layout.js';
 import { crc32 } from '../../src/products/png.js';
 import { productLayout } from '../../src/products/layout.js';

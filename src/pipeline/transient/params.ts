@@ -2,7 +2,7 @@
 
 export const KIND_CALIBRATE = 'calibrate';
 export const KIND_DIFF = 'diff';
-/** associate, forced and products are src/assoc/tasks.ts's kinds. */
+/** associate, forced and products are src/pipeline/transient/assoc-tasks.ts's kinds. */
 
 /** One CCD of one exposure, as the tasks name it. */
 export interface CcdRef {

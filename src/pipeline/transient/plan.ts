@@ -28,7 +28,7 @@ import type { NewTask, TaskStore } from '../../engine/types.js';
 import { loadTasks } from '../campaign.js';
 import type { Repository } from '../repo.js';
 import { selectTemplates, type CcdRecord } from '../../templates/select.js';
-import { planTransientTasks, type PlannedCcd } from '../../assoc/tasks.js';
+import { planTransientTasks, type PlannedCcd } from './assoc-tasks.js';
 import { TesseraError } from '../../util/errors.js';
 import { entryWcs, readCcds, type CcdEntry } from './registry.js';
 import { KIND_CALIBRATE, KIND_DIFF, type CalibrateParams, type CcdRef, type DiffParams } from './params.js';

@@ -5,7 +5,7 @@
  *  - calibrate: src/pipeline/calibrate runCcdTask on one CCD, outputs moved into the layout
  *    (calexp/<band>/<expnum>/calexp-<expnum>-<ccd>.fits.fz, src/…/src-<expnum>-<ccd>.fits);
  *  - diff: ./diff-stage.ts;
- *  - associate, forced, products: src/assoc/tasks.ts (imported here so that they register too).
+ *  - associate, forced, products: src/pipeline/transient/assoc-tasks.ts (imported here so that they register too).
  */
 import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { registerKind, type KindContext } from '../kinds.js';
 import type { Repository } from '../repo.js';
 import { runCcdTask } from '../calibrate/task.js';
 import { TesseraError } from '../../util/errors.js';
-import '../../assoc/tasks.js';
+import './assoc-tasks.js';
 import { calexpPath, diaSrcPath, diffPath, runDiffStage, srcPath, stampsPath } from './diff-stage.js';
 import { KIND_CALIBRATE, KIND_DIFF, type CalibrateParams, type DiffParams } from './params.js';
 

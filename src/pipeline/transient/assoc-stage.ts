@@ -9,20 +9,20 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FitsReader } from '../fits/reader.js';
-import type { MaskedImage } from '../image/masked-image.js';
-import { psfFromHdu } from '../psf/io.js';
-import { PsfModel } from '../psf/model.js';
-import { TesseraError } from '../util/errors.js';
-import { Wcs } from '../wcs/wcs.js';
-import { associate, type AssociateOptions, type AssociationResult } from './associate.js';
-import { forcedSourcesOnImage, nanomaggiesPerCount, type ForcedImageMeta, type ForcedOptions, type ForcedSourceTable, type PsfLike } from './forced.js';
-import type { AssocRegion } from './region.js';
-import { allocDiaSources, concatDiaSources, makeDiaSourceId, type DiaSourceTable } from './types.js';
-import { productLayout, type ProductLayout } from '../products/layout.js';
-import { diaObjectTable, diaSourceTable, forcedSourceTable, column, readTableFits, writeTableFits } from '../products/tables.js';
-import { mergeFitsToParquet, writeParquet } from '../products/parquet.js';
-import { qaTables } from '../products/qa.js';
+import { FitsReader } from '../../fits/reader.js';
+import type { MaskedImage } from '../../image/masked-image.js';
+import { psfFromHdu } from '../../psf/io.js';
+import { PsfModel } from '../../psf/model.js';
+import { TesseraError } from '../../util/errors.js';
+import { Wcs } from '../../wcs/wcs.js';
+import { associate, type AssociateOptions, type AssociationResult } from '../../assoc/associate.js';
+import { forcedSourcesOnImage, nanomaggiesPerCount, type ForcedImageMeta, type ForcedOptions, type ForcedSourceTable, type PsfLike } from '../../assoc/forced.js';
+import type { AssocRegion } from '../../assoc/region.js';
+import { allocDiaSources, concatDiaSources, makeDiaSourceId, type DiaSourceTable } from '../../assoc/types.js';
+import { productLayout, type ProductLayout } from '../../products/layout.js';
+import { diaObjectTable, diaSourceTable, forcedSourceTable, column, readTableFits, writeTableFits } from '../../products/tables.js';
+import { mergeFitsToParquet, writeParquet } from '../../products/parquet.js';
+import { qaTables } from '../../products/qa.js';
 
 export interface CcdMeta {
   expnum: number;

@@ -9,16 +9,16 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { FitsReader } from '../fits/reader.js';
-import type { NewTask } from '../engine/types.js';
-import { registerKind } from '../pipeline/kinds.js';
-import { datasetPath } from '../pipeline/layout.js';
-import { productLayout } from '../products/layout.js';
-import { reportForRepo } from '../products/report.js';
-import { TesseraError } from '../util/errors.js';
-import type { Wcs } from '../wcs/wcs.js';
-import { parseRegion, patchRegionFor, type AssocRegion } from './region.js';
-import { associateRegionToFiles, forcedToFile, mergeCampaign, readDiaSrcFits, readDiffExposure, readObjectPositions, type CcdMeta } from './stage.js';
+import { FitsReader } from '../../fits/reader.js';
+import type { NewTask } from '../../engine/types.js';
+import { registerKind } from '../../pipeline/kinds.js';
+import { datasetPath } from '../../pipeline/layout.js';
+import { productLayout } from '../../products/layout.js';
+import { reportForRepo } from '../../products/report.js';
+import { TesseraError } from '../../util/errors.js';
+import type { Wcs } from '../../wcs/wcs.js';
+import { parseRegion, patchRegionFor, type AssocRegion } from '../../assoc/region.js';
+import { associateRegionToFiles, forcedToFile, mergeCampaign, readDiaSrcFits, readDiffExposure, readObjectPositions, type CcdMeta } from './assoc-stage.js';
 
 export interface CcdRef extends CcdMeta {
   /** Files of the calibrated science and template CCDs (relative to the repository or absolute), for the PSF of the difference image. */
