@@ -5,3 +5,5 @@ export { Worker, stopOnSignals, type Executor, type TaskContext, type WorkerOpti
 export { runCommand, taskLogPath, COMMAND_KIND, type CommandParams } from './command.js';
 export { afterFailure, backoffSeconds, isScienceFailure } from './retry.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { slurmScript, sbatchSubmit, type SlurmLaunch } from './slurm.js';
+export { ProgressDisplay, perKind } from './progress.js';
