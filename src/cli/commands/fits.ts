@@ -4,7 +4,7 @@ import { parseFileHdu } from '../../fits/filehdu.js';
 import { verifyFile } from '../../fits/verify.js';
 
 /** fits compress / fits decompress live with the codecs. */
-import { compressCommands } from '../../fits/compress/cli.js';
+import { compressCommands } from '../fits-compress.js';
 
 function dims(h: HduInfo): string {
   const hd = h.header;

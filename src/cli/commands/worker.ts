@@ -32,6 +32,9 @@ tasks finish for --grace seconds, then kills and releases them, and exits 0.
 Exit status: 0 when it stopped normally.`,
     async run(args, io) {
       const repo = Repository.open(positional(args, 0, 'REPO', 'worker'));
+      // The astronomy stages register their task kinds on import; loaded here, not at the top,
+      // so that `tessera worker --help` and command-only queues stay light.
+      await import('../../pipeline/transient/stages.js');
       const pos = (name: string) => {
         const v = numberOpt(args, name);
         if (v !== undefined && !(v > 0)) throw new UsageError(`--${name}: expected a positive number`);

@@ -5,7 +5,6 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { CommandIO } from '../../cli/args.js';
 import { simulateSurvey, openSimulation, type SimulationManifest } from '../../sim/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import type { SurveyConfig } from '../../sim/survey.js';
@@ -47,7 +46,7 @@ export interface DemoResult {
   ccdEpochs: number;
 }
 
-export async function runDemo(opts: DemoOptions, io: Pick<CommandIO, 'stdout' | 'stderr'>): Promise<DemoResult> {
+export async function runDemo(opts: DemoOptions, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<DemoResult> {
   const dir = resolve(opts.dir);
   const stamp = join(dir, DEMO_STAMP);
   const want = { size: opts.size, seed: String(opts.seed) };

@@ -1,10 +1,10 @@
 /**
  * Run a transient campaign on the local engine: N worker processes that know the campaign's
- * task kinds (./worker-main.ts), with the engine's progress display (src/engine/progress.ts).
+ * task kinds (`tessera worker` loads ./stages.ts), with the engine's progress display (src/engine/progress.ts).
  * This is `tessera run` with a worker entry that registers the transient stages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { tesseraArgv } from '../campaign.js';
 import type { TaskStore } from '../../engine/types.js';
 import { ProgressDisplay, perKind } from '../../engine/progress.js';
 import type { Repository } from '../repo.js';
@@ -18,16 +18,16 @@ export interface RunOptions {
   stderr: NodeJS.WritableStream;
 }
 
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.js', import.meta.url));
 
 export async function runCampaign(repo: Repository, store: TaskStore, o: RunOptions): Promise<{ failed: number; badWorkers: number; seconds: number }> {
   const t0 = performance.now();
-  const args = [WORKER_MAIN, repo.root, '--quiet', '--lease', String(o.leaseSeconds ?? 600)];
+  const [node, tessera] = tesseraArgv();
+  const args = [tessera!, 'worker', repo.root, '--quiet', '--lease', String(o.leaseSeconds ?? 600)];
   if (o.queue) args.push('--queue', o.queue);
   const children: ChildProcess[] = [];
   const exits: Promise<number | null>[] = [];
   for (let i = 0; i < o.workers; i++) {
-    const c = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(node!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     c.stderr!.on('data', (d: Buffer) => o.stderr.write(d));
     children.push(c);
     exits.push(new Promise((res) => c.on('exit', (code) => res(code))));

@@ -1,7 +1,7 @@
 /**
  * The task kinds of the transient campaign, registered with the engine's kind registry
- * (src/pipeline/kinds.ts) when this module is imported; a worker process must import it (see
- * ./worker-main.ts):
+ * (src/pipeline/kinds.ts) when this module is imported; `tessera worker` imports it
+ * before it claims tasks:
  *  - calibrate: src/pipeline/calibrate runCcdTask on one CCD, outputs moved into the layout
  *    (calexp/<band>/<expnum>/calexp-<expnum>-<ccd>.fits.fz, src/…/src-<expnum>-<ccd>.fits);
  *  - diff: ./diff-stage.ts;

@@ -10,7 +10,7 @@ import { Header } from '../../../src/fits/header.js';
 import { FitsReader } from '../../../src/fits/reader.js';
 import { writeFits } from '../../../src/fits/writer.js';
 import { compressImage, decompressImage, imageHeaderOf, isCompressedImage } from '../../../src/fits/compress/index.js';
-import { compressCommands } from '../../../src/fits/compress/cli.js';
+import { compressCommands } from '../../../src/cli/fits-compress.js';
 import { riceEncode } from '../../../src/fits/compress/rice.js';
 import { parseCommandArgs } from '../../../src/cli/args.js';
 import type { CompressOptions, PixelArray } from '../../../src/fits/compress/types.js';

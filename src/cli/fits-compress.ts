@@ -1,10 +1,10 @@
 /**
  * `tessera fits compress` and `tessera fits decompress`: fpack/funpack for whole files.
  */
-import { boolOpt, intOpt, numberOpt, positional, stringOpt, type CommandSpec, type ParsedArgs } from '../../cli/args.js';
-import { UsageError } from '../../util/errors.js';
-import { compressFile, decompressFile, type FileOptions, type HduReport } from './file.js';
-import type { CompressOptions, CompressionType, DitherMethod } from './types.js';
+import { boolOpt, intOpt, numberOpt, positional, stringOpt, type CommandSpec, type ParsedArgs } from './args.js';
+import { UsageError } from '../util/errors.js';
+import { compressFile, decompressFile, type FileOptions, type HduReport } from '../fits/compress/file.js';
+import type { CompressOptions, CompressionType, DitherMethod } from '../fits/compress/types.js';
 
 const TYPES: Record<string, CompressionType> = {
   rice: 'RICE_1', rice_1: 'RICE_1', gzip1: 'GZIP_1', gzip: 'GZIP_1', gzip_1: 'GZIP_1', gzip2: 'GZIP_2', gzip_2: 'GZIP_2',
