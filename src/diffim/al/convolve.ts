@@ -10,7 +10,7 @@
  * must be replaced by the caller (and masked).
  */
 import { fftComplex } from '../../image/fft.js';
-import { fftOf } from './fft.js';
+import { fftOf, transpose } from './fft.js';
 
 export interface KernelTerm {
   /** size × size kernel (odd size). */
@@ -35,7 +35,7 @@ export interface SpatialConvolveInput {
   y1?: number;
 }
 
-let bufR = new Float64Array(0), bufI = new Float64Array(0), tmpR = new Float64Array(0), tmpI = new Float64Array(0);
+let tmpR = new Float64Array(0), tmpI = new Float64Array(0);
 
 /** 2-D FFT of n × n in place, rows then columns (columns through a contiguous copy). */
 export function fft2(re: Float64Array, im: Float64Array, n: number, inverse: boolean): void {
@@ -78,7 +78,15 @@ export function tileSize(kernelSize: number): number {
   return n;
 }
 
-/** out = Σ_m P_m(x, y)·(src ⊗ K_m) [+ extra ⊗ K_e]; see the module comment. */
+/**
+ * out = Σ_m P_m(x, y)·(src ⊗ K_m) [+ extra ⊗ K_e]; see the module comment.
+ *
+ * The inverse transform of each term is done in two halves: its first pass (along y, for every
+ * frequency column) per term; the weight Y^b is constant along the second pass (along x), so the
+ * terms sharing an X power a are summed, weighted by Y^b, before ONE second pass per X power, and
+ * that pass runs only on the tile's valid rows. Tiles are paired within a tile row (the pair shares
+ * its Y weights, so the re/im packing survives the weighting).
+ */
 export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = new Float32Array(inp.width * inp.height)): Float32Array {
   const { src, width, height, terms } = inp;
   let ks = 1;
@@ -88,66 +96,91 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   const hk = (ks - 1) >> 1;
   const valid = n - 2 * hk;
   const nn = n * n;
+  const F = fftOf(n);
   const specs = terms.map((t) => kernelSpectrum(t.kernel, t.size, n));
   const espec = inp.extra ? kernelSpectrum(inp.extra.kernel, inp.extra.size, n) : null;
-  const y0 = inp.y0 ?? 0, y1 = inp.y1 ?? height;
+  const y0 = inp.y0 ?? 0, y1 = Math.min(inp.y1 ?? height, height);
   // polynomial powers per column and row
   let maxA = 0, maxB = 0;
   for (const t of terms) { maxA = Math.max(maxA, t.ax); maxB = Math.max(maxB, t.ay); }
   const xp: Float64Array[] = [], yp: Float64Array[] = [];
   for (let a = 0; a <= maxA; a++) { const r = new Float64Array(width); for (let x = 0; x < width; x++) r[x] = ((x - inp.cx) / inp.sx) ** a; xp.push(r); }
   for (let b = 0; b <= maxB; b++) { const r = new Float64Array(height); for (let y = 0; y < height; y++) r[y] = ((y - inp.cy) / inp.sy) ** b; yp.push(r); }
-  if (bufR.length < nn) { bufR = new Float64Array(nn); bufI = new Float64Array(nn); }
+  // groups of terms by X power
+  const powers = [...new Set(terms.map((t) => t.ax))].sort((p, q) => p - q);
+  const gOf = terms.map((t) => powers.indexOf(t.ax));
+  const gR = powers.map(() => new Float64Array(nn)), gI = powers.map(() => new Float64Array(nn));
+  const rowR = new Float64Array(n), rowI = new Float64Array(n);
   const sR = new Float64Array(nn), sI = new Float64Array(nn);
   const eR = espec ? new Float64Array(nn) : null, eI = espec ? new Float64Array(nn) : null;
-  const tiles: [number, number][] = [];
-  for (let ty = y0; ty < y1; ty += valid) for (let tx = 0; tx < width; tx += valid) tiles.push([tx, ty]);
+  const wys = terms.map(() => new Float64Array(n));
   for (let y = y0; y < y1; y++) out.fill(0, y * width, (y + 1) * width);
-  for (let t = 0; t < tiles.length; t += 2) {
-    const [ax, ay] = tiles[t]!;
-    const second = t + 1 < tiles.length;
-    const [bx, by] = second ? tiles[t + 1]! : [0, 0];
-    sR.fill(0); sI.fill(0);
-    loadTile(src, width, height, ax - hk, ay - hk, n, sR);
-    if (second) loadTile(src, width, height, bx - hk, by - hk, n, sI);
-    const F = fftOf(n);
-    F.run2d(sR, sI, false);
-    if (eR && eI && inp.extra) {
-      eR.fill(0); eI.fill(0);
-      loadTile(inp.extra.src, width, height, ax - hk, ay - hk, n, eR);
-      if (second) loadTile(inp.extra.src, width, height, bx - hk, by - hk, n, eI);
-      F.run2d(eR, eI, false);
-    }
+  for (let ty = y0; ty < y1; ty += valid) {
+    const vr = Math.min(valid, y1 - ty);
+    // Y weights of each term over this tile row's valid rows
     for (let m = 0; m < terms.length; m++) {
-      const kr = specs[m]!.re, ki = specs[m]!.im;
-      for (let i = 0; i < nn; i++) {
-        const a = sR[i]!, b = sI[i]!, c = kr[i]!, d = ki[i]!;
-        bufR[i] = a * c - b * d;
-        bufI[i] = a * d + b * c;
+      const py = yp[terms[m]!.ay]!, w = wys[m]!;
+      for (let y = 0; y < vr; y++) w[y + hk] = py[ty + y]!;
+    }
+    for (let ax = 0; ax < width; ax += 2 * valid) {
+      const bx = ax + valid;
+      const second = bx < width;
+      sR.fill(0); sI.fill(0);
+      loadTile(src, width, height, ax - hk, ty - hk, n, sR);
+      if (second) loadTile(src, width, height, bx - hk, ty - hk, n, sI);
+      F.run2d(sR, sI, false);
+      if (eR && eI && inp.extra) {
+        eR.fill(0); eI.fill(0);
+        loadTile(inp.extra.src, width, height, ax - hk, ty - hk, n, eR);
+        if (second) loadTile(inp.extra.src, width, height, bx - hk, ty - hk, n, eI);
+        F.run2d(eR, eI, false);
       }
-      if (m === 0 && espec && eR && eI) {
-        const kr2 = espec.re, ki2 = espec.im;
-        for (let i = 0; i < nn; i++) {
-          const a = eR[i]!, b = eI[i]!, c = kr2[i]!, d = ki2[i]!;
-          bufR[i]! += a * c - b * d;
-          bufI[i]! += a * d + b * c;
+      // per frequency row kx: product with each term's spectrum, first inverse pass (in L1), then
+      // weighted accumulation into the term's X-power group (transposed layout kx·n + y)
+      for (let g = 0; g < powers.length; g++) { gR[g]!.fill(0); gI[g]!.fill(0); }
+      for (let kx = 0; kx < n; kx++) {
+        const o = kx * n;
+        for (let m = 0; m < terms.length; m++) {
+          const kr = specs[m]!.re, ki = specs[m]!.im;
+          for (let i = 0; i < n; i++) {
+            const q = o + i;
+            const a = sR[q]!, b = sI[q]!, c = kr[q]!, d = ki[q]!;
+            rowR[i] = a * c - b * d;
+            rowI[i] = a * d + b * c;
+          }
+          if (m === 0 && espec && eR && eI) {
+            const kr2 = espec.re, ki2 = espec.im;
+            for (let i = 0; i < n; i++) {
+              const q = o + i;
+              const a = eR[q]!, b = eI[q]!, c = kr2[q]!, d = ki2[q]!;
+              rowR[i]! += a * c - b * d;
+              rowI[i]! += a * d + b * c;
+            }
+          }
+          F.run(rowR, rowI, 0, true);
+          const w = wys[m]!;
+          const GR = gR[gOf[m]!]!, GI = gI[gOf[m]!]!;
+          for (let y = hk; y < hk + vr; y++) { const f = w[y]!; GR[o + y]! += rowR[y]! * f; GI[o + y]! += rowI[y]! * f; }
         }
       }
-      F.run2d(bufR, bufI, true);
-      const px = xp[terms[m]!.ax]!, py = yp[terms[m]!.ay]!;
-      store(bufR, n, ax, ay, hk, valid, out, width, Math.min(y1, height), px, py);
-      if (second) store(bufI, n, bx, by, hk, valid, out, width, Math.min(y1, height), px, py);
+      for (let g = 0; g < powers.length; g++) {
+        const GR = gR[g]!, GI = gI[g]!;
+        transpose(GR, n); transpose(GI, n);
+        F.runRows(GR, GI, hk, hk + vr, true);
+        const px = xp[powers[g]!]!;
+        store(GR, n, ax, ty, hk, valid, vr, out, width, px);
+        if (second) store(GI, n, bx, ty, hk, valid, vr, out, width, px);
+      }
     }
   }
   return out;
 }
 
-function store(res: Float64Array, n: number, tx: number, ty: number, hk: number, valid: number, out: Float32Array, width: number, yEnd: number, px: Float64Array, py: Float64Array): void {
-  const w = Math.min(valid, width - tx), h = Math.min(valid, yEnd - ty);
-  for (let y = 0; y < h; y++) {
+function store(res: Float64Array, n: number, tx: number, ty: number, hk: number, valid: number, vr: number, out: Float32Array, width: number, px: Float64Array): void {
+  const w = Math.min(valid, width - tx);
+  for (let y = 0; y < vr; y++) {
     const srow = (y + hk) * n + hk, drow = (ty + y) * width + tx;
-    const wy = py[ty + y]!;
-    for (let x = 0; x < w; x++) out[drow + x]! += res[srow + x]! * wy * px[tx + x]!;
+    for (let x = 0; x < w; x++) out[drow + x]! += res[srow + x]! * px[tx + x]!;
   }
 }
 

@@ -80,9 +80,16 @@ export class Fft {
     transpose(re, n); transpose(im, n);
     for (let y = 0; y < n; y++) this.run(re, im, y * n, inverse);
   }
+
+  /** 1-D transforms of rows [r0, r1) of an n × n array. */
+  runRows(re: Float64Array, im: Float64Array, r0: number, r1: number, inverse: boolean): void {
+    const n = this.n;
+    for (let y = r0; y < r1; y++) this.run(re, im, y * n, inverse);
+  }
 }
 
-function transpose(a: Float64Array, n: number): void {
+/** In-place transpose of an n × n array (16 × 16 blocks). */
+export function transpose(a: Float64Array, n: number): void {
   const B = 16;
   for (let by = 0; by < n; by += B) for (let bx = by; bx < n; bx += B) {
     for (let y = by; y < by + B; y++) {
