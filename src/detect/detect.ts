@@ -706,6 +706,7 @@ export function measurePsfAt(planes: PixelPlanes, psf: PsfLike, x: ArrayLike<num
 class PsfWork {
   private stamp = new Float32Array(0);
   private gal = new Float64Array(0);
+  private gal32 = new Float32Array(0);
   private pad = new Float64Array(0);
 
   measure(psf: PsfLike, p: PixelPlanes, x: number, y: number): { flux: number; fluxErr: number; spread: number; spreadErr: number; flags: number } {
@@ -715,7 +716,7 @@ class PsfWork {
     const size = Math.min(51, Math.max(7, 2 * Math.ceil(2.5 * fwhm) + 1));
     if (this.stamp.length < size * size) this.stamp = new Float32Array(size * size);
     const P = psf.stampAt(x, y, size, this.stamp);
-    const G = this.galaxyModel(P, size, fwhm / 16);
+    const G = this.galaxyModel(psf, x, y, P, size, fwhm / 16);
     const { x0, y0 } = stampOrigin(x, y, size);
     let pwp = 0, pwd = 0, gwd = 0, gwp = 0;
     let vpp = 0, vgg = 0, vgp = 0;
@@ -756,10 +757,16 @@ class PsfWork {
    * The PSF convolved with an exponential disk of scale length h, normalised to the PSF's sum:
    * a direct convolution of the stamp (zero outside it) with the disk's pixel kernel (diskKernel).
    */
-  private galaxyModel(P: Float32Array, size: number, h: number): Float64Array {
+  private galaxyModel(psf: PsfLike, x: number, y: number, P: Float32Array, size: number, h: number): Float32Array | Float64Array {
+    const dk = diskKernel(h);
+    if (psf.convolvedStampAt) {
+      if (this.gal32.length < size * size) this.gal32 = new Float32Array(size * size);
+      const gs = psf.convolvedStampAt(x, y, size, dk, this.gal32);
+      if (gs) return gs;
+    }
     if (this.gal.length < size * size) this.gal = new Float64Array(size * size);
     const g = this.gal;
-    const { r: R, k: K } = diskKernel(h);
+    const { r: R, k: K } = dk;
     const D = 2 * R + 1, S = size + 2 * R;
     // the stamp zero-padded by R on every side, so the inner loops need no bounds tests
     if (this.pad.length < S * S) this.pad = new Float64Array(S * S);
@@ -787,8 +794,8 @@ class PsfWork {
  * max(4, ⌈6h⌉) and renormalised to sum 1. Cached per h rounded to 0.001 px (the
  * galaxy model of SPREAD_MODEL uses h = FWHM/16, a slowly varying function of position).
  */
-const diskKernels = new Map<number, { r: number; k: Float64Array }>();
-function diskKernel(hIn: number): { r: number; k: Float64Array } {
+const diskKernels = new Map<number, { key: number; r: number; k: Float64Array }>();
+function diskKernel(hIn: number): { key: number; r: number; k: Float64Array } {
   const key = Math.max(0, Math.round(hIn * 1000));
   const hit = diskKernels.get(key);
   if (hit) return hit;
@@ -814,7 +821,7 @@ function diskKernel(hIn: number): { r: number; k: Float64Array } {
   let sum = 0;
   for (let v = -r; v <= r; v++) for (let u = -r; u <= r; u++) { const val = at(u, v); k[(v + r) * D + u + r] = val; sum += val; }
   for (let i = 0; i < k.length; i++) k[i]! /= sum;
-  const out = { r, k };
+  const out = { key, r, k };
   diskKernels.set(key, out);
   return out;
 }

@@ -20,6 +20,12 @@ export interface PsfLike {
   stampAt(x: number, y: number, size: number, out?: Float32Array): Float32Array;
   /** FWHM in pixels at (x, y) (0-based); used to size stamps and the SPREAD_MODEL galaxy model. */
   fwhmPixAt?(x: number, y: number): number;
+  /**
+   * Optional: the PSF convolved with a small kernel (odd (2r+1)², image-pixel scale; `key`
+   * identifies it for caching), rendered like stampAt; undefined when not available (the caller
+   * then convolves the stamp). Lets SPREAD_MODEL's galaxy model cost one stamp.
+   */
+  convolvedStampAt?(x: number, y: number, size: number, kernel: { key: number; r: number; k: Float64Array }, out?: Float32Array): Float32Array | undefined;
 }
 
 /** Index of the stamp's first pixel on the image grid (see the centring convention). */

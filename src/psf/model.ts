@@ -179,11 +179,77 @@ export class PsfModel {
   }
 
   /**
+   * The PSF convolved with a kernel, rendered as stampAt renders the PSF (same centring and
+   * normalisation): the kernel (odd (2r+1)², image-pixel scale, identified by `key`) is applied
+   * once to the basis' coefficient planes (cached per key), so each stamp costs no more than a
+   * PSF stamp. Only for a basis sampled at 1 px (undefined otherwise: the caller convolves the
+   * PSF stamp itself). Used for SPREAD_MODEL's galaxy model.
+   */
+  convolvedStampAt(x: number, y: number, size: number, kernel: { key: number; r: number; k: Float64Array }, out?: Float32Array): Float32Array | undefined {
+    if (this.sampling !== 1) return undefined;
+    if (size % 2 !== 1) throw new RangeError(`PSF stamp size ${size} must be odd`);
+    const R = kernel.r, D = 2 * R + 1, n = this.size, m = n + 2 * R, mm = m * m, nn = n * n;
+    let cv = this.convCache.get(kernel.key);
+    if (!cv) {
+      if (this.convCache.size > 256) this.convCache.clear();
+      const co = new Float64Array(this.nTerms * mm);
+      const K = kernel.k;
+      for (let t = 0; t < this.nTerms; t++) {
+        const src = t * nn, dst = t * mm;
+        // out(v, u) = Σ K(b, a) · coeffs(v − b, u − a) over the (n + 2R)² grid (coeffs zero outside)
+        for (let v = 0; v < n; v++) {
+          for (let u = 0; u < n; u++) {
+            const c = this.coeffs[src + v * n + u]!;
+            if (c === 0) continue;
+            for (let b = 0; b < D; b++) {
+              const o = dst + (v + b) * m + u;
+              for (let a = 0; a < D; a++) co[o + a]! += c * K[b * D + a]!;
+            }
+          }
+        }
+      }
+      cv = co;
+      this.convCache.set(kernel.key, cv);
+    }
+    const X = (x - this.polZero[0]) / this.polScale[0];
+    const Y = (y - this.polZero[1]) / this.polScale[1];
+    polyTerms(X, Y, this.degree, this.terms);
+    if (this.convBasis.length < mm) this.convBasis = new Float64Array(mm);
+    const basis = this.convBasis;
+    basis.fill(0, 0, mm);
+    for (let t = 0; t < this.nTerms; t++) {
+      const w = this.terms[t]!, off = t * mm;
+      for (let j = 0; j < mm; j++) basis[j]! += w * cv[off + j]!;
+    }
+    const stamp = out ?? new Float32Array(size * size);
+    const half = (size - 1) / 2;
+    const dx = x - Math.round(x), dy = y - Math.round(y);
+    this.renderGrid(basis, m, size, size, half + dx, half + dy, 1, stamp);
+    const r = this.radiusPix + R;
+    const f = this.fluxFraction;
+    for (let v = 0; v < size; v++) {
+      const oy = Math.abs(v - half - dy) > r + 0.5;
+      for (let u = 0; u < size; u++) {
+        const o = v * size + u;
+        stamp[o] = oy || Math.abs(u - half - dx) > r + 0.5 ? 0 : stamp[o]! * f;
+      }
+    }
+    return stamp;
+  }
+
+  private convCache = new Map<number, Float64Array>();
+  private convBasis = new Float64Array(0);
+
+  /**
    * Render a basis grid onto a w × h grid with step `step` (image pixels), the PSF centre at
    * grid coordinates (cx, cy) (in grid units of `step`). Not normalised.
    */
   renderOffset(basis: Float64Array, w: number, h: number, cx: number, cy: number, step: number, out: Float32Array | Float64Array): void {
-    const n = this.size;
+    this.renderGrid(basis, this.size, w, h, cx, cy, step, out);
+  }
+
+  /** renderOffset for a grid of n × n samples (n odd) with the basis' sampling. */
+  private renderGrid(basis: Float64Array, n: number, w: number, h: number, cx: number, cy: number, step: number, out: Float32Array | Float64Array): void {
     const c = (n - 1) / 2;
     const s = this.sampling;
     // For each output column/row: the first basis index and 6 Lanczos taps (zero outside).

@@ -132,3 +132,35 @@ test('PSF photometry: fitSky removes a constant local sky error', () => {
   assert.ok(Math.abs(d(sky.flux)) < 30, `with fitSky: ${d(sky.flux)}`);
   assert.ok(median(sky.fluxErr) > median(plain.fluxErr), 'fitting the sky costs some precision');
 });
+
+test('PsfModel.convolvedStampAt equals the PSF stamp convolved with the kernel (SPREAD_MODEL galaxy model)', () => {
+  // degree-1 model: a Gaussian core whose width and centre vary with x, y
+  const size = 25, c = 12, nn = size * size;
+  const coeffs = new Float64Array(3 * nn);
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) {
+    const r2 = (i - c) ** 2 + (j - c) ** 2;
+    coeffs[j * size + i] = Math.exp(-r2 / (2 * 1.5 * 1.5)) / (2 * Math.PI * 1.5 * 1.5);
+    coeffs[nn + j * size + i] = 0.02 * (i - c) * Math.exp(-r2 / 8) / 10;
+    coeffs[2 * nn + j * size + i] = 0.01 * (r2 - 4) * Math.exp(-r2 / 8) / 10;
+  }
+  const model = new PsfModel({ size, sampling: 1, degree: 1, polZero: [500, 1000], polScale: [1000, 2000], coeffs, fwhmPix: 3.5 });
+  // an asymmetric 5 × 5 kernel (tests the orientation too)
+  const R = 2, D = 5;
+  const k = new Float64Array(D * D);
+  for (let b = 0; b < D; b++) for (let a = 0; a < D; a++) k[b * D + a] = Math.exp(-((a - R) ** 2 + (b - R) ** 2) / 2) * (1 + 0.3 * (a - R) - 0.1 * (b - R));
+  const S = 41; // large enough that neither stamp truncates the model
+  for (const [x, y] of [[100.3, 1800.7], [900.6, 200.2], [500, 1000]] as const) {
+    const P = model.stampAt(x, y, S);
+    const G = model.convolvedStampAt(x, y, S, { key: 1, r: R, k })!;
+    assert.ok(G, 'available for a 1 px basis');
+    let worst = 0, peak = 0;
+    for (let v = R; v < S - R; v++) for (let u = R; u < S - R; u++) {
+      let acc = 0;
+      for (let b = 0; b < D; b++) for (let a = 0; a < D; a++) acc += k[b * D + a]! * P[(v - (b - R)) * S + (u - (a - R))]!;
+      worst = Math.max(worst, Math.abs(acc - G[v * S + u]!)); peak = Math.max(peak, Math.abs(acc));
+    }
+    assert.ok(worst < 1e-6 * peak, `(${x}, ${y}): worst difference ${worst} vs peak ${peak}`);
+  }
+  const over = new PsfModel({ size, sampling: 0.5, degree: 1, polZero: [500, 1000], polScale: [1000, 2000], coeffs, fwhmPix: 1.8 });
+  assert.equal(over.convolvedStampAt(10, 10, 15, { key: 1, r: R, k }), undefined, 'oversampled basis: caller convolves');
+});
