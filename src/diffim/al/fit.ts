@@ -136,12 +136,15 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
   for (let h = 0; h < nh; h++) {
     const f = basis.hFactors[h]!;
     const base = h * side * tall;
+    let fm = 0;
+    for (let u = 0; u < size; u++) fm = Math.max(fm, Math.abs(f[u]!));
+    const tiny = 1e-13 * fm;
     for (let j = 0; j < tall; j++) {
       const row = (yc - ext + j) * width + xc - rs + hw;
       const o = base + j * side;
       for (let u = 0; u < size; u++) {
         const c = f[u]!;
-        if (c === 0) continue;
+        if (!(Math.abs(c) > tiny)) continue;
         const r0 = row - u;
         for (let i = 0; i < side; i++) H[o + i]! += c * ref[r0 + i]!;
       }
@@ -153,15 +156,16 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
     const fy = basis.fy[k]!;
     const hb = basis.hIndex[k]! * side * tall;
     const ob = k * np;
-    for (let j = 0; j < side; j++) {
-      // output row y = yc − rs + j; H row of (y − v), v = vi − hw, is j + 2·hw − vi
-      const o = ob + j * side;
-      for (let vi = 0; vi < size; vi++) {
-        const c = fy[vi]!;
-        if (c === 0) continue;
-        const hr = hb + (j + 2 * hw - vi) * side;
-        for (let i = 0; i < side; i++) C[o + i]! += c * H[hr + i]!;
-      }
+    // output row y = yc − rs + j; H row of (y − v), v = vi − hw, is j + 2·hw − vi: rows are
+    // contiguous (stride side) in both, so each tap is one pass over the np values
+    let fm = 0;
+    for (let vi = 0; vi < size; vi++) fm = Math.max(fm, Math.abs(fy[vi]!));
+    const tiny = 1e-13 * fm;
+    for (let vi = 0; vi < size; vi++) {
+      const c = fy[vi]!;
+      if (!(Math.abs(c) > tiny)) continue;
+      const hr = hb + (2 * hw - vi) * side;
+      for (let p = 0; p < np; p++) C[ob + p]! += c * H[hr + p]!;
     }
   }
   // zero-sum transform: C'_k = C_k − s_k·C_0
@@ -183,7 +187,21 @@ function localNormal(sd: StampData, nb: number): void {
   for (let k = 0; k < nb; k++) { const o = k * np; for (let p = 0; p < np; p++) Cw[o + p] = C[o + p]! * w[p]!; }
   for (let i = 0; i < nb; i++) {
     const bi = i * np;
-    for (let j = 0; j <= i; j++) {
+    // four columns at a time (each Cw value loaded once for four products)
+    let j = 0;
+    for (; j + 3 <= i; j += 4) {
+      const b0 = j * np, b1 = b0 + np, b2 = b1 + np, b3 = b2 + np;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let p = 0; p < np; p++) {
+        const c = Cw[bi + p]!;
+        s0 += c * C[b0 + p]!; s1 += c * C[b1 + p]!; s2 += c * C[b2 + p]!; s3 += c * C[b3 + p]!;
+      }
+      Q[i * nl + j] = s0; Q[j * nl + i] = s0;
+      Q[i * nl + j + 1] = s1; Q[(j + 1) * nl + i] = s1;
+      Q[i * nl + j + 2] = s2; Q[(j + 2) * nl + i] = s2;
+      Q[i * nl + j + 3] = s3; Q[(j + 3) * nl + i] = s3;
+    }
+    for (; j <= i; j++) {
       const bj = j * np;
       let s = 0;
       for (let p = 0; p < np; p++) s += Cw[bi + p]! * C[bj + p]!;
