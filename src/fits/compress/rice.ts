@@ -113,11 +113,11 @@ export function riceDecode(src: Uint8Array, npix: number, bytepix: number, block
   }
 }
 /*
- * The specialised decoders keep a bit buffer `b` of `nbits` valid bits (b < 2^nbits, nbits ≤ 31)
- * and refill it a byte at a time up to at least 24 bits only when a field does not fit, so most
- * codes need no refill at all. Reads past the end of `src` give undefined, which the bit
- * operations treat as 0; the check after each block (bits consumed ≤ bits available) turns any
- * such overrun into a CodecError.
+ * The specialised decoders read through a 32-bit window `w` whose top `n` bits (n ≤ 32) are the
+ * next bits of the stream and whose other bits are 0: a code's unary part is one clz32, its low
+ * bits one shift, and bytes are added only when a field does not fit. Reads past the end of
+ * `src` give undefined, which the bit operations treat as 0; the check after each block (bits
+ * consumed ≤ bits available) turns any such overrun into a CodecError.
  */
 
 /** The 32-bit decoder (the float path). */
@@ -125,30 +125,28 @@ function decode32(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
   const len = src.length;
   let last = (src[0]! << 24) | (src[1]! << 16) | (src[2]! << 8) | src[3]!;
   let c = 4;
-  let b = 0;
-  let nbits = 0;
+  let w = 0;
+  let n = 0;
   let i = 0;
   while (i < npix) {
-    if (nbits < 5) {
-      while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
-    }
-    nbits -= 5;
-    const fs = (b >>> nbits) - 1;
-    b &= (1 << nbits) - 1;
+    while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; }
+    const fs = (w >>> 27) - 1;
+    w <<= 5;
+    n -= 5;
     let imax = i + blocksize;
     if (imax > npix) imax = npix;
     if (fs < 0) {
       for (; i < imax; i++) out[i] = last;
     } else if (fs === 25) {
       for (; i < imax; i++) {
-        if (nbits < 16) { while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; } }
-        nbits -= 16;
-        const hi = b >>> nbits;
-        b &= (1 << nbits) - 1;
-        if (nbits < 16) { while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; } }
-        nbits -= 16;
-        const lo = b >>> nbits;
-        b &= (1 << nbits) - 1;
+        if (n < 16) { while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; } }
+        const hi = w >>> 16;
+        w <<= 16;
+        n -= 16;
+        if (n < 16) { while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; } }
+        const lo = w >>> 16;
+        w <<= 16;
+        n -= 16;
         const d = (hi << 16) | lo;
         last = (last + ((d >>> 1) ^ -(d & 1))) | 0;
         out[i] = last;
@@ -156,32 +154,34 @@ function decode32(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
     } else if (fs > 25) {
       throw new CodecError(`Rice: invalid split code ${fs + 1} at pixel ${i}`);
     } else {
+      const sh = 31 - fs;
       for (; i < imax; i++) {
-        let nzero = 0;
-        if (b === 0) {
-          // the unary run goes past the buffer: whole zero bytes, then the byte with the 1
-          nzero = nbits;
+        if (n <= 24) { while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; } }
+        let nzero: number;
+        if (w === 0) {
+          // the unary run goes past the window: whole zero bytes, then the byte with the 1
+          nzero = n;
           let x = src[c++]!;
           while (x === 0) { nzero += 8; x = src[c++]!; }
           if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
-          b = x;
-          nbits = 8;
+          const z = Math.clz32(x) - 24;
+          nzero += z;
+          w = (x << (24 + z)) << 1;
+          n = 7 - z;
+        } else {
+          nzero = Math.clz32(w);
+          w = (w << nzero) << 1;
+          n -= nzero + 1;
         }
-        const z = nbits - 32 + Math.clz32(b);
-        nzero += z;
-        nbits -= z + 1;
-        b ^= 1 << nbits;
-        if (nbits < fs) {
-          while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
-        }
-        nbits -= fs;
-        const d = (nzero << fs) | (b >>> nbits);
-        b &= (1 << nbits) - 1;
+        if (n < fs) { while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; } }
+        const d = (nzero << fs) | ((w >>> 1) >>> sh);
+        w <<= fs;
+        n -= fs;
         last = (last + ((d >>> 1) ^ -(d & 1))) | 0;
         out[i] = last;
       }
     }
-    if (8 * c - nbits > 8 * len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+    if (8 * c - n > 8 * len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
   }
 }
 
@@ -190,60 +190,60 @@ function decode16(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
   const len = src.length;
   let last = (((src[0]! << 8) | src[1]!) << 16) >> 16;
   let c = 2;
-  let b = 0;
-  let nbits = 0;
+  let w = 0;
+  let n = 0;
   let i = 0;
   while (i < npix) {
-    if (nbits < 4) {
-      while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
-    }
-    nbits -= 4;
-    const fs = (b >>> nbits) - 1;
-    b &= (1 << nbits) - 1;
+    while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; }
+    const fs = (w >>> 28) - 1;
+    w <<= 4;
+    n -= 4;
     let imax = i + blocksize;
     if (imax > npix) imax = npix;
     if (fs < 0) {
       for (; i < imax; i++) out[i] = last;
     } else if (fs === 14) {
       for (; i < imax; i++) {
-        if (nbits < 16) { while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; } }
-        nbits -= 16;
-        const d = b >>> nbits;
-        b &= (1 << nbits) - 1;
+        if (n < 16) { while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; } }
+        const d = w >>> 16;
+        w <<= 16;
+        n -= 16;
         last = ((last + ((d >>> 1) ^ -(d & 1))) << 16) >> 16;
         out[i] = last;
       }
     } else if (fs > 14) {
       throw new CodecError(`Rice: invalid split code ${fs + 1} at pixel ${i}`);
     } else {
+      const sh = 31 - fs;
       for (; i < imax; i++) {
-        let nzero = 0;
-        if (b === 0) {
-          nzero = nbits;
+        if (n <= 24) { while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; } }
+        let nzero: number;
+        if (w === 0) {
+          // the unary run goes past the window: whole zero bytes, then the byte with the 1
+          nzero = n;
           let x = src[c++]!;
           while (x === 0) { nzero += 8; x = src[c++]!; }
           if (c > len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
-          b = x;
-          nbits = 8;
+          const z = Math.clz32(x) - 24;
+          nzero += z;
+          w = (x << (24 + z)) << 1;
+          n = 7 - z;
+        } else {
+          nzero = Math.clz32(w);
+          w = (w << nzero) << 1;
+          n -= nzero + 1;
         }
-        const z = nbits - 32 + Math.clz32(b);
-        nzero += z;
-        nbits -= z + 1;
-        b ^= 1 << nbits;
-        if (nbits < fs) {
-          while (nbits <= 23) { b = (b << 8) | src[c++]!; nbits += 8; }
-        }
-        nbits -= fs;
-        const d = (nzero << fs) | (b >>> nbits);
-        b &= (1 << nbits) - 1;
+        if (n < fs) { while (n <= 24) { w |= src[c++]! << (24 - n); n += 8; } }
+        const d = (nzero << fs) | ((w >>> 1) >>> sh);
+        w <<= fs;
+        n -= fs;
         last = ((last + ((d >>> 1) ^ -(d & 1))) << 16) >> 16;
         out[i] = last;
       }
     }
-    if (8 * c - nbits > 8 * len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
+    if (8 * c - n > 8 * len) throw new CodecError(`Rice: compressed stream ends at pixel ${i} of ${npix}`);
   }
 }
-
 
 /**
  * Rice-encode `npix` integer pixels (any integer typed array; values are taken modulo
