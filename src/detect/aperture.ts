@@ -72,6 +72,8 @@ export interface ApertureSum {
   flags: number;
 }
 
+let edgeIx = new Float64Array(8), edgeVal = new Float64Array(8);
+
 /**
  * Sum within circles of the given radii (ascending or not) centred at (xc, yc); results are
  * written into fluxOut/varOut/flagsOut at index offset + k. Exact pixel overlap.
@@ -87,10 +89,16 @@ export function sumCircles(
   const cv = p.constVariance ?? 0, ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
   const ix0 = Math.floor(xc - rmax - 0.5), ix1 = Math.ceil(xc + rmax + 0.5);
   const iy0 = Math.floor(yc - rmax - 0.5), iy1 = Math.ceil(yc + rmax + 0.5);
+  // Exact overlap of a boundary pixel = E(right edge) − E(left edge), with
+  // E(X) = Q(X, dy + ½) − Q(X, dy − ½) (Q: quadrantArea): a pixel's left edge is its left
+  // neighbour's right edge, so E is evaluated once per edge and radius, not twice.
+  if (edgeIx.length < nr) { edgeIx = new Float64Array(2 * nr); edgeVal = new Float64Array(2 * nr); }
   for (let iy = iy0; iy <= iy1; iy++) {
     const dy = iy - yc;
     const ady = Math.abs(dy);
     const nearY = ady > 0.5 ? ady - 0.5 : 0, farY = ady + 0.5;
+    const ylo = dy - 0.5, yhi = dy + 0.5;
+    edgeIx.fill(NaN, 0, nr);
     for (let ix = ix0; ix <= ix1; ix++) {
       const dx = ix - xc;
       const adx = Math.abs(dx);
@@ -115,7 +123,15 @@ export function sumCircles(
       for (let q = 0; q < nr; q++) {
         const r = radii[q]!;
         if (near2 >= r * r) continue;
-        const w = far2 <= r * r ? 1 : circleRectOverlap(dx - 0.5, dy - 0.5, dx + 0.5, dy + 0.5, r);
+        let w: number;
+        if (far2 <= r * r) w = 1;
+        else if (r <= 0) w = 0;
+        else {
+          const left = edgeIx[q] === ix - 1 ? edgeVal[q]! : quadrantArea(dx - 0.5, yhi, r) - quadrantArea(dx - 0.5, ylo, r);
+          const right = quadrantArea(dx + 0.5, yhi, r) - quadrantArea(dx + 0.5, ylo, r);
+          edgeIx[q] = ix; edgeVal[q] = right;
+          w = right - left;
+        }
         if (w <= 0) continue;
         if (incomplete && flagsOut) flagsOut[offset + q] |= APERTURE_INCOMPLETE;
         if (!ok) continue;

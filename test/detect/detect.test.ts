@@ -326,3 +326,26 @@ test('scratch planes reused between calls leave no trace: a second image gives t
   assert.ok(first.catalog.length > 20);
   assert.deepEqual(Array.from(first.catalog.get('FLUX_AUTO')), firstFlux, 'the first catalog is untouched by the second call');
 });
+
+test('sumCircles (edge-shared overlaps) equals the per-pixel exact overlap sum for several radii', () => {
+  const W = 120, H = 120;
+  const data = new Float32Array(W * H);
+  let s = 7;
+  for (let i = 0; i < data.length; i++) { s = (s * 16807) % 2147483647; data[i] = s / 2147483647 - 0.3; }
+  let worst = 0;
+  for (let t = 0; t < 60; t++) {
+    const xc = 20 + ((t * 37) % 80) + (t % 7) / 7, yc = 20 + ((t * 53) % 80) + (t % 5) / 5;
+    const radii = [0.7, 3, 6.25, 12.3];
+    const f = new Float64Array(4), v = new Float64Array(4);
+    sumCircles({ width: W, height: H, data }, xc, yc, radii, f, v, null, 0);
+    for (let q = 0; q < radii.length; q++) {
+      const r = radii[q]!;
+      let ref = 0;
+      for (let y = Math.floor(yc - r - 1); y <= Math.ceil(yc + r + 1); y++) {
+        for (let x = Math.floor(xc - r - 1); x <= Math.ceil(xc + r + 1); x++) ref += circleRectOverlap(x - xc - 0.5, y - yc - 0.5, x - xc + 0.5, y - yc + 0.5, r) * data[y * W + x]!;
+      }
+      worst = Math.max(worst, Math.abs(ref - f[q]!) / Math.max(1e-9, Math.abs(ref)));
+    }
+  }
+  assert.ok(worst < 1e-10, `worst relative difference ${worst}`);
+});
