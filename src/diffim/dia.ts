@@ -166,7 +166,8 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
     const flipped = new Float64Array(size * size);
     for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) flipped[(size - 1 - j) * size + (size - 1 - i)] = P0[j * size + i]!;
     const filt = convolveSpatial({ src: clean, width, height, terms: [{ kernel: flipped, size, ax: 0, ay: 0 }], cx: 0, cy: 0, sx: 1, sy: 1 });
-    snr = new Float32Array(image.length);
+    // S/N in place of the filtered image
+    snr = filt;
     for (let i = 0; i < snr.length; i++) {
       const s = variance[i]!;
       snr[i] = image[i]! === image[i]! && s > 0 ? filt[i]! / Math.sqrt(s * p2) : 0;

@@ -118,27 +118,34 @@ export function ensureVariance(img: DiffInput): Float32Array {
 /** Dilate: OR of mask values within a (2r+1)² box (sparse: cost ∝ set pixels · r). */
 export function dilateMask(m: Uint32Array, width: number, height: number, r: number): Uint32Array {
   if (r <= 0) return m.slice();
-  const h = new Uint32Array(m.length);
+  const out = new Uint32Array(m.length);
+  dilateOrInto(m, width, height, r, out, new Uint32Array(m.length));
+  return out;
+}
+
+/**
+ * out |= dilate(m, r) (box (2r+1)², sparse: cost ∝ set pixels · r); `tmp` is a zeroed scratch
+ * array of the same length (left dirty).
+ */
+function dilateOrInto(m: Uint32Array, width: number, height: number, r: number, out: Uint32Array, tmp: Uint32Array): void {
   for (let y = 0; y < height; y++) {
     const o = y * width;
     for (let x = 0; x < width; x++) {
       const v = m[o + x]!;
       if (!v) continue;
       const a = Math.max(0, x - r), b = Math.min(width - 1, x + r);
-      for (let i = a; i <= b; i++) h[o + i]! |= v;
+      for (let i = a; i <= b; i++) tmp[o + i]! |= v;
     }
   }
-  const out = new Uint32Array(m.length);
   for (let y = 0; y < height; y++) {
     const o = y * width;
     for (let x = 0; x < width; x++) {
-      const v = h[o + x]!;
+      const v = tmp[o + x]!;
       if (!v) continue;
       const a = Math.max(0, y - r), b = Math.min(height - 1, y + r);
       for (let j = a; j <= b; j++) out[j * width + x]! |= v;
     }
   }
-  return out;
 }
 
 interface StarList { x: Float64Array; y: Float64Array; flux: Float64Array; snr: Float64Array; fwhm: Float64Array; flags: Int32Array; peak: Float64Array }
@@ -571,17 +578,20 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   }
   // masks: reference problems grow by the kernel (+φ) footprint, target problems by φ
   const sMask = science.mask, tMask = template.mask;
-  const refM = new Uint32Array(width * height), tgtM = new Uint32Array(width * height);
   const rMaskIn = convolved === 'template' ? tMask : sMask, tMaskIn = convolved === 'template' ? sMask : tMask;
   const rBad = convolved === 'template' ? tBad : sBad, tgBad = convolved === 'template' ? sBad : tBad;
-  for (let i = 0; i < refM.length; i++) {
-    refM[i] = (rMaskIn ? rMaskIn[i]! : 0) | (rBad[i] === 2 ? MaskBits.SAT : rBad[i] ? MaskBits.NO_DATA : 0);
-    tgtM[i] = (tMaskIn ? tMaskIn[i]! : 0) | (tgBad[i] === 2 ? MaskBits.SAT : tgBad[i] ? MaskBits.NO_DATA : 0);
-  }
   const hphi = (phiSize - 1) >> 1;
-  const mr = dilateMask(refM, width, height, hw + hphi);
-  const mt = dilateMask(tgtM, width, height, hphi);
+  // mask = grow(ref bits, hw + hφ) | grow(target bits, hφ), with two scratch planes
   const mask = new Uint32Array(width * height);
+  const mIn = new Uint32Array(width * height), scratch = new Uint32Array(width * height);
+  const grow = (maskIn: Uint32Array | undefined, b: Uint8Array, r: number): void => {
+    for (let i = 0; i < mIn.length; i++) mIn[i] = (maskIn ? maskIn[i]! : 0) | (b[i] === 2 ? MaskBits.SAT : b[i] ? MaskBits.NO_DATA : 0);
+    if (r <= 0) { for (let i = 0; i < mIn.length; i++) mask[i]! |= mIn[i]!; return; }
+    scratch.fill(0);
+    dilateOrInto(mIn, width, height, r, mask, scratch);
+  };
+  grow(rMaskIn, rBad, hw + hphi);
+  grow(tMaskIn, tgBad, hphi);
   const image = new Float32Array(width * height);
   const edge = hw + hphi;
   const sign = convolved === 'template' ? 1 : -1;
@@ -598,7 +608,7 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
     void P;
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
-      let m = mr[i]! | mt[i]!;
+      let m = mask[i]!;
       const isEdge = x < edge || y < edge || x >= width - edge || y >= height - edge;
       if (isEdge) m |= MaskBits.EDGE;
       mask[i] = m;
