@@ -248,6 +248,9 @@ function decode16(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
 /**
  * Rice-encode `npix` integer pixels (any integer typed array; values are taken modulo
  * 2^(8·bytepix)). Returns the compressed bytes (a fresh array).
+ *
+ * Bits go into a left-aligned 32-bit window `w` holding `nb` pending bits; whole bytes leave it
+ * only when the next code (at most 25 bits) would not fit, several at a time.
  */
 export function riceEncode(
   pix: Int32Array | Int16Array | Uint8Array | Uint16Array,
@@ -261,8 +264,8 @@ export function riceEncode(
   // worst case per pixel is bbits + 4 bits (see the bound on the unary part), plus block codes
   const out = new Uint8Array(Math.ceil((npix * (bbits + 4) + nblocks * fsbits) / 8) + bytepix + 16);
   let p = 0;
-  let acc = 0; // pending bits (fewer than 8) in the low bits
-  let nacc = 0;
+  let w = 0;
+  let nb = 0;
   const diff = new Uint32Array(blocksize);
   const wrapMask = bytepix === 4 ? 0 : (1 << bbits) - 1;
 
@@ -305,65 +308,49 @@ export function riceEncode(
     let fs = 0;
     while (psum > 0) { fs++; psum = Math.floor(psum / 2); }
 
+    // the block code (fsbits ≤ 5 bits)
+    const code = fs >= fsmax ? fsmax + 1 : fs === 0 && sum === 0 ? 0 : fs + 1;
+    if (nb + fsbits > 32) { do { out[p++] = w >>> 24; w <<= 8; nb -= 8; } while (nb >= 8); }
+    w |= code << (32 - nb - fsbits);
+    nb += fsbits;
     if (fs >= fsmax) {
-      // raw differences
-      acc = (acc << fsbits) | (fsmax + 1); nacc += fsbits;
-      while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
-      acc &= (1 << nacc) - 1;
+      // raw differences, 16 bits (or 8) at a time
+      const half = bbits === 32 ? 16 : bbits;
       for (let j = 0; j < n; j++) {
         const m = diff[j]!;
         if (bbits === 32) {
-          acc = (acc << 16) | (m >>> 16); nacc += 16;
-          while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
-          acc &= (1 << nacc) - 1;
-          acc = (acc << 16) | (m & 0xffff); nacc += 16;
-        } else {
-          acc = (acc << bbits) | m; nacc += bbits;
+          if (nb + 16 > 32) { do { out[p++] = w >>> 24; w <<= 8; nb -= 8; } while (nb >= 8); }
+          w |= (m >>> 16) << (16 - nb);
+          nb += 16;
         }
-        while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
-        acc &= (1 << nacc) - 1;
+        if (nb + half > 32) { do { out[p++] = w >>> 24; w <<= 8; nb -= 8; } while (nb >= 8); }
+        w |= (bbits === 32 ? m & 0xffff : m) << (32 - nb - half);
+        nb += half;
       }
-    } else if (fs === 0 && sum === 0) {
-      acc = acc << fsbits; nacc += fsbits;
-      while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
-      acc &= (1 << nacc) - 1;
-    } else {
-      acc = (acc << fsbits) | (fs + 1); nacc += fsbits;
-      while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
-      acc &= (1 << nacc) - 1;
+    } else if (code !== 0) {
       const lowMask = fs === 0 ? 0 : (1 << fs) - 1;
       const one = 1 << fs;
       for (let j = 0; j < n; j++) {
         const m = diff[j]!;
-        let top = m >>> fs;
+        const top = m >>> fs;
         const len = top + fs + 1;
-        if (len <= 24) {
+        if (len <= 25) {
           // `top` zeros, a 1 and the fs low bits: one code of len bits (its leading zeros are implicit)
-          acc = (acc << len) | one | (m & lowMask);
-          nacc += len;
-          while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
-          acc &= (1 << nacc) - 1;
+          if (nb + len > 32) { do { out[p++] = w >>> 24; w <<= 8; nb -= 8; } while (nb >= 8); }
+          w |= (one | (m & lowMask)) << (32 - nb - len);
+          nb += len;
           continue;
         }
-        // long unary run: flush zeros bytewise
-        if (nacc + top >= 8) {
-          out[p++] = (acc << (8 - nacc)) & 255;
-          top -= 8 - nacc;
-          while (top >= 8) { out[p++] = 0; top -= 8; }
-          acc = 0;
-          nacc = top;
-        } else {
-          acc <<= top;
-          nacc += top;
-        }
-        // the terminating 1 bit and the fs low bits (at most 25 bits, nacc < 8: fits in 32)
-        acc = (acc << (fs + 1)) | one | (m & lowMask);
-        nacc += fs + 1;
-        while (nacc >= 8) { nacc -= 8; out[p++] = (acc >>> nacc) & 255; }
-        acc &= (1 << nacc) - 1;
+        // long unary run: zero bytes, then the 1 and the fs low bits (fs + 1 ≤ 25 bits)
+        nb += top;
+        while (nb >= 8) { out[p++] = w >>> 24; w <<= 8; nb -= 8; }
+        const cl = fs + 1;
+        if (nb + cl > 32) { do { out[p++] = w >>> 24; w <<= 8; nb -= 8; } while (nb >= 8); }
+        w |= (one | (m & lowMask)) << (32 - nb - cl);
+        nb += cl;
       }
     }
   }
-  if (nacc > 0) out[p++] = (acc << (8 - nacc)) & 255;
+  while (nb > 0) { out[p++] = w >>> 24; w <<= 8; nb -= 8; }
   return out.slice(0, p);
 }
