@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { constants } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import type { Outcome } from './types.js';
 
 /** Parameters of a generic command task (kind `cmd`). */
@@ -57,12 +58,59 @@ class RssSampler {
   }
 }
 
+/**
+ * Kills the commands of this (worker) process when it dies, however it dies (SIGKILL included),
+ * so that a command never goes on orphaned next to its retry. Every command is started with
+ * `TESSERA_WATCHDOG=<token>` in its environment (inherited by all its descendants); one small
+ * `sh` per process, in a session of its own, holds the read end of a pipe from us and waits for
+ * end of file — which the kernel delivers when our copy of the pipe closes, i.e. when we exit or
+ * are killed. It then kills every process whose initial environment holds the token (scanning
+ * /proc/<pid>/environ, a few passes to catch processes forked meanwhile). Nothing is sent over
+ * the pipe, so there is no registration to lose. It ignores the signals a terminal or batch
+ * system sends to our group so that a graceful stop keeps its grace period. Linux (/proc).
+ */
+const WATCHDOG_SCRIPT = [
+  "trap '' INT TERM HUP QUIT USR1 USR2",
+  'while read -r _; do :; done',
+  'for pass in 1 2 3 4 5; do',
+  '  found=',
+  '  for f in $(grep -lszxF "TESSERA_WATCHDOG=$1" /proc/[0-9]*/environ); do p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null; found=1; done',
+  '  [ -n "$found" ] || break',
+  'done',
+].join('\n');
+
+class CommandWatchdog {
+  /** Marks the environment of this process's commands. */
+  readonly token = `${process.pid}-${randomBytes(8).toString('hex')}`;
+  private child: ChildProcess | undefined;
+  /** Start the watchdog if it is not running; its pid, or undefined when it cannot start. */
+  ensure(): number | undefined {
+    const c0 = this.child;
+    if (c0 && c0.exitCode === null && c0.signalCode === null) return c0.pid;
+    try {
+      const c = spawn('sh', ['-c', WATCHDOG_SCRIPT, 'tessera-watchdog', this.token], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+      c.on('error', () => { if (this.child === c) this.child = undefined; });
+      c.stdin!.on('error', () => undefined);
+      c.unref();
+      (c.stdin as unknown as { unref?: () => void }).unref?.();
+      this.child = c;
+      return c.pid;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The process's command watchdog (see CommandWatchdog). */
+export const commandWatchdog = new CommandWatchdog();
+
 const signalNumber = (name: string): number => (constants.signals as Record<string, number>)[name] ?? 0;
 
 /**
  * Run a shell command as one attempt of a task: stdout and stderr are appended to the task's log,
  * the last lines of stderr are kept for the error message, the process tree's peak RSS is
- * sampled. Aborting the signal kills the command's process group (TERM, then KILL after 5 s).
+ * sampled. The command runs in a process group of its own; the process's watchdog kills it
+ * (and its descendants) if this process dies first. Aborting the signal kills the group (TERM, then KILL after 5 s).
  */
 export function runCommand(p: CommandParams, opts: { logPath: string; signal?: AbortSignal; env?: NodeJS.ProcessEnv; header?: string }): Promise<Outcome> {
   const t0 = process.hrtime.bigint();
@@ -74,7 +122,9 @@ export function runCommand(p: CommandParams, opts: { logPath: string; signal?: A
   if (opts.header) writeSync(fd, opts.header);
   return new Promise<Outcome>((resolve) => {
     let tail = '';
-    const child = spawn('sh', ['-c', p.cmd], { cwd: p.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, 'pipe'], detached: true });
+    commandWatchdog.ensure();
+    const env = { ...(opts.env ?? process.env), TESSERA_WATCHDOG: commandWatchdog.token };
+    const child = spawn('sh', ['-c', p.cmd], { cwd: p.cwd, env, stdio: ['ignore', fd, 'pipe'], detached: true });
     const rss = child.pid ? new RssSampler(child.pid) : undefined;
     child.stderr!.on('data', (d: Buffer) => {
       writeSync(fd, d);

@@ -217,6 +217,36 @@ describe('worker', () => {
     await store.close();
   });
 
+  it('SIGKILL: the running command (and its children) dies with its worker, it does not go on orphaned', async () => {
+    const { repo, store } = await setup();
+    const pids = join(repo.root, 'pids');
+    const marker = join(repo.root, 'orphan-finished');
+    // A shell with a background child and a foreground child: the whole process group must go.
+    await store.addTasks('q', [{ key: 'slow', kind: 'cmd', params: { cmd: `sleep 30 & echo $$ $! > ${pids}; sleep 30; touch ${marker}` } }]);
+    const [node, bin] = tesseraArgv() as [string, string];
+    const c = spawn(node, [bin, 'worker', repo.root, '--queue', 'q', '--quiet'], { stdio: 'ignore' });
+    await waitState(store, 'q', 'slow', 'RUNNING');
+    for (let i = 0; i < 100 && !existsSync(pids); i++) await sleep(50);
+    const ids = readFileSync(pids, 'utf8').trim().split(/\s+/).map(Number);
+    assert.equal(ids.length, 2);
+    // Alive (not a zombie) = /proc/<pid>/stat exists with a state other than Z.
+    const alive = (pid: number) => {
+      try {
+        return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    assert.ok(ids.every(alive), 'the command runs');
+    c.kill('SIGKILL');
+    await new Promise((r) => c.on('exit', r));
+    const t0 = Date.now();
+    while (ids.some(alive) && Date.now() - t0 < 5000) await sleep(50);
+    assert.deepEqual(ids.filter(alive), [], 'command processes still alive 5 s after their worker was SIGKILLed');
+    assert.ok(!existsSync(marker));
+    await store.close();
+  });
+
   it('runCommand skips a task whose outputs all exist', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'o'), 'x');
