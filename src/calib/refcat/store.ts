@@ -263,11 +263,15 @@ export async function buildRefcat(inputs: string[], outDir: string, opts: BuildO
   const defaultRefEpoch = opts.defaultRefEpoch ?? 2016.0;
   const chunkRows = opts.chunkRows ?? 200000;
   const h = healpix(nside);
+  // A failed build removes the output directory when it created it (no empty or half-written
+  // catalog directory is left behind); a directory that existed before is only cleaned of the spill.
+  const createdOut = !existsSync(outDir);
   mkdirSync(outDir, { recursive: true });
   const spill = join(outDir, `.build-${process.pid}`);
   rmSync(spill, { recursive: true, force: true });
   mkdirSync(spill, { recursive: true });
   const counts = new Map<number, number>();
+  let ok = false;
   try {
     for (const file of inputs) {
       for await (const ch of inputChunks(file, chunkRows)) spillChunk(ch, h, spill, counts, defaultRefEpoch);
@@ -302,9 +306,11 @@ export async function buildRefcat(inputs: string[], outDir: string, opts: BuildO
       created: new Date().toISOString(),
     };
     writeFileAtomic(join(outDir, MANIFEST), JSON.stringify(manifest, null, 1) + '\n');
+    ok = true;
     return manifest;
   } finally {
     rmSync(spill, { recursive: true, force: true });
+    if (!ok && createdOut) rmSync(outDir, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { writeFileSync, readFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { cli, tempDir, PYTHON } from '../../helpers.js';
@@ -132,6 +132,13 @@ test('bad inputs give one clear error naming file and row', async () => {
   writeFileSync(join(dir, 'txt.csv'), 'ra,dec\n1,abc\n');
   await assert.rejects(buildRefcat([join(dir, 'txt.csv')], join(dir, 'o3')), /line 2: dec 'abc' is not a number/);
   assert.throws(() => Refcat.open(dir), /not a reference catalog directory/);
+  // a failed build leaves no output directory behind, so the same command can simply be re-run
+  for (const o of ['o1', 'o2', 'o3']) assert.equal(existsSync(join(dir, o)), false, `${o} left behind`);
+  // a directory that existed before a failed build is kept (only the spill files are removed)
+  mkdirSync(join(dir, 'keep'));
+  writeFileSync(join(dir, 'keep', 'notes.txt'), 'mine');
+  await assert.rejects(buildRefcat([join(dir, 'txt.csv')], join(dir, 'keep')), /not a number/);
+  assert.deepEqual(readdirSync(join(dir, 'keep')), ['notes.txt']);
 });
 
 test('proper-motion propagation: exact shifts, poles, RA wrap, and round trip', () => {
