@@ -89,8 +89,8 @@ export function lightCurvePng(lc: LightCurve, width = 900, height = 520): Uint8A
     cv.text(f.x0 - 8 - Canvas.textWidth(s), y - 7, s, black);
   }
   cv.text((f.x0 + f.x1) / 2 - Canvas.textWidth('MJD') / 2, height - 28, 'MJD', black);
-  cv.textVertical(16, (f.y0 + f.y1) / 2 + Canvas.textWidth('FLUX (NMGY)') / 2, 'FLUX (NMGY)', black);
-  cv.text(f.x0, 14, `DIAOBJECT ${lc.diaObjectId}  RA ${lc.ra.toFixed(5)} DEC ${lc.dec.toFixed(5)}`, black);
+  cv.textVertical(16, (f.y0 + f.y1) / 2 + Canvas.textWidth('flux (nanomaggies)') / 2, 'flux (nanomaggies)', black);
+  cv.text(f.x0, 14, `diaObject ${lc.diaObjectId}  RA ${lc.ra.toFixed(5)}  Dec ${lc.dec.toFixed(5)}`, black);
   // legend
   const bands = [...new Set(lc.points.map((p) => p.band))].sort();
   let lx = f.x1 - 10;
@@ -110,7 +110,7 @@ export function lightCurvePng(lc: LightCurve, width = 900, height = 520): Uint8A
     if (p.detected) cv.circle(x, y, 5, c, true);
     else { cv.circle(x, y, 5, [255, 255, 255], true); cv.circle(x, y, 5, c, false); cv.circle(x, y, 4.3, c, false); }
   }
-  cv.text(12, height - 28, 'FILLED: DETECTED', [90, 90, 90]);
+  cv.text(12, height - 15, 'filled: detected, open: not detected', [90, 90, 90]);
   return cv.png();
 }
 
