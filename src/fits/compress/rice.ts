@@ -245,6 +245,10 @@ function decode16(src: Uint8Array, npix: number, blocksize: number, out: Int32Ar
   }
 }
 
+/** Output buffer reused across calls (the result is a copy of the bytes written). */
+let encodeScratch = new Uint8Array(0);
+let encodeDiff = new Uint32Array(32);
+
 /**
  * Rice-encode `npix` integer pixels (any integer typed array; values are taken modulo
  * 2^(8·bytepix)). Returns the compressed bytes (a fresh array).
@@ -262,11 +266,14 @@ export function riceEncode(
   if (!(blocksize > 0)) throw new CodecError(`Rice: block size must be positive, got ${blocksize}`);
   const nblocks = Math.ceil(npix / blocksize);
   // worst case per pixel is bbits + 4 bits (see the bound on the unary part), plus block codes
-  const out = new Uint8Array(Math.ceil((npix * (bbits + 4) + nblocks * fsbits) / 8) + bytepix + 16);
+  const need = Math.ceil((npix * (bbits + 4) + nblocks * fsbits) / 8) + bytepix + 16;
+  if (encodeScratch.length < need) encodeScratch = new Uint8Array(Math.max(need, 2 * encodeScratch.length));
+  const out = encodeScratch;
   let p = 0;
   let w = 0;
   let nb = 0;
-  const diff = new Uint32Array(blocksize);
+  if (encodeDiff.length < blocksize) encodeDiff = new Uint32Array(blocksize);
+  const diff = encodeDiff;
   const wrapMask = bytepix === 4 ? 0 : (1 << bbits) - 1;
 
   let last = pix[0]! | 0;
