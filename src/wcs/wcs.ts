@@ -392,6 +392,14 @@ export class Wcs {
     }
     // SCAMP writes TAN with PV distortion terms: that is TPV (not for TAN-SIP, where PV is ignored as astropy does).
     if (projection === 'TAN' && !sipWanted && anyPv) tpvWanted = true;
+    if (tpvWanted) {
+      // TPV defines PVi_0..PVi_39 only; a higher index is refused (as wcslib does) rather than ignored.
+      for (let j = 40; j < 100; j++) {
+        for (const i of [1, 2]) {
+          if (num(`PV${i}_${j}`) !== undefined) throw new TesseraError(`${where}: PV${i}_${j}: TPV has coefficients PV${i}_0..PV${i}_39 only`);
+        }
+      }
+    }
 
     // Linear part.
     const cd = linearFromHeader(h, where);

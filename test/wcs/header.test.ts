@@ -202,6 +202,8 @@ test('bad headers give one clear TesseraError naming the keyword', () => {
     [`${base}CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\nEQUINOX = 1950.0\n`, /frame FK4/],
     [`${base}CTYPE1 = 'RA---TAN-SIP'\nCTYPE2 = 'DEC--TAN-SIP'\n`, /A_ORDER is missing/],
     [`${base}CTYPE1 = 'RA---TPV'\nCTYPE2 = 'DEC--TPV'\nPV1_5 = 0.01\n`, /TPV linear terms/],
+    [`${base}CTYPE1 = 'RA---TPV'\nCTYPE2 = 'DEC--TPV'\nPV1_1 = 1\nPV2_1 = 1\nPV1_40 = 0.1\n`, /PV1_40: TPV has coefficients PV1_0\.\.PV1_39 only/],
+    [`${base}CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\nPV1_1 = 1\nPV2_1 = 1\nPV2_41 = 0.1\n`, /PV2_41: TPV has coefficients/],
     [`${base}CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\nCRVAL1 = 'abc'\n`, /CRVAL1 should be a number/],
     ["CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\nCD1_1 = 1\nCD1_2 = 2\nCD2_1 = 2\nCD2_2 = 4\n", /singular/],
     ["CTYPE1 = 'RA---TAN'\nCTYPE2 = 'DEC--TAN'\n", /no linear WCS part/],
