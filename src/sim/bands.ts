@@ -39,6 +39,7 @@ export function parseBands(s: string): Band[] {
   const out: Band[] = [];
   for (const ch of s.replace(/[,\s]/g, '')) {
     if (!(ch in BAND_INFO)) throw new Error(`unknown band '${ch}' (known: g, r, i, z)`);
+    if (out.includes(ch as Band)) throw new Error(`band '${ch}' given twice`);
     out.push(ch as Band);
   }
   return out;

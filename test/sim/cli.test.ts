@@ -28,6 +28,9 @@ test('tessera simulate: DECam CCD subset and bad options', async () => {
   assert.match(bad.stderr, /--camera/);
   assert.equal((await cli(['simulate', '--camera', 'decam', '--ccds', '63', '-o', dir])).code, 2);
   assert.equal((await cli(['simulate', '--bands', 'gx', '-o', dir])).code, 2);
+  const dup = await cli(['simulate', '--bands', 'grg', '-o', dir]);
+  assert.equal(dup.code, 2);
+  assert.match(dup.stderr, /--bands: band 'g' given twice/);
   assert.equal((await cli(['simulate', '--epochs', '2'])).code, 2);
   const r = await cli(['simulate', '--camera', 'decam', '--ccds', '35', '--epochs', '0,1', '--bands', 'r', '--stars', '300', '--galaxies', '2000', '-o', dir, '-j', '0', '-q']);
   assert.equal(r.code, 0, r.stderr);
