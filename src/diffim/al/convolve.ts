@@ -48,7 +48,7 @@ export function fft2(re: Float64Array, im: Float64Array, n: number, inverse: boo
   }
 }
 
-/** Kernel spectrum in the (transposed) layout of Fft.run2d, with the inverse's 1/n² folded in. */
+/** Kernel spectrum in the (transposed, bit-reversed) layout of Fft.run2dDif, with the inverse's 1/n² folded in. */
 function kernelSpectrum(k: Float64Array, size: number, n: number): { re: Float64Array; im: Float64Array } {
   const re = new Float64Array(n * n), im = new Float64Array(n * n);
   const h = (size - 1) >> 1;
@@ -57,7 +57,7 @@ function kernelSpectrum(k: Float64Array, size: number, n: number): { re: Float64
     const v = j - h, u = i - h;
     re[((v + n) % n) * n + ((u + n) % n)] = k[j * size + i]! * s;
   }
-  fftOf(n).run2d(re, im, false);
+  fftOf(n).run2dDif(re, im);
   return { re, im };
 }
 
@@ -109,6 +109,7 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   // groups of terms by X power
   const powers = [...new Set(terms.map((t) => t.ax))].sort((p, q) => p - q);
   const gOf = terms.map((t) => powers.indexOf(t.ax));
+  const firstOf = gOf.map((g, m) => gOf.indexOf(g) === m);
   const gR = powers.map(() => new Float64Array(nn)), gI = powers.map(() => new Float64Array(nn));
   const rowR = new Float64Array(n), rowI = new Float64Array(n);
   const sR = new Float64Array(nn), sI = new Float64Array(nn);
@@ -120,6 +121,7 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
     // Y weights of each term over this tile row's valid rows
     for (let m = 0; m < terms.length; m++) {
       const py = yp[terms[m]!.ay]!, w = wys[m]!;
+      w.fill(0);
       for (let y = 0; y < vr; y++) w[y + hk] = py[ty + y]!;
     }
     for (let ax = 0; ax < width; ax += 2 * valid) {
@@ -128,16 +130,15 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
       sR.fill(0); sI.fill(0);
       loadTile(src, width, height, ax - hk, ty - hk, n, sR);
       if (second) loadTile(src, width, height, bx - hk, ty - hk, n, sI);
-      F.run2d(sR, sI, false);
+      F.run2dDif(sR, sI);
       if (eR && eI && inp.extra) {
         eR.fill(0); eI.fill(0);
         loadTile(inp.extra.src, width, height, ax - hk, ty - hk, n, eR);
         if (second) loadTile(inp.extra.src, width, height, bx - hk, ty - hk, n, eI);
-        F.run2d(eR, eI, false);
+        F.run2dDif(eR, eI);
       }
       // per frequency row kx: product with each term's spectrum, first inverse pass (in L1), then
       // weighted accumulation into the term's X-power group (transposed layout kx·n + y)
-      for (let g = 0; g < powers.length; g++) { gR[g]!.fill(0); gI[g]!.fill(0); }
       for (let kx = 0; kx < n; kx++) {
         const o = kx * n;
         for (let m = 0; m < terms.length; m++) {
@@ -157,16 +158,21 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
               rowI[i]! += a * d + b * c;
             }
           }
-          F.run(rowR, rowI, 0, true);
+          F.runBitrev(rowR, rowI, 0, true);
           const w = wys[m]!;
           const GR = gR[gOf[m]!]!, GI = gI[gOf[m]!]!;
-          for (let y = hk; y < hk + vr; y++) { const f = w[y]!; GR[o + y]! += rowR[y]! * f; GI[o + y]! += rowI[y]! * f; }
+          if (firstOf[m]) {
+            // the group's first term sets the row (rows outside the valid range stay 0)
+            for (let y = 0; y < n; y++) { const f = w[y]!; GR[o + y] = rowR[y]! * f; GI[o + y] = rowI[y]! * f; }
+          } else {
+            for (let y = hk; y < hk + vr; y++) { const f = w[y]!; GR[o + y]! += rowR[y]! * f; GI[o + y]! += rowI[y]! * f; }
+          }
         }
       }
       for (let g = 0; g < powers.length; g++) {
         const GR = gR[g]!, GI = gI[g]!;
         transpose(GR, n); transpose(GI, n);
-        F.runRows(GR, GI, hk, hk + vr, true);
+        F.runRowsBitrev(GR, GI, hk, hk + vr, true);
         const px = xp[powers[g]!]!;
         store(GR, n, ax, ty, hk, valid, vr, out, width, px);
         if (second) store(GI, n, bx, ty, hk, valid, vr, out, width, px);

@@ -26,7 +26,7 @@ export class Fft {
 
   /** In-place transform of re/im[off .. off+n). Forward uses e^{−2πi kx/n}; inverse unnormalised. */
   run(re: Float64Array, im: Float64Array, off: number, inverse: boolean): void {
-    const n = this.n, rev = this.rev, cs = this.cs, sn = this.sn;
+    const n = this.n, rev = this.rev;
     for (let i = 0; i < n; i++) {
       const j = rev[i]!;
       if (j > i) {
@@ -35,6 +35,16 @@ export class Fft {
         t = im[a]!; im[a] = im[b]!; im[b] = t;
       }
     }
+    this.runBitrev(re, im, off, inverse);
+  }
+
+  /**
+   * Decimation-in-time stages only: input in BIT-REVERSED order, output in natural order (the
+   * transform of the naturally ordered sequence). Pairs with runDif for convolutions without any
+   * permutation pass.
+   */
+  runBitrev(re: Float64Array, im: Float64Array, off: number, inverse: boolean): void {
+    const n = this.n, cs = this.cs, sn = this.sn;
     const sg = inverse ? 1 : -1;
     let h = 1;
     let stage = 0;
@@ -73,6 +83,62 @@ export class Fft {
     }
   }
 
+  /**
+   * Decimation in frequency (Gentleman–Sande; the transpose of runBitrev's network): natural
+   * input, output in BIT-REVERSED order. runBitrev(runDif(x)) with opposite signs = n·x.
+   */
+  runDif(re: Float64Array, im: Float64Array, off: number, inverse: boolean): void {
+    const n = this.n, cs = this.cs, sn = this.sn;
+    const sg = inverse ? 1 : -1;
+    // fused radix-2² blocks from the largest half-size down, then the odd radix-2 stage
+    // (the DIT schedule: [h = 1 plain if log n is odd], fused h = 1|2, ×4, …, n/4)
+    const hMin = this.logn & 1 ? 2 : 1;
+    for (let h = n / 4; h >= hMin; h /= 4) {
+      const q = 4 * h;
+      const st1 = n / (2 * h), st2 = n / q;
+      for (let g = off; g < off + n; g += q) {
+        for (let k = 0; k < h; k++) {
+          const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
+          const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
+          const w3r = -sg * w2i, w3i = sg * w2r;
+          const i0 = g + k, i1 = i0 + h, i2 = i1 + h, i3 = i2 + h;
+          const a0r = re[i0]!, a0i = im[i0]!, a1r = re[i1]!, a1i = im[i1]!;
+          const a2r = re[i2]!, a2i = im[i2]!, a3r = re[i3]!, a3i = im[i3]!;
+          // transpose of the DIT pair (h, 2h): first the 2h stage, then the h stage
+          const c0r = a0r + a2r, c0i = a0i + a2i;
+          let dr = a0r - a2r, di = a0i - a2i;
+          const c2r = dr * w2r - di * w2i, c2i = dr * w2i + di * w2r;
+          const c1r = a1r + a3r, c1i = a1i + a3i;
+          dr = a1r - a3r; di = a1i - a3i;
+          const c3r = dr * w3r - di * w3i, c3i = dr * w3i + di * w3r;
+          re[i0] = c0r + c1r; im[i0] = c0i + c1i;
+          dr = c0r - c1r; di = c0i - c1i;
+          re[i1] = dr * w1r - di * w1i; im[i1] = dr * w1i + di * w1r;
+          re[i2] = c2r + c3r; im[i2] = c2i + c3i;
+          dr = c2r - c3r; di = c2i - c3i;
+          re[i3] = dr * w1r - di * w1i; im[i3] = dr * w1i + di * w1r;
+        }
+      }
+    }
+    if (this.logn & 1) {
+      for (let s = off; s < off + n; s += 2) {
+        const ar = re[s]!, ai = im[s]!, br = re[s + 1]!, bi = im[s + 1]!;
+        re[s] = ar + br; im[s] = ai + bi; re[s + 1] = ar - br; im[s + 1] = ai - bi;
+      }
+    }
+  }
+
+  /**
+   * Forward 2-D transform for convolutions: runDif on rows, transpose, runDif on rows. The
+   * spectrum is transposed AND bit-reversed on both axes; runInverseRows (runBitrev) undoes it.
+   */
+  run2dDif(re: Float64Array, im: Float64Array): void {
+    const n = this.n;
+    for (let y = 0; y < n; y++) this.runDif(re, im, y * n, false);
+    transpose(re, n); transpose(im, n);
+    for (let y = 0; y < n; y++) this.runDif(re, im, y * n, false);
+  }
+
   /** 2-D n × n transform: rows, transpose, rows (spectrum left transposed; see the module comment). */
   run2d(re: Float64Array, im: Float64Array, inverse: boolean): void {
     const n = this.n;
@@ -81,10 +147,10 @@ export class Fft {
     for (let y = 0; y < n; y++) this.run(re, im, y * n, inverse);
   }
 
-  /** 1-D transforms of rows [r0, r1) of an n × n array. */
-  runRows(re: Float64Array, im: Float64Array, r0: number, r1: number, inverse: boolean): void {
+  /** runBitrev (bit-reversed input, natural output) on rows [r0, r1) of an n × n array. */
+  runRowsBitrev(re: Float64Array, im: Float64Array, r0: number, r1: number, inverse: boolean): void {
     const n = this.n;
-    for (let y = r0; y < r1; y++) this.run(re, im, y * n, inverse);
+    for (let y = r0; y < r1; y++) this.runBitrev(re, im, y * n, inverse);
   }
 }
 
