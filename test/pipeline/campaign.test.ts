@@ -40,6 +40,14 @@ describe('repository and layout', () => {
     assert.match(r.stderr, /^tessera init: cannot connect to PostgreSQL at postgres:\/\/u@127\.0\.0\.1:1\/db: ECONNREFUSED/);
     assert.ok(!r.stderr.includes('secret'));
     assert.ok(Date.now() - t0 < 3000);
+    assert.ok(!existsSync(root), 'a failed init leaves nothing behind (init can be rerun with a corrected URL)');
+    const full = tempDir();
+    writeFileSync(join(full, 'keep.txt'), 'x');
+    process.env.TESSERA_DB_CONNECT_TIMEOUT_MS = '1500';
+    const r2 = await cli(['init', full, '--db', 'postgres://u@127.0.0.1:1/db']);
+    delete process.env.TESSERA_DB_CONNECT_TIMEOUT_MS;
+    assert.equal(r2.code, 1);
+    assert.ok(existsSync(join(full, 'keep.txt')) && !existsSync(join(full, 'tessera-repo.json')) && !existsSync(join(full, 'logs')), 'only what init made is removed');
     const bad = await cli(['init', join(tempDir(), 'r2'), '--db', 'mysql://x']);
     assert.match(bad.stderr, /expected a postgres:\/\/user@host\/db URL/);
   });

@@ -1,6 +1,8 @@
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { CommandSpec } from '../args.js';
 import { positional, stringOpt } from '../args.js';
-import { Repository } from '../../pipeline/repo.js';
+import { Repository, REPO_CONFIG } from '../../pipeline/repo.js';
 import { DATASETS } from '../../pipeline/layout.js';
 
 export const commands: CommandSpec[] = [
@@ -15,9 +17,21 @@ logs/, and datasets at fixed paths:
 ${Object.entries(DATASETS).map(([k, v]) => `  ${k.padEnd(10)} ${v}`).join('\n')}`,
     async run(args, io) {
       const root = positional(args, 0, 'REPO', 'init');
+      const dir = resolve(root);
+      const existed = existsSync(dir);
+      const hadLogs = existsSync(join(dir, 'logs'));
       const repo = Repository.init(root, { db: stringOpt(args, 'db') });
-      // Create the schema now so that a bad database URL fails here, not at the first load.
+      // Create the schema now so that a bad database URL fails here, not at the first load; on
+      // failure undo what init made, so that init can be run again with a corrected URL.
       const store = await repo.openStore().catch((e) => {
+        rmSync(join(dir, REPO_CONFIG), { force: true });
+        const rmEmpty = (d: string) => {
+          try {
+            if (readdirSync(d).length === 0) rmdirSync(d);
+          } catch { /* gone or not empty */ }
+        };
+        if (!hadLogs) rmEmpty(join(dir, 'logs'));
+        if (!existed) rmEmpty(dir);
         throw e;
       });
       await store.close();
