@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, tempDir } from '../helpers.js';
 import { FitsReader } from '../../src/fits/index.js';
@@ -62,4 +62,23 @@ test('tessera simulate --tiles: every epoch visits every tile; tiles are spaced 
   assert.ok(pk.length === 3 && pk.every((v) => v >= 23 && v <= 24));
   assert.ok(Math.abs(sep - 0.05) < 0.01, `tile separation ${sep}°`);
   assert.equal((await cli(['simulate', '--tiles', '2', '-o', dir])).code, 2);
+});
+
+test('tessera simulate into a directory holding a simulation: refused, or --overwrite removes the old files', async () => {
+  const dir = tempDir('tessera-simcli-');
+  const small = ['--ccds', '1', '--size', '96x96', '--epochs', '1,0', '--transients', '1', '--asteroids', '0', '-o', dir, '-j', '0', '-q'];
+  const first = await cli(['simulate', ...small, '--bands', 'gr', '--seed', '1']);
+  assert.equal(first.code, 0, first.stderr);
+  const files = (m: { exposures: { image: string; weight: string; mask: string }[] }) => m.exposures.flatMap((e) => [e.image, e.weight, e.mask]);
+  const old = files(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+  assert.equal(old.length, 6);
+  const refused = await cli(['simulate', ...small, '--bands', 'z', '--seed', '2']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /already holds a simulation \(manifest\.json\); choose a new directory, or pass --overwrite/);
+  for (const f of old) assert.ok(existsSync(join(dir, f)), `${f} kept after the refusal`);
+  writeFileSync(join(dir, 'exposures', 'notes.txt'), 'mine');
+  const again = await cli(['simulate', ...small, '--bands', 'z', '--seed', '2', '--overwrite']);
+  assert.equal(again.code, 0, again.stderr);
+  const now = files(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+  assert.deepEqual(readdirSync(join(dir, 'exposures')).sort(), [...now.map((f) => f.replace('exposures/', '')), 'notes.txt'].sort());
 });

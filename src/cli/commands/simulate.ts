@@ -1,7 +1,32 @@
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { isAbsolute, join, normalize } from 'node:path';
 import type { CommandSpec } from '../args.js';
-import { intOpt, numberList, numberOpt, stringOpt } from '../args.js';
-import { UsageError } from '../../util/errors.js';
+import { boolOpt, intOpt, numberList, numberOpt, stringOpt } from '../args.js';
+import { TesseraError, UsageError } from '../../util/errors.js';
 import { decamPreset, parseBands, simulateSurvey, smallCamera, smallPreset, type SurveyConfig } from '../../sim/index.js';
+
+/**
+ * Remove the files a previous simulation in `dir` listed in its manifest.json (exposures, truth,
+ * refcat, the manifest itself), so that a new run does not leave stale exposures beside its own.
+ * Nothing outside `dir` and nothing the manifest does not name is touched.
+ */
+function removePreviousSimulation(dir: string): void {
+  const path = join(dir, 'manifest.json');
+  let m: { tessera?: unknown; exposures?: { image?: unknown; weight?: unknown; mask?: unknown }[]; refcat?: unknown; truth?: Record<string, unknown> };
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8')) as typeof m;
+  } catch (e) {
+    throw new TesseraError(`${path}: cannot read the previous simulation's manifest (${(e as Error).message}); remove ${dir} by hand`);
+  }
+  if (m.tessera !== 'simulation') throw new TesseraError(`${path}: not a Tessera simulation manifest; remove ${dir} by hand or choose another directory`);
+  const files: unknown[] = [m.refcat, ...Object.values(m.truth ?? {})];
+  for (const e of m.exposures ?? []) files.push(e.image, e.weight, e.mask);
+  for (const f of files) {
+    if (typeof f !== 'string' || isAbsolute(f) || normalize(f).startsWith('..')) continue;
+    rmSync(join(dir, f), { force: true });
+  }
+  rmSync(path, { force: true });
+}
 
 function parseRanges(s: string, name: string): number[] {
   const out: number[] = [];
@@ -41,6 +66,7 @@ export const commands: CommandSpec[] = [
       { name: 'galaxies', type: 'string', valueName: 'PER_DEG2', description: 'galaxies per deg² to r = 24 (small: 40000, decam: 30000)' },
       { name: 'jobs', short: 'j', type: 'string', valueName: 'N', description: 'worker threads (0 = render in the main thread)', default: '2' },
       { name: 'quiet', short: 'q', type: 'boolean', description: 'print only the summary' },
+      { name: 'overwrite', type: 'boolean', description: 'DIR holds an earlier simulation: remove its files first (otherwise an error)' },
     ],
     details: `
 Writes, under DIR: manifest.json; exposures/c4d_YYMMDD_hhmmss_{ooi,oow,ood}_<band>_v1.fits.fz per
@@ -128,6 +154,10 @@ Mask bits: 1 bad pixel/column, 2 saturated, 8 cosmic ray, 64 bleed trail, 1024 s
       const jobs = intOpt(args, 'jobs') ?? 2;
       if (jobs < 0 || jobs > 64) throw new UsageError('--jobs: expected 0..64');
       const quiet = args.options.quiet === true;
+      if (existsSync(join(out, 'manifest.json'))) {
+        if (!boolOpt(args, 'overwrite')) throw new TesseraError(`${out}: already holds a simulation (manifest.json); choose a new directory, or pass --overwrite to replace it`);
+        removePreviousSimulation(out);
+      }
       const res = await simulateSurvey(cfg, { outDir: out, jobs, onProgress: quiet ? undefined : (m) => io.stdout.write(m + '\n') });
       const m = res.manifest;
       io.stdout.write(`wrote ${m.exposures.length} exposures × ${m.exposures[0]?.ccds.length ?? 0} CCDs (${camera}, bands ${m.bands.join('')}, seed ${m.seed}) to ${out} in ${(res.timing.wallMs / 1000).toFixed(1)} s\n`);
