@@ -311,9 +311,9 @@ export function riceEncode(
     let dpsum = (sum - Math.floor(n / 2) - 1) / n;
     if (dpsum < 0) dpsum = 0;
     // not truncated to the pixel width (unlike cfitsio's short/byte coders): keeps the bound above
-    let psum = Math.floor(Math.floor(dpsum) / 2);
-    let fs = 0;
-    while (psum > 0) { fs++; psum = Math.floor(psum / 2); }
+    // fs = number of bits of floor(floor(dpsum) / 2) (dpsum < 2^32, so that fits in 31 bits)
+    const psum = Math.floor(dpsum) >>> 1;
+    const fs = psum > 0 ? 32 - Math.clz32(psum) : 0;
 
     // the block code (fsbits ≤ 5 bits)
     const code = fs >= fsmax ? fsmax + 1 : fs === 0 && sum === 0 ? 0 : fs + 1;
