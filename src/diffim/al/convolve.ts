@@ -97,8 +97,15 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   const valid = n - 2 * hk;
   const nn = n * n;
   const F = fftOf(n);
-  const specs = terms.map((t) => kernelSpectrum(t.kernel, t.size, n));
-  const espec = inp.extra ? kernelSpectrum(inp.extra.kernel, inp.extra.size, n) : null;
+  // kernel spectra interleaved (re, im) in single precision: half the memory traffic of the
+  // per-row products (relative error ~1e-7 of the tile values, far below any image noise)
+  const inter = (sp: { re: Float64Array; im: Float64Array }): Float32Array => {
+    const a = new Float32Array(2 * nn);
+    for (let i = 0; i < nn; i++) { a[2 * i] = sp.re[i]!; a[2 * i + 1] = sp.im[i]!; }
+    return a;
+  };
+  const specs = terms.map((t) => inter(kernelSpectrum(t.kernel, t.size, n)));
+  const espec = inp.extra ? inter(kernelSpectrum(inp.extra.kernel, inp.extra.size, n)) : null;
   const y0 = inp.y0 ?? 0, y1 = Math.min(inp.y1 ?? height, height);
   // polynomial powers per column and row
   let maxA = 0, maxB = 0;
@@ -115,7 +122,6 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   const sR = new Float64Array(nn), sI = new Float64Array(nn);
   const eR = espec ? new Float64Array(nn) : null, eI = espec ? new Float64Array(nn) : null;
   const wys = terms.map(() => new Float64Array(n));
-  for (let y = y0; y < y1; y++) out.fill(0, y * width, (y + 1) * width);
   for (let ty = y0; ty < y1; ty += valid) {
     const vr = Math.min(valid, y1 - ty);
     // Y weights of each term over this tile row's valid rows
@@ -142,18 +148,17 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
       for (let kx = 0; kx < n; kx++) {
         const o = kx * n;
         for (let m = 0; m < terms.length; m++) {
-          const kr = specs[m]!.re, ki = specs[m]!.im;
+          const sp = specs[m]!;
           for (let i = 0; i < n; i++) {
             const q = o + i;
-            const a = sR[q]!, b = sI[q]!, c = kr[q]!, d = ki[q]!;
+            const a = sR[q]!, b = sI[q]!, c = sp[2 * q]!, d = sp[2 * q + 1]!;
             rowR[i] = a * c - b * d;
             rowI[i] = a * d + b * c;
           }
           if (m === 0 && espec && eR && eI) {
-            const kr2 = espec.re, ki2 = espec.im;
             for (let i = 0; i < n; i++) {
               const q = o + i;
-              const a = eR[q]!, b = eI[q]!, c = kr2[q]!, d = ki2[q]!;
+              const a = eR[q]!, b = eI[q]!, c = espec[2 * q]!, d = espec[2 * q + 1]!;
               rowR[i]! += a * c - b * d;
               rowI[i]! += a * d + b * c;
             }
@@ -174,19 +179,21 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
         transpose(GR, n); transpose(GI, n);
         F.runRowsBitrev(GR, GI, hk, hk + vr, true);
         const px = xp[powers[g]!]!;
-        store(GR, n, ax, ty, hk, valid, vr, out, width, px);
-        if (second) store(GI, n, bx, ty, hk, valid, vr, out, width, px);
+        // tiles partition the output: the first group sets it, the others add
+        store(GR, n, ax, ty, hk, valid, vr, out, width, px, g === 0);
+        if (second) store(GI, n, bx, ty, hk, valid, vr, out, width, px, g === 0);
       }
     }
   }
   return out;
 }
 
-function store(res: Float64Array, n: number, tx: number, ty: number, hk: number, valid: number, vr: number, out: Float32Array, width: number, px: Float64Array): void {
+function store(res: Float64Array, n: number, tx: number, ty: number, hk: number, valid: number, vr: number, out: Float32Array, width: number, px: Float64Array, set: boolean): void {
   const w = Math.min(valid, width - tx);
   for (let y = 0; y < vr; y++) {
     const srow = (y + hk) * n + hk, drow = (ty + y) * width + tx;
-    for (let x = 0; x < w; x++) out[drow + x]! += res[srow + x]! * px[tx + x]!;
+    if (set) for (let x = 0; x < w; x++) out[drow + x] = res[srow + x]! * px[tx + x]!;
+    else for (let x = 0; x < w; x++) out[drow + x]! += res[srow + x]! * px[tx + x]!;
   }
 }
 
