@@ -5,7 +5,7 @@
  * (per exposure: CCD count, median zero point, seeing and depth, diaSource total).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { FitsReader } from '../fits/reader.js';
 import type { Header } from '../fits/header.js';
 import { datasetPath } from '../pipeline/layout.js';
@@ -69,7 +69,8 @@ export function qaTables(root: string): { ccd: ProductTable; exposure: ProductTa
     const h = imageHeader(f);
     if (!h) continue;
     const expnum = Number(m[1]), ccd = Number(m[2]);
-    const band = String(h.get('BAND') ?? '').trim();
+    // BAND from the header, else from the layout (calexp/<band>/<expnum>/calexp-….fits.fz)
+    const band = String(h.get('BAND') ?? '').trim() || basename(dirname(dirname(f)));
     const id = { band, expnum, ccd };
     const diff = datasetPath(root, 'diff', id);
     const dh = existsSync(diff) ? imageHeader(diff) : undefined;

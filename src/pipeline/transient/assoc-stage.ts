@@ -96,6 +96,8 @@ export interface DiffExposure {
   zeroPoint?: number;
   /** GAIN (e⁻/count) of the IMAGE header, when present (source Poisson noise in forced errors). */
   gain?: number;
+  /** APCORR (aperture / PSF flux) of the IMAGE header, when present (calexps; a diff's MAGZERO already includes it). */
+  apcorr?: number;
 }
 
 /**
@@ -118,6 +120,7 @@ export function readDiffExposure(path: string, psfFile?: string): DiffExposure {
     const wcs = Wcs.fromHeader(img.header, `${path}[IMAGE]`);
     const zp = img.header.get('MAGZERO');
     const gain = img.header.get('GAIN');
+    const apcorr = img.header.get('APCORR');
     let psf: PsfLike | undefined;
     const readPsf = (rd: FitsReader, where: string): PsfLike | undefined => {
       // a PSFEx-like PSF HDU, or a plain 2-D stamp of the difference image's PSF (PSF_D)
@@ -138,6 +141,7 @@ export function readDiffExposure(path: string, psfFile?: string): DiffExposure {
     return {
       image: { width: w, height: h, image: Float32Array.from(img.data as ArrayLike<number>), variance: Float32Array.from(v.data as ArrayLike<number>), mask },
       wcs, psf, psfSource, zeroPoint: typeof zp === 'number' ? zp : undefined, gain: typeof gain === 'number' && gain > 0 ? gain : undefined,
+      apcorr: typeof apcorr === 'number' && apcorr > 0 ? apcorr : undefined,
     };
   } finally {
     r.close();

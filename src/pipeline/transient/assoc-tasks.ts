@@ -100,7 +100,10 @@ registerKind({
       ctx.log(`forced ${p.expnum}/${p.ccd}: the difference image has no PSF HDU; using the PSF of ${psfFile} (ignores the decorrelation kernel: fluxes may be biased by a few per cent)`);
     }
     const objs = readObjectPositions(p.regions.map((r) => L.diaObjectFits(parseRegion(r))).filter((f) => existsSync(f)));
-    const t = forcedToFile(L, exp, objs, { imageType: p.imageType ?? 'diff', mjd: p.mjd, band: p.band, expnum: p.expnum, ccd: p.ccd, zeroPoint: p.zeroPoint },
+    // PSF fluxes on a calexp: its MAGZERO is for aperture fluxes, so fold the aperture correction
+    // in (as the diff stage does for the difference image's MAGZERO).
+    const zeroPoint = p.zeroPoint ?? (p.imageType === 'calexp' && exp.zeroPoint !== undefined && exp.apcorr ? exp.zeroPoint - 2.5 * Math.log10(exp.apcorr) : undefined);
+    const t = forcedToFile(L, exp, objs, { imageType: p.imageType ?? 'diff', mjd: p.mjd, band: p.band, expnum: p.expnum, ccd: p.ccd, zeroPoint },
       { fitBackground: p.fitBackground ?? p.imageType === 'calexp' }, forcedPath(ctx.repo.root, p));
     ctx.log(`forced ${p.expnum}/${p.ccd} (${p.imageType ?? 'diff'}): ${t.n} of ${objs.n} diaObjects on the image`);
   },

@@ -211,7 +211,7 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
 
   // Forced-photometry pulls of transient-matched objects, and null pulls elsewhere.
   const pulls: number[] = [], ratios: number[] = [], nullPulls: number[] = [];
-  const forcedFiles = walk(join(repo.root, 'forced'), /^forced-.*\.fits$/);
+  const forcedFiles = walk(join(repo.root, 'forced'), /^forced-.*\.fits$/).filter((f) => !f.endsWith('-calexp.fits')); // difference images only
   const regMjd = new Map(ccds.map((c) => [c.expnum, c.mjd]));
   const st = cat.stars;
   const varRa: number[] = [], varDec: number[] = [];

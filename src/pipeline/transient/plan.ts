@@ -50,6 +50,12 @@ export interface PlanOptions {
   assocRadiusArcsec?: number;
   /** diaSource detection threshold on the difference images (default 5). */
   diffThreshold?: number;
+  /**
+   * Also measure forced photometry on the search CCDs' calexps (direct images, local background
+   * fitted): tasks `forced/calexp/E/C`, forcedSource rows with imageType 'calexp'. Light curves,
+   * candidates and the report use the difference-image rows only.
+   */
+  forcedOnCalexp?: boolean;
 }
 
 export const ccdTaskId = (c: { expnum: number; ccd: number }) => `expnum=${c.expnum}/ccd=${c.ccd}`;
@@ -108,7 +114,7 @@ export function buildPlan(ccds: readonly CcdEntry[], opts: PlanOptions): Campaig
   }
   // associate (per patch, after every diff of a CCD overlapping it), forced (per search CCD,
   // after the associate tasks of its patches) and products (after every forced task): src/assoc.
-  const downstream = planned.length ? planTransientTasks(planned, { radiusArcsec: opts.assocRadiusArcsec, marginPix: opts.marginPix ?? 100 }) : [];
+  const downstream = planned.length ? planTransientTasks(planned, { radiusArcsec: opts.assocRadiusArcsec, marginPix: opts.marginPix ?? 100, forcedOnCalexp: opts.forcedOnCalexp }) : [];
   for (const t of downstream) tasks.push({ ...t, priority: t.kind === 'associate' ? 10 : t.kind === 'forced' ? 5 : 0 });
   const regions = downstream.filter((t) => t.kind === 'associate').map((t) => (t.params as { region: string }).region);
   return { tasks, templatesOf, regions };

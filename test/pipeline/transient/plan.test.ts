@@ -80,6 +80,21 @@ test('plan: calibrate per CCD; diff per search CCD after its calibrate and its o
   for (const t of plan.tasks) for (const a of t.after ?? []) assert.ok(T.has(a), `${t.key} waits for unknown ${a}`);
 });
 
+test('plan: forcedOnCalexp adds forced photometry on each search CCD\'s calexp, after the same associate tasks', () => {
+  const plain = buildPlan(REG, { refcat: '/refcat', templates: [100] });
+  const plan = buildPlan(REG, { refcat: '/refcat', templates: [100], forcedOnCalexp: true });
+  const T = byKey(plan.tasks);
+  const searches = REG.filter((c) => c.expnum !== 100);
+  assert.equal(plan.tasks.length, plain.tasks.length + searches.length);
+  for (const c of searches) {
+    const k = `forced/calexp/${c.expnum}/${c.ccd}`;
+    assert.equal(T.get(k)?.kind, 'forced');
+    assert.equal((T.get(k)!.params as { imageType: string }).imageType, 'calexp');
+    assert.deepEqual(sorted(T.get(k)!.after), sorted(T.get(forcedKey(c))!.after));
+  }
+  assert.ok(searches.every((c) => T.get(PRODUCTS_KEY)!.after!.includes(`forced/calexp/${c.expnum}/${c.ccd}`)), 'products waits for the calexp forced tasks too');
+});
+
 test('plan: template-before MJD and the default (earlier epochs, ≥ 0.5 day apart, same band)', () => {
   const p1 = buildPlan(REG, { refcat: '/r', templateBefore: 60240 });
   assert.deepEqual(sorted(p1.tasks.filter((t) => t.kind === 'diff').map((t) => t.key)), sorted(REG.slice(2).map(diffKey)));
