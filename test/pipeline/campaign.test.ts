@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { cli, tempDir } from '../helpers.js';
 import { Repository } from '../../src/pipeline/repo.js';
 import { datasetPath, DATASETS } from '../../src/pipeline/layout.js';
-import { parseQueueFile } from '../../src/pipeline/campaign.js';
+import { parseQueueFile, tesseraArgv } from '../../src/pipeline/campaign.js';
+import { spawnSync } from 'node:child_process';
 
 const newRepo = async () => {
   const root = join(tempDir('tessera-cli-'), 'repo');
@@ -162,6 +163,27 @@ describe('queue commands', () => {
     assert.deepEqual(await kindsUntil(s2, 'diff', 'c'), ['cal', 'diff']);
     await assert.rejects(kindsUntil(s2, 'nope', 'c'), /no tasks of kind 'nope' in queue 'c' \(kinds: assoc, cal, diff\)/);
     await s2.close();
+  });
+
+  it('tessera worker runs command tasks and loads the transient stage kinds when a task of theirs arrives', async () => {
+    const root = await newRepo();
+    const lines = [
+      JSON.stringify({ key: 'c', cmd: 'true' }),
+      JSON.stringify({ key: 'cal', kind: 'calibrate', params: { expnum: 1, ccd: 1, ccdName: 'C1', band: 'r', image: '/nonexistent/x.fits.fz', refcat: '/nonexistent/refcat', hdu: 1 } }),
+    ];
+    assert.equal((await cli(['queue', 'load', root, 'q', '-'], lines.join('\n'))).code, 0);
+    // A separate process, so that the stages are not already loaded by this test process.
+    const [node, bin] = tesseraArgv() as [string, string];
+    const w = spawnSync(node, [bin, 'worker', root, '--queue', 'q', '--quiet'], { encoding: 'utf8' });
+    assert.equal(w.status, 0, w.stderr);
+    const store = await Repository.open(root).openStore();
+    assert.equal((await store.getTask({ queue: 'q', key: 'c' }))!.state, 'SUCCEEDED');
+    const cal = (await store.getTask({ queue: 'q', key: 'cal' }))!;
+    await store.close();
+    // The calibrate stage ran (and found its input missing): the kind was known to the worker.
+    assert.equal(cal.state, 'FAILED');
+    assert.doesNotMatch(cal.error!, /no task kind/);
+    assert.match(cal.error!, /exit code 3 \(bad data, not retried\): calibrate 1\/C1: .*\/nonexistent\/x\.fits\.fz: cannot open/);
   });
 
   it('parseQueueFile names the line of bad JSON', () => {
