@@ -26,6 +26,12 @@ function overview(all: CommandSpec[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** Messages often start with the command's own name ("sky brick: missing RA"); say it once. */
+function withoutPrefix(message: string, name: string): string {
+  for (const prefix of [`tessera ${name}: `, `${name}: `]) if (message.startsWith(prefix)) return message.slice(prefix.length);
+  return message;
+}
+
 /** Run one command line; returns the exit code (0 ok, 1 failure, 2 usage error). */
 export async function runCli(argv: readonly string[], io: CommandIO = process): Promise<number> {
   let all: CommandSpec[];
@@ -41,7 +47,13 @@ export async function runCli(argv: readonly string[], io: CommandIO = process): 
   if (!found) {
     const group = all.filter((c) => c.name.split(' ')[0] === first);
     if (group.length) {
-      io.stderr.write(`tessera ${first}: expected one of: ${group.map((c) => c.name.split(' ').slice(1).join(' ')).join(', ')}\n`);
+      const asksHelp = argv[1] === '--help' || argv[1] === '-h' || argv[1] === 'help';
+      const lines = [`tessera ${first} — commands:`, ...group.map((c) => `  ${c.name.padEnd(22)} ${c.summary}`), '', `tessera ${first} SUBCOMMAND --help describes one.`];
+      if (asksHelp) {
+        io.stdout.write(lines.join('\n') + '\n');
+        return 0;
+      }
+      io.stderr.write(`tessera ${first}: ${argv[1] === undefined ? 'missing subcommand' : `unknown subcommand '${argv[1]}'`}\n${lines.join('\n')}\n`);
     } else {
       io.stderr.write(`tessera: unknown command '${first}' (see tessera --help)\n`);
     }
@@ -57,13 +69,9 @@ export async function runCli(argv: readonly string[], io: CommandIO = process): 
     const code = await spec.run(args, io);
     return typeof code === 'number' ? code : 0;
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`tessera ${spec.name}: ${e.message}\n`);
-      return 2;
-    }
     if (e instanceof TesseraError) {
-      io.stderr.write(`tessera ${spec.name}: ${e.message}\n`);
-      return 1;
+      io.stderr.write(`tessera ${spec.name}: ${withoutPrefix(e.message, spec.name)}\n`);
+      return e instanceof UsageError ? 2 : 1;
     }
     const err = e as NodeJS.ErrnoException;
     if (err && typeof err.code === 'string' && err.path) {

@@ -31,3 +31,23 @@ test('an unknown option is a usage error naming it', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /unknown option --bogus/);
 });
+
+test('a command group with --help lists its subcommands and exits 0; without a subcommand exits 2', async () => {
+  const h = await cli(['fits', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /fits info/);
+  assert.match(h.stdout, /fits compress/);
+  const bare = await cli(['fits']);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /missing subcommand/);
+  const bad = await cli(['fits', 'frob']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown subcommand 'frob'/);
+});
+
+test('usage errors name the command once', async () => {
+  const r = await cli(['sky', 'brick']);
+  assert.equal(r.code, 2);
+  assert.doesNotMatch(r.stderr, /sky brick: sky brick/);
+  assert.match(r.stderr, /^tessera sky brick: /);
+});
