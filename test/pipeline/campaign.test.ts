@@ -216,6 +216,9 @@ describe('launch', () => {
     assert.match(r.stderr, /--walltime HH:MM:SS is required/);
     r = await cli(['launch', root, '--workers', '2', '--walltime', '1:2:3:4', '--dry-run']);
     assert.match(r.stderr, /expected HH:MM:SS/);
+    r = await cli(['launch', root, '--workers', '2', '--walltime', '00:00:00', '--dry-run']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--walltime: expected a positive duration, got '00:00:00'/);
     r = await cli(['launch', root, '--batch', 'pbs', '--workers', '2', '--walltime', '10']);
     assert.match(r.stderr, /expected slurm or local/);
   });

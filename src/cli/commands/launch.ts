@@ -41,6 +41,7 @@ database, not in Slurm (which forgets finished jobs). Scripts are kept in REPO/l
       if (workers === undefined) throw new UsageError('--workers N is required');
       if (workers < 1) throw new UsageError('--workers: expected at least 1');
       const wall = stringOpt(args, 'walltime');
+      if (wall !== undefined && !(parseDuration(wall) > 0)) throw new UsageError(`--walltime: expected a positive duration, got '${wall}'`);
       const [node, bin] = tesseraArgv() as [string, string];
       const workerArgv = [node, bin, 'worker', repo.root, '--lease', stringOpt(args, 'lease')!];
       const queue = stringOpt(args, 'queue');
