@@ -566,10 +566,9 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   t = tick('convolve', t);
   // variance: decorrelated → white: var_t + κ̄²·var_c; otherwise var_t + K_c² ⊗ var_c
   const variance = new Float32Array(width * height);
-  if (decorrelate) {
-    const k2 = kc * kc;
-    for (let i = 0; i < variance.length; i++) variance[i] = targetVar[i]! + k2 * refVar[i]!;
-  } else {
+  const k2 = kc * kc;
+  // decorrelated: white variance var_t + κ̄²·var_c, computed in the pixel loop below
+  if (!decorrelate) {
     const ksq = Float64Array.from(kCentre, (v) => v * v);
     const rv = new Float32Array(refVar.length);
     for (let i = 0; i < rv.length; i++) { const v = refVar[i]!; rv[i] = bad[i] || !(v < Infinity) ? 0 : v; }
@@ -599,25 +598,30 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const matched = new Float32Array(width * height);
   const bgRow = new Float64Array(width);
   const P = new Float64Array(nPoly(sol.bgOrder));
+  const sImg = science.image;
+  const ss = scale * scale, dead0 = DEFAULT_BAD_MASK | MaskBits.NO_DATA;
   for (let y = 0; y < height; y++) {
+    const o = y * width;
+    if (y < edge || y >= height - edge) {
+      for (let i = o; i < o + width; i++) mask[i]! |= MaskBits.EDGE;
+      image.fill(NaN, o, o + width); variance.fill(NaN, o, o + width); matched.fill(NaN, o, o + width);
+      continue;
+    }
     // differential background along the row (polynomial in X at fixed Y)
     for (let x = 0; x < width; x++) {
       if (sol.bgOrder <= 1) { bgRow[x] = x === 0 ? backgroundAt(sol, 0, y) : bgRow[0]! + (sol.bgOrder === 1 ? sol.bgCoef[1]! * (x / sol.sx) : 0); }
       else bgRow[x] = backgroundAt(sol, x, y);
     }
     void P;
+    const xe0 = Math.min(edge, width), xe1 = Math.max(xe0, width - edge);
     for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      let m = mask[i]!;
-      const isEdge = x < edge || y < edge || x >= width - edge || y >= height - edge;
-      if (isEdge) m |= MaskBits.EDGE;
-      mask[i] = m;
-      const dead = isEdge || (m & (DEFAULT_BAD_MASK | MaskBits.NO_DATA)) !== 0;
-      if (dead) { image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
+      const i = o + x;
+      if (x < xe0 || x >= xe1) { mask[i]! |= MaskBits.EDGE; image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
+      if (mask[i]! & dead0) { image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
       const d = (dgen[i]! - bgRow[x]!) * sign * scale;
       image[i] = d;
-      variance[i] = variance[i]! * scale * scale;
-      matched[i] = science.image[i]! - d;
+      variance[i] = (decorrelate ? targetVar[i]! + k2 * refVar[i]! : variance[i]!) * ss;
+      matched[i] = sImg[i]! - d;
     }
   }
   t = tick('mask+variance', t);
