@@ -20,6 +20,12 @@ const shq = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g,
 export function parseQueueFile(text: string, opts: { script?: string; source: string; priority?: number; maxAttempts?: number }): NewTask[] {
   const out: NewTask[] = [];
   const lines = text.split('\n');
+  const seen = new Map<string, number>();
+  const unique = (key: string, at: string, line: number) => {
+    const first = seen.get(key);
+    if (first !== undefined) throw new TesseraError(`${at}: task key '${key}' already given on line ${first} (keys must be unique within a queue)`);
+    seen.set(key, line);
+  };
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (!line || line.startsWith('#')) continue;
@@ -41,6 +47,7 @@ export function parseQueueFile(text: string, opts: { script?: string; source: st
       }
       const key = j.key === undefined ? (typeof j.cmd === 'string' ? j.cmd : undefined) : String(j.key);
       if (!key) throw new TesseraError(`${at}: "key" is required for kind '${kind}'`);
+      unique(key, at, i + 1);
       if (j.after !== undefined && !(Array.isArray(j.after) && j.after.every((a) => typeof a === 'string'))) throw new TesseraError(`${at}: "after" must be a list of task keys`);
       const num = (name: string): number | undefined => {
         const v = j[name];
@@ -58,6 +65,7 @@ export function parseQueueFile(text: string, opts: { script?: string; source: st
         maxAttempts: num('maxAttempts') ?? opts.maxAttempts,
       });
     } else {
+      unique(line, at, i + 1);
       const cmd = opts.script ? `${shq(opts.script)} ${line}` : line;
       out.push({ key: line, kind: COMMAND_KIND, params: { cmd }, priority: opts.priority, maxAttempts: opts.maxAttempts });
     }

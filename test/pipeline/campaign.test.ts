@@ -189,6 +189,8 @@ describe('queue commands', () => {
   it('parseQueueFile names the line of bad JSON', () => {
     assert.throws(() => parseQueueFile('echo ok\n{"key": }', { source: 'f.txt' }), /f\.txt:2: invalid JSON/);
     assert.throws(() => parseQueueFile('{"key":"a","cmd":"x","after":"b"}', { source: 'f' }), /f:1: "after" must be a list of task keys/);
+    assert.throws(() => parseQueueFile('echo a\n\necho b\necho a', { source: 'f.txt' }), /^TesseraError: f\.txt:4: task key 'echo a' already given on line 1/);
+    assert.throws(() => parseQueueFile('{"key":"k","cmd":"x"}\n{"key":"k","cmd":"y"}', { source: 'j' }), /j:2: task key 'k' already given on line 1/);
     const t = parseQueueFile('{"key":"k","kind":"calibrate","params":{"expnum":1}}', { source: 'f' });
     assert.deepEqual(t[0], { key: 'k', kind: 'calibrate', params: { expnum: 1 }, after: undefined, priority: undefined, expectedSeconds: undefined, maxAttempts: undefined });
   });
