@@ -363,12 +363,23 @@ export class DiffPsf implements PsfLike {
   constructor(readonly base: PsfLike, readonly phi: Float64Array, readonly phiSize: number, readonly fwhmPix: number) {}
   stampAt(x: number, y: number, size: number, out: Float32Array = new Float32Array(size * size)): Float32Array {
     if (this.phiSize === 1) return this.base.stampAt(x, y, size, out);
-    const big = size + this.phiSize - 1;
-    const hp = (this.phiSize - 1) >> 1;
+    // central size × size of base ⊗ φ only: out(j, i) = Σ φ(v, u)·b(j + hp − v, i + hp − u)
+    const ps = this.phiSize, hp = (ps - 1) >> 1, phi = this.phi;
     const b = this.base.stampAt(x, y, size);
-    const c = convolveKernels(Float64Array.from(b), size, this.phi, this.phiSize);
-    void big;
-    for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) out[j * size + i] = c.kernel[(j + hp) * c.size + i + hp]!;
+    const acc = new Float64Array(size * size);
+    for (let v = 0; v < ps; v++) {
+      const dv = hp - v, j0 = Math.max(0, -dv), j1 = Math.min(size, size - dv);
+      for (let u = 0; u < ps; u++) {
+        const c = phi[v * ps + u]!;
+        if (c === 0) continue;
+        const du = hp - u, i0 = Math.max(0, -du), i1 = Math.min(size, size - du);
+        for (let j = j0; j < j1; j++) {
+          const oo = j * size, bo = (j + dv) * size + du;
+          for (let i = i0; i < i1; i++) acc[oo + i]! += c * b[bo + i]!;
+        }
+      }
+    }
+    for (let i = 0; i < acc.length; i++) out[i] = acc[i]!;
     return out;
   }
   fwhmPixAt(): number { return this.fwhmPix; }

@@ -387,3 +387,22 @@ test('tessera diff reads calexp-like files (IMAGE, VARIANCE, MASK, PSF HDUs), us
   assert.match(bad.stderr, /PSF model FWHM .* disagrees with the stars/);
   assert.ok(Math.abs(FitsReader.open(join(dir, 'b.fits.fz')).imageHeader('IMAGE').number('KSUM') / 1.2 - 1) < 0.01);
 });
+
+test('DiffPsf stamp = central crop of (base PSF ⊗ φ) (direct cropped convolution)', async () => {
+  const { DiffPsf } = await import('../../src/diffim/subtract.js');
+  const { convolveKernels } = await import('../../src/diffim/al/convolve.js');
+  const ps = 21, hp = 10;
+  const phi = new Float64Array(ps * ps);
+  for (let j = 0; j < ps; j++) for (let i = 0; i < ps; i++) phi[j * ps + i] = Math.exp(-((i - 10) ** 2 + (j - 9) ** 2) / 3) * (1 + 0.1 * Math.sin(i * j));
+  const base = new GaussianPsf(4.7);
+  const d = new DiffPsf(base, phi, ps, 4.7);
+  for (const size of [15, 21, 31]) {
+    const got = d.stampAt(100.3, 200.7, size);
+    const b = base.stampAt(100.3, 200.7, size);
+    const full = convolveKernels(Float64Array.from(b), size, phi, ps);
+    for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) {
+      const want = full.kernel[(j + hp) * full.size + i + hp]!;
+      assert.ok(Math.abs(got[j * size + i]! - want) <= 1e-7 * 0.3 + 1e-7 * Math.abs(want), `size ${size} (${i},${j}): ${got[j * size + i]} vs ${want}`);
+    }
+  }
+});
