@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { column, readTableFits } from '../../src/products/tables.js';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { tempDir, cli } from '../helpers.js';
@@ -52,6 +53,14 @@ test('tessera demo --size tiny: every task succeeds; transients recovered, few f
   assert.equal(ev.duplicateObjects, 0);
   assert.equal(ev.duplicateSources, 0);
   assert.match(text, /recovered as diaObjects/);
+  // diaSources carry DIST_REF (pixels to the nearest reference star, from the campaign's refcat):
+  // residuals of bright stars sit on a reference star, most detections do not
+  const dist: number[] = [];
+  const walk = (d: string): void => { for (const e of readdirSync(d, { withFileTypes: true })) { const p = join(d, e.name); if (e.isDirectory()) walk(p); else if (/^diaSrc-.*\.fits$/.test(e.name)) dist.push(...(column(readTableFits(p), 'DIST_REF') as Float64Array)); } };
+  walk(join(r.repo, 'diaSrc'));
+  assert.ok(dist.length > 0 && dist.every((v) => v >= 0), 'DIST_REF measured for every diaSource');
+  assert.ok(dist.some((v) => v < 1.5), 'some diaSources lie on reference stars');
+  assert.ok(dist.filter((v) => v > 5).length > dist.length / 2, 'most diaSources are away from reference stars');
   // running it again resumes: nothing to simulate, plan or compute; the same findings
   let text2 = '';
   const out2 = new PassThrough();

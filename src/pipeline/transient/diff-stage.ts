@@ -26,6 +26,8 @@ import { defaultRbModel, scoreSources } from '../../diffim/rb.js';
 import { warpMaskedImage } from '../../templates/warp.js';
 import { selectTemplates, type CcdRecord } from '../../templates/select.js';
 import { productLayout } from '../../products/layout.js';
+import { Refcat } from '../../calib/refcat/store.js';
+import { mjdToJulianEpoch } from '../../calib/refcat/epoch.js';
 import { TesseraError } from '../../util/errors.js';
 import { TESSERA_VERSION } from '../../util/version.js';
 import type { Repository } from '../repo.js';
@@ -196,7 +198,19 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
     coverage = finiteFraction(D);
   }
   seconds.extraTemplates = lap();
-  const dia: DiaSource[] = detectDiaSources(res.diff, res.psf, { thresh: p.threshold, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate });
+  // Reference-catalog stars on the CCD (0-based pixels, positions at the search epoch) for DIST_REF.
+  let refStars: { x: Float64Array; y: Float64Array } | undefined;
+  if (p.refcat) {
+    try {
+      const t = Refcat.open(p.refcat).queryWcs(sci.wcs, width, height, { marginArcsec: 10, epoch: mjdToJulianEpoch(s.mjd) });
+      const px = sci.wcs.skyToPix(t.columns['ra']!, t.columns['dec']!, 0);
+      refStars = { x: Float64Array.from(px.x), y: Float64Array.from(px.y) };
+    } catch (e) {
+      if (!(e instanceof TesseraError)) throw e;
+      log(`reference catalog not used for DIST_REF: ${e.message}`);
+    }
+  }
+  const dia: DiaSource[] = detectDiaSources(res.diff, res.psf, { thresh: p.threshold, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate, refStars });
   const rb = defaultRbModel();
   if (rb) scoreSources(rb, dia);
   seconds.detect = lap();
@@ -266,6 +280,7 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
     { name: 'DIPOLE_FLUX_POS', data: Float64Array.from(dia, (d) => d.dipolePos), tform: '1D', unit: 'count' },
     { name: 'DIPOLE_FLUX_NEG', data: Float64Array.from(dia, (d) => d.dipoleNeg), tform: '1D', unit: 'count' },
     { name: 'DIST_TEMPLATE', data: Float64Array.from(dia, (d) => (Number.isFinite(d.distTemplate) ? d.distTemplate : -1)), tform: '1D', unit: 'pixel' },
+    { name: 'DIST_REF', data: Float64Array.from(dia, (d) => (Number.isFinite(d.distRef) ? d.distRef : -1)), tform: '1D', unit: 'pixel' },
   ];
   const dh = new Header();
   dh.set('EXPNUM', s.expnum); dh.set('CCDNUM', s.ccd); dh.set('BAND', s.band); dh.set('MJD-OBS', s.mjd);

@@ -28,5 +28,7 @@ export interface DiffParams {
   minSeparationDays: number;
   /** Matched-filter S/N threshold for diaSources. */
   threshold: number;
+  /** Reference catalog directory: DIST_REF (pixels to the nearest reference star) of each diaSource. */
+  refcat?: string;
 }
 

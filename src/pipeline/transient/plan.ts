@@ -107,7 +107,7 @@ export function buildPlan(ccds: readonly CcdEntry[], opts: PlanOptions): Campaig
     if (!cands.length) continue;
     cands.sort((a, b) => a.expnum - b.expnum || a.ccd - b.ccd);
     templatesOf.set(ccdTaskId(c), cands);
-    const dp: DiffParams = { search: ref(c), templates: cands.map(ref), minSeparationDays: minSep, threshold: opts.diffThreshold ?? 5 };
+    const dp: DiffParams = { search: ref(c), templates: cands.map(ref), minSeparationDays: minSep, threshold: opts.diffThreshold ?? 5, refcat: opts.refcat };
     tasks.push({ key: diffKey(c), kind: KIND_DIFF, params: dp, after: [calibrateKey(c), ...cands.map(calibrateKey)], priority: 20, expectedSeconds: 60 });
     const wcs = entryWcs(c);
     planned.push({ expnum: c.expnum, ccd: c.ccd, band: c.band, mjd: c.mjd, wcs, width: c.width, height: c.height, diffKey: diffKey(c) });
