@@ -275,6 +275,9 @@ function readHeaderAt(src: ByteSource, pos: number, where: string, first: Uint8A
       throw new TesseraError(`${where}: header starting at byte ${pos} has no END card before the end of the file (${total} bytes read; file truncated?)`);
     }
     const block = p === pos ? first : src.read(p, BLOCK);
+    if (p !== pos && startsWith(block, 'XTENSION=')) {
+      throw new TesseraError(`${where}: header starting at byte ${pos} has no END card (the next extension's XTENSION header starts at byte ${p})`);
+    }
     chunks.push(block);
     p += block.length;
     if (hasEnd(block)) break;

@@ -60,6 +60,12 @@ test('truncated in a header, and a header without END', () => {
   const e = noEnd.indexOf('END     ');
   noEnd.write('XND', e, 'latin1');
   assert.match(message(() => FitsReader.open(file('noend.fits', noEnd))), /noend\.fits\[HDU 0\]: header starting at byte 0 has no END card/);
+  // A primary header without END followed by an extension: say END is missing, not "unexpected bytes".
+  const mef = Buffer.from(b);
+  const e0 = mef.indexOf('END     ');
+  assert.ok(e0 >= 0 && e0 < 2880);
+  mef.write('XND', e0, 'latin1');
+  assert.match(message(() => FitsReader.open(file('noend-mef.fits', mef))), /noend-mef\.fits\[HDU 0\]: header starting at byte 0 has no END card \(the next extension's XTENSION header starts at byte \d+\)/);
 });
 
 test('wrong NAXISn (data would run past the end of the file)', () => {
