@@ -595,7 +595,12 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const mask = new Uint32Array(width * height);
   const mIn = new Uint32Array(width * height), scratch = new Uint32Array(width * height);
   const grow = (maskIn: Uint32Array | undefined, b: Uint8Array, r: number): void => {
-    for (let i = 0; i < mIn.length; i++) mIn[i] = (maskIn ? maskIn[i]! : 0) | (b[i] === 2 ? MaskBits.SAT : b[i] ? MaskBits.NO_DATA : 0);
+    let any = 0;
+    for (let i = 0; i < mIn.length; i++) {
+      const v = (maskIn ? maskIn[i]! : 0) | (b[i] === 2 ? MaskBits.SAT : b[i] ? MaskBits.NO_DATA : 0);
+      mIn[i] = v; any |= v;
+    }
+    if (!any) return; // nothing to grow (the common case of clean inputs)
     if (r <= 0) { for (let i = 0; i < mIn.length; i++) mask[i]! |= mIn[i]!; return; }
     scratch.fill(0);
     dilateOrInto(mIn, width, height, r, mask, scratch);
