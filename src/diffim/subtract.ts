@@ -81,11 +81,11 @@ export interface SubtractResult {
 
 function medianSample(a: Float32Array, bad?: Uint8Array, maxN = 200001): number {
   const step = Math.max(1, Math.floor(a.length / maxN));
-  const v: number[] = [];
-  for (let i = 0; i < a.length; i += step) { const x = a[i]!; if (x === x && Math.abs(x) < Infinity && !(bad && bad[i])) v.push(x); }
-  if (!v.length) return NaN;
-  v.sort((p, q) => p - q);
-  return v[v.length >> 1]!;
+  const v = new Float64Array(Math.ceil(a.length / step));
+  let n = 0;
+  for (let i = 0; i < a.length; i += step) { const x = a[i]!; if (x === x && Math.abs(x) < Infinity && !(bad && bad[i])) v[n++] = x; }
+  if (!n) return NaN;
+  return quickselect(v, n >> 1, n);
 }
 
 /** 1 = unusable (NaN, bad variance, bad mask bits), 2 = saturated (≥ img.saturation). */
