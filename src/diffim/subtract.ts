@@ -93,11 +93,16 @@ function badMap(img: DiffInput): Uint8Array {
   const n = img.width * img.height;
   const out = new Uint8Array(n);
   const { image, variance, mask } = img;
-  const sat = img.saturation;
-  if (sat !== undefined && sat > 0 && sat < Infinity) for (let i = 0; i < n; i++) if (image[i]! >= sat) out[i] = 2;
-  for (let i = 0; i < n; i++) if (image[i]! - image[i]! !== 0) out[i] = 1;
-  if (variance) for (let i = 0; i < n; i++) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) out[i] = 1; }
-  if (mask) for (let i = 0; i < n; i++) if (mask[i]! & DEFAULT_BAD_MASK) out[i] = 1;
+  const s0 = img.saturation;
+  const sat = s0 !== undefined && s0 > 0 && s0 < Infinity ? s0 : Infinity;
+  // one pass; "unusable" (1) overrides "saturated" (2)
+  for (let i = 0; i < n; i++) {
+    const v = image[i]!;
+    let b = v - v !== 0 ? 1 : v >= sat ? 2 : 0;
+    if (variance) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) b = 1; }
+    if (mask && mask[i]! & DEFAULT_BAD_MASK) b = 1;
+    out[i] = b;
+  }
   return out;
 }
 
