@@ -400,6 +400,7 @@ export function momentFwhm(img: Float32Array, width: number, height: number, pos
   const res: number[] = [];
   const r = Math.max(6, Math.ceil(2.5 * guess));
   const ann: number[] = [];
+  const ex = new Float64Array(2 * r + 1), ey = new Float64Array(2 * r + 1);
   for (const p of pos.slice(0, 200)) {
     const xc = Math.round(p.x), yc = Math.round(p.y);
     if (xc - r - 3 < 0 || yc - r - 3 < 0 || xc + r + 3 >= width || yc + r + 3 >= height) continue;
@@ -412,22 +413,32 @@ export function momentFwhm(img: Float32Array, width: number, height: number, pos
     const bg = ann[ann.length >> 1]!;
     let sw = guess / 2.3548, ok = true;
     let sig = sw;
+    const side = 2 * r + 1;
     for (let it = 0; it < 8; it++) {
       let s0 = 0, sxx = 0, syy = 0, mx = 0, my = 0;
       const k = 1 / (2 * sw * sw);
-      for (let y = yc - r; y <= yc + r; y++) for (let x = xc - r; x <= xc + r; x++) {
-        const v = img[y * width + x]! - bg;
-        if (v !== v) { ok = false; break; }
-        const w = Math.exp(-((x - p.x) ** 2 + (y - p.y) ** 2) * k) * v;
-        s0 += w; mx += w * (x - p.x); my += w * (y - p.y);
+      // separable Gaussian weight: exp(−(dx² + dy²)k) = exp(−dx²k)·exp(−dy²k)
+      for (let q = 0; q < side; q++) { ex[q] = Math.exp(-((xc - r + q - p.x) ** 2) * k); ey[q] = Math.exp(-((yc - r + q - p.y) ** 2) * k); }
+      for (let y = yc - r; y <= yc + r; y++) {
+        const wy = ey[y - yc + r]!;
+        for (let x = xc - r; x <= xc + r; x++) {
+          const v = img[y * width + x]! - bg;
+          if (v !== v) { ok = false; break; }
+          const w = ex[x - xc + r]! * wy * v;
+          s0 += w; mx += w * (x - p.x); my += w * (y - p.y);
+        }
+        if (!ok) break;
       }
       if (!ok || !(s0 > 0)) { ok = false; break; }
       mx /= s0; my /= s0;
-      for (let y = yc - r; y <= yc + r; y++) for (let x = xc - r; x <= xc + r; x++) {
-        const v = img[y * width + x]! - bg;
-        const dx = x - p.x - mx, dy = y - p.y - my;
-        const w = Math.exp(-((x - p.x) ** 2 + (y - p.y) ** 2) * k) * v;
-        sxx += w * dx * dx; syy += w * dy * dy;
+      for (let y = yc - r; y <= yc + r; y++) {
+        const wy = ey[y - yc + r]!;
+        for (let x = xc - r; x <= xc + r; x++) {
+          const v = img[y * width + x]! - bg;
+          const dx = x - p.x - mx, dy = y - p.y - my;
+          const w = ex[x - xc + r]! * wy * v;
+          sxx += w * dx * dx; syy += w * dy * dy;
+        }
       }
       const m2 = (sxx + syy) / (2 * s0);
       if (!(m2 > 0) || m2 >= sw * sw) { ok = false; break; }
