@@ -45,6 +45,14 @@ export interface DemoEvaluation {
   pulls: number[];
   pullMedian: number;
   pullWidth: number;
+  /**
+   * Calibration zero-point error of each search CCD, reported apart from the pulls (a systematic
+   * shared by every measurement on the CCD, not part of a forced flux's statistical error):
+   * MAGZERO − true zero point (mag) and the calibration's stated MAGZERR.
+   */
+  zpOffsets: { expnum: number; ccd: number; offset: number; magzerr: number }[];
+  /** One record per pull: where it was measured, the expected flux, the measurement and its error. */
+  pullRecords: { expnum: number; ccd: number; transient: number; expected: number; flux: number; err: number }[];
   fluxRatioMedian: number;
   /**
    * Forced measurements at diaObjects with no transient, variable star, asteroid or static source
@@ -150,6 +158,11 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
   // Search CCDs with their depth, and the truth of transients on them.
   const searches = ccds.filter((c) => existsSync(diffPath(repo, c)));
   const bright = new Map<number, { mag: number; depth: number }>();
+  const zpOffsets: DemoEvaluation['zpOffsets'] = searches.map((c) => ({
+    expnum: c.expnum, ccd: c.ccd,
+    offset: headerNum(calexpPath(repo, c), 'MAGZERO') - sim.ccd(c.expnum, c.ccd).zpAdu,
+    magzerr: headerNum(calexpPath(repo, c), 'MAGZERR'),
+  }));
   const onSearch = new Set<number>();
   const trGrid = new SkyGrid(tr.ra, tr.dec, 2 / 3600);
   for (const c of searches) {
@@ -211,6 +224,7 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
 
   // Forced-photometry pulls of transient-matched objects, and null pulls elsewhere.
   const pulls: number[] = [], ratios: number[] = [], nullPulls: number[] = [];
+  const pullRecords: DemoEvaluation['pullRecords'] = [];
   const forcedFiles = walk(join(repo.root, 'forced'), /^forced-.*\.fits$/).filter((f) => !f.endsWith('-calexp.fits')); // difference images only
   const regMjd = new Map(ccds.map((c) => [c.expnum, c.mjd]));
   const st = cat.stars;
@@ -246,6 +260,7 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
         const b = (band[i] ?? c0.band) as Band;
         const expect = scale * (nmgy(transientMagAt(tr, k, b, mjdC[i]!)) - nmgy(transientMagAt(tr, k, b, tmplMjd)));
         pulls.push((flux[i]! - expect) / err[i]!);
+        pullRecords.push({ expnum: Number(exp[i]), ccd: Number(ccdC[i]), transient: tr.id[k]!, expected: expect, flux: flux[i]!, err: err[i]! });
         if (expect > 5 * err[i]!) ratios.push(flux[i]! / expect);
         continue;
       }
@@ -261,7 +276,7 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
   const mad = median(pulls.map((p) => Math.abs(p - pm)));
   return {
     transientsTotal: onSearch.size, bright: bright.size, brightRecovered, recovered, candidates, falseCandidates,
-    diaObjects: oRa.length, pulls, pullMedian: pm, pullWidth: 1.4826 * mad, fluxRatioMedian: median(ratios),
+    diaObjects: oRa.length, pulls, pullMedian: pm, pullWidth: 1.4826 * mad, pullRecords, zpOffsets, fluxRatioMedian: median(ratios),
     nullPulls, nullPullMedian: nm, nullPullWidth: 1.4826 * nmad, duplicateObjects, duplicateSources, missedBright,
   };
 }
