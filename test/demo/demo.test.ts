@@ -43,12 +43,15 @@ test('tessera demo --size tiny: every task succeeds; transients recovered, few f
   // at most 2 false candidates (no transient, variable star or asteroid within 1″)
   assert.ok(ev.falseCandidates <= 2, `${ev.falseCandidates} false candidates of ${ev.candidates}`);
   assert.ok(ev.candidates >= 0.5 * ev.bright, `${ev.candidates} candidates`);
-  // forced photometry of transients on the difference images vs truth: flux scale within 5%,
-  // pulls with median within ±1 and robust width 1 within [0.6, 1.6]
+  // forced photometry of transients on the difference images vs truth (on each CCD's calibrated
+  // flux scale, measured on its stars): flux scale within 3%, pulls with median within ±1 and
+  // robust width 1 within [0.7, 1.35] (about 16 measurements: ±0.2 is 1σ of a width from 16)
   assert.ok(ev.pulls.length >= 8, `${ev.pulls.length} forced measurements of transients`);
-  assert.ok(Math.abs(ev.fluxRatioMedian - 1) < 0.05, `median flux/truth ${ev.fluxRatioMedian}`);
+  assert.ok(Math.abs(ev.fluxRatioMedian - 1) < 0.03, `median flux/truth ${ev.fluxRatioMedian}`);
   assert.ok(Math.abs(ev.pullMedian) < 1, `pull median ${ev.pullMedian}`);
-  assert.ok(ev.pullWidth > 0.6 && ev.pullWidth < 1.6, `pull width ${ev.pullWidth}`);
+  assert.ok(ev.pullWidth > 0.7 && ev.pullWidth < 1.35, `pull width ${ev.pullWidth}`);
+  // the calibration's flux scale, measured on the stars of each search CCD, reported apart: within 5%
+  assert.ok(ev.zpOffsets.length >= 1 && ev.zpOffsets.every((z) => z.nStars >= 10 && Math.abs(z.fluxScale - 1) < 0.05), JSON.stringify(ev.zpOffsets));
   // no diaObject twice across the patch boundary, no diaSource in two patches
   assert.equal(ev.duplicateObjects, 0);
   assert.equal(ev.duplicateSources, 0);

@@ -121,7 +121,7 @@ export async function runDemo(opts: DemoOptions, io: { stdout: NodeJS.WritableSt
     say(`  candidates:                            ${ev.candidates}, false (no transient, variable or asteroid within 1″): ${ev.falseCandidates}`);
     say(`  forced photometry of transients:       ${ev.pulls.length} measurements, flux/truth median ${ev.fluxRatioMedian.toFixed(3)}; pulls median ${ev.pullMedian.toFixed(2)}, width ${ev.pullWidth.toFixed(2)} (1.4826·MAD)`);
     const zo = ev.zpOffsets.map((z) => z.offset), ze = ev.zpOffsets.map((z) => z.magzerr).filter((e) => e > 0).sort((a, b) => a - b);
-    if (zo.length) say(`  calibration zero points (search CCDs): MAGZERO − true ${(zo.reduce((a, b) => a + b, 0) / zo.length).toFixed(4)} mag mean, ${Math.max(...zo.map(Math.abs)).toFixed(4)} max |·|; stated MAGZERR median ${ze.length ? ze[ze.length >> 1]!.toFixed(4) : '—'} (a systematic, not in the pulls' errors)`);
+    if (zo.length) say(`  calibration zero points (search CCDs): MAGZERO − true ${(zo.reduce((a, b) => a + b, 0) / zo.length).toFixed(4)} mag mean, ${Math.max(...zo.map(Math.abs)).toFixed(4)} max |·|; stated MAGZERR median ${ze.length ? ze[ze.length >> 1]!.toFixed(4) : '—'}; calibrated flux scale on the CCDs' stars ${ev.zpOffsets.map((z) => z.fluxScale.toFixed(3)).join(' ')} (a systematic, divided out of the pulls)`);
     say(`  report: ${report}`);
     return { ok: true, dir, repo: repo.root, report, config: cfg, plan, failed: 0, evaluation: ev, timings, phases, ccdEpochs };
   } finally {

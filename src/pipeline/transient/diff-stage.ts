@@ -164,7 +164,7 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
     if (warped.coverage === 0) throw new TesseraError(`diff ${s.expnum}/${s.ccdName}: template ${ref.expnum}/${ref.ccdName} does not overlap after warping (check both WCS)`);
     const template: DiffInput = { width, height, image: warped.image, variance: warped.variance, mask: warped.mask, psf: tpl.img.psf, saturation: tpl.img.saturation, gain: tpl.img.gain };
     const r = subtractImages(sci.img, template, { decorrelate: true, scienceName: sciPath, templateName: tpl.path });
-    return { ref, res: r, coverage: warped.coverage };
+    return { ref, res: r, coverage: warped.coverage, header: tpl.header };
   };
   const first = subtractWith(tRef);
   const res = first.res;
@@ -216,10 +216,19 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   seconds.detect = lap();
 
   // Zero point of PSF fluxes on D: the calexp's zero point is for total fluxes (PSF flux × APCORR),
-  // so the aperture correction is folded into the zero point the diff products carry.
+  // so the aperture correction is folded into the zero point the diff products carry. With the
+  // template convolved, D = S − K⊗T is on the science scale with the science PSF (⊗φ): the
+  // science's PSF zero point. With the science convolved, D = (K⊗S − T)/k_c (k_c = kernel sum =
+  // 1/KSUM) has the template's PSF and is the template's PSF-flux scale times KSUM: its zero point
+  // is the template's PSF zero point + 2.5 log10 KSUM. (Using the science's would carry the
+  // kernel's flux-ratio error, a few per cent when the kernel misses the PSF wings.)
   const zp = numKey(sci.header, 'MAGZERO');
   const apcorr = numKey(sci.header, 'APCORR');
-  const zpPsf = zp - (apcorr > 0 ? 2.5 * Math.log10(apcorr) : 0);
+  const psfZp = (h: Header) => { const z = numKey(h, 'MAGZERO'), a = numKey(h, 'APCORR'); return z - (a > 0 ? 2.5 * Math.log10(a) : 0); };
+  const zpTmplPsf = psfZp(first.header);
+  const zpPsf = res.convolved === 'science' && Number.isFinite(zpTmplPsf) && res.ksum > 0
+    ? zpTmplPsf + 2.5 * Math.log10(res.ksum)
+    : zp - (apcorr > 0 ? 2.5 * Math.log10(apcorr) : 0);
 
   // Difference image.
   const h = new Header([], 'IMAGE');
@@ -236,7 +245,7 @@ export function runDiffStage(repo: Repository, p: DiffParams, log: (s: string) =
   h.set('CHI2DOF', res.chi2Dof, 'mean chi2/dof of the used stamps');
   h.set('RESIDRMS', res.residRms, 'clipped rms of D/sqrt(VAR) (1 = noise)');
   h.set('DECORREL', res.decorrelated, 'DMTN-021 decorrelation applied');
-  h.set('MAGZERO', zpPsf, 'AB zero point of PSF fluxes on D (MAGZCAL - 2.5 log10 APCORR)');
+  h.set('MAGZERO', zpPsf, res.convolved === 'science' ? 'AB zp of D PSF fluxes: tmpl PSF zp+2.5lg KSUM' : 'AB zero point of PSF fluxes on D (MAGZCAL - 2.5 log10 APCORR)');
   h.set('MAGZCAL', zp, 'AB zero point of the search calexp');
   h.set('TMPLEXP', tRef.expnum, 'template exposure');
   h.set('TMPLCCD', tRef.ccd, 'template CCD number');

@@ -8,8 +8,9 @@
  *  - forced-photometry pulls: on each difference image, for the diaObjects matched to a transient,
  *    (forced flux − expected) / error with expected = true flux at the search epoch − true flux at
  *    the template epoch (nanomaggies; the forced flux is on the search CCD's calibrated scale after
- *    PSF matching, compared with the truth as it stands); their median and robust width
- *    (1.4826 · MAD); the calibration's zero-point offsets from the truth are reported apart;
+ *    PSF matching; the truth is put on that scale with the CCD's calibrated flux scale measured on
+ *    its own stars, calibratedFluxScale); their median and robust width (1.4826 · MAD); the
+ *    calibration's flux-scale and zero-point errors are reported apart;
  *  - duplicates across regions: diaObjects of different regions closer than the association
  *    radius, and diaSources assigned in more than one region.
  */
@@ -25,7 +26,7 @@ import { separationDeg } from '../../sky/sphere.js';
 import type { Repository } from '../repo.js';
 import type { CcdEntry } from './registry.js';
 import { openSimulation } from '../../sim/truth.js';
-import { calexpPath, diffPath } from './diff-stage.js';
+import { calexpPath, diffPath, srcPath } from './diff-stage.js';
 
 export interface DemoEvaluation {
   transientsTotal: number;
@@ -39,13 +40,15 @@ export interface DemoEvaluation {
   diaObjects: number;
   /**
    * Forced measurements of transient-matched diaObjects (blends of two transients excluded) on
-   * difference images: (flux − expected)/error with the expected flux the TRUE flux difference
-   * (search − template epoch, nanomaggies), and the measured/expected flux ratios. The calibrated
-   * zero point is not "corrected" towards the true one: MAGZERO is fitted to PSF fluxes × APCORR,
-   * so its offset from the true zero point mostly compensates that CCD's aperture-correction
-   * error, which the forced fluxes (PSF flux × APCORR on the same scale) carry too; removing the
-   * offset would re-inject that error. The error is the measurement's own statistical error; the
-   * zero-point error is a systematic reported apart (zpOffsets).
+   * difference images: (flux − expected)/error with expected = fluxScale of the search CCD (see
+   * zpOffsets) × the true flux difference (search − template epoch, nanomaggies), and the
+   * measured/expected flux ratios. The calibration's flux-scale error is measured on the CCD's
+   * own stars (the template CCD's when the diff convolved the science, CONVOLVE = SCIENCE: D is
+   * then on the template's calibrated scale) and divided out, so that the pulls test the forced photometry (difference image,
+   * its PSF and variance) with the measurement's own statistical error; the calibration error is
+   * a systematic reported apart (zpOffsets). (Correcting by MAGZERO − true zero point instead
+   * would be wrong: MAGZERO is fitted to PSF fluxes × APCORR and its offset mostly compensates
+   * the CCD's aperture-correction error, which forced fluxes carry too.)
    */
   pulls: number[];
   pullMedian: number;
@@ -53,9 +56,13 @@ export interface DemoEvaluation {
   /**
    * Calibration zero-point error of each search CCD, reported apart from the pulls (a systematic
    * shared by every measurement on the CCD, not part of a forced flux's statistical error):
-   * MAGZERO − true zero point (mag) and the calibration's stated MAGZERR.
+   * MAGZERO − true zero point (mag) and the calibration's stated MAGZERR; and the calibrated flux
+   * scale actually achieved, `fluxScale` = median over isolated non-variable stars (true mag
+   * 17–21, S/N > 20, unflagged) of calibrated FLUX_PSF / true flux (nStars of them). MAGZERO is
+   * fitted to PSF fluxes × APCORR, so its offset from the true zero point largely compensates the
+   * CCD's aperture-correction error; fluxScale is what a flux measured the same way is off by.
    */
-  zpOffsets: { expnum: number; ccd: number; offset: number; magzerr: number }[];
+  zpOffsets: { expnum: number; ccd: number; offset: number; magzerr: number; fluxScale: number; nStars: number }[];
   /** One record per pull: where it was measured, the expected flux, the measurement and its error. */
   pullRecords: { expnum: number; ccd: number; transient: number; expected: number; flux: number; err: number }[];
   fluxRatioMedian: number;
@@ -124,6 +131,36 @@ function median(a: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/**
+ * Calibrated flux scale of one CCD against the truth: median over isolated, non-variable stars
+ * (true mag 17–21 in the band, no other star within 3″, S/N > 20, FLAGS 0) of the calibrated
+ * FLUX_PSF (counts × 10^(−0.4·(MAGZERO − 22.5)), nanomaggies) over the true flux. NaN (n = 0)
+ * when the source catalog is missing or no star qualifies.
+ */
+export function calibratedFluxScale(src: string, zp: number, st: ReturnType<typeof generateCatalog>['stars'], band: Band, mjd: number): { scale: number; n: number } {
+  if (!existsSync(src) || !Number.isFinite(zp)) return { scale: NaN, n: 0 };
+  const t = readTableFits(src);
+  const ra = column(t, 'ALPHA_J2000') as ArrayLike<number>, dec = column(t, 'DELTA_J2000') as ArrayLike<number>;
+  const f = column(t, 'FLUX_PSF') as ArrayLike<number>, fe = column(t, 'FLUXERR_PSF') as ArrayLike<number>, fl = column(t, 'FLAGS') as ArrayLike<number>;
+  const sRa: number[] = [], sDec: number[] = [], sMag: number[] = [];
+  for (let k = 0; k < st.n; k++) {
+    const [a, d] = starPosAt(st, k, mjd);
+    sRa.push(a); sDec.push(d); sMag.push(st.varAmp[k]! > 0 ? NaN : st.mag[band][k]!);
+  }
+  const grid = new SkyGrid(sRa, sDec, 3 / 3600);
+  const toNmgy = Math.pow(10, -0.4 * (zp - 22.5));
+  const r: number[] = [];
+  for (let i = 0; i < t.nrows; i++) {
+    if (!(f[i]! > 20 * fe[i]!) || Number(fl[i]) !== 0) continue;
+    const near = grid.near(ra[i]!, dec[i]!, 3 / 3600);
+    if (near.length !== 1) continue;
+    const k = near[0]!;
+    if (separationDeg(ra[i]!, dec[i]!, sRa[k]!, sDec[k]!) > 0.3 / 3600 || !(sMag[k]! >= 17 && sMag[k]! <= 21)) continue;
+    r.push((f[i]! * toNmgy) / nmgy(sMag[k]!));
+  }
+  return { scale: median(r), n: r.length };
+}
+
 export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: SurveyConfig, simDir: string, opts: { matchArcsec?: number; assocRadiusArcsec?: number } = {}): DemoEvaluation {
   const sim = openSimulation(simDir);
   const match = (opts.matchArcsec ?? 1) / 3600;
@@ -163,11 +200,12 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
   // Search CCDs with their depth, and the truth of transients on them.
   const searches = ccds.filter((c) => existsSync(diffPath(repo, c)));
   const bright = new Map<number, { mag: number; depth: number }>();
-  const zpOffsets: DemoEvaluation['zpOffsets'] = searches.map((c) => ({
-    expnum: c.expnum, ccd: c.ccd,
-    offset: headerNum(calexpPath(repo, c), 'MAGZERO') - sim.ccd(c.expnum, c.ccd).zpAdu,
-    magzerr: headerNum(calexpPath(repo, c), 'MAGZERR'),
-  }));
+  const zpOffsets: DemoEvaluation['zpOffsets'] = searches.map((c) => {
+    const zp = headerNum(calexpPath(repo, c), 'MAGZERO');
+    const sc = calibratedFluxScale(srcPath(repo, c), zp, cat.stars, c.band as Band, c.mjd);
+    return { expnum: c.expnum, ccd: c.ccd, offset: zp - sim.ccd(c.expnum, c.ccd).zpAdu, magzerr: headerNum(calexpPath(repo, c), 'MAGZERR'), fluxScale: sc.scale, nStars: sc.n };
+  });
+  const scaleOf = new Map(zpOffsets.map((z) => [`${z.expnum}/${z.ccd}`, z.fluxScale]));
   const onSearch = new Set<number>();
   const trGrid = new SkyGrid(tr.ra, tr.dec, 2 / 3600);
   for (const c of searches) {
@@ -255,6 +293,16 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
     const c0 = ccds.find((c) => c.expnum === Number(exp[0]) && c.ccd === Number(ccdC[0]));
     if (!c0) continue;
     const tmplExp = headerNum(diffPath(repo, c0), 'TMPLEXP');
+    // With the science convolved, D is on the template's calibrated scale (its MAGZERO is the
+    // template's PSF zero point + 2.5 log10 KSUM): the template CCD's flux scale applies.
+    const dh = (() => { const r = FitsReader.open(diffPath(repo, c0)); try { return r.imageHeader('IMAGE'); } finally { r.close(); } })();
+    const conv = String(dh.get('CONVOLVE') ?? '').trim().toUpperCase();
+    let sc = scaleOf.get(`${c0.expnum}/${c0.ccd}`);
+    if (conv === 'SCIENCE') {
+      const tc = ccds.find((c) => c.expnum === tmplExp && c.ccd === Number(dh.get('TMPLCCD')));
+      sc = tc ? calibratedFluxScale(srcPath(repo, tc), headerNum(calexpPath(repo, tc), 'MAGZERO'), cat.stars, tc.band as Band, tc.mjd).scale : NaN;
+    }
+    const scale = sc !== undefined && Number.isFinite(sc) ? sc : 1;
     const tmplMjd = regMjd.get(tmplExp) ?? NaN;
     for (let i = 0; i < t.nrows; i++) {
       if (!(err[i]! > 0) || !Number.isFinite(flux[i]!) || Number(flags[i]) !== 0) continue;
@@ -262,7 +310,7 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
       if (k !== undefined) {
         if (k < 0) continue; // a blend of two transients
         const b = (band[i] ?? c0.band) as Band;
-        const expect = (nmgy(transientMagAt(tr, k, b, mjdC[i]!)) - nmgy(transientMagAt(tr, k, b, tmplMjd)));
+        const expect = scale * (nmgy(transientMagAt(tr, k, b, mjdC[i]!)) - nmgy(transientMagAt(tr, k, b, tmplMjd)));
         pulls.push((flux[i]! - expect) / err[i]!);
         pullRecords.push({ expnum: Number(exp[i]), ccd: Number(ccdC[i]), transient: tr.id[k]!, expected: expect, flux: flux[i]!, err: err[i]! });
         if (expect > 5 * err[i]!) ratios.push(flux[i]! / expect);
