@@ -97,7 +97,7 @@ export interface CalibrateCcdResult {
   /** CPU time of each step (seconds; this process, all threads). */
   cpu: Record<string, number>;
   /** Keywords for the IMAGE header (MAGZERO, MAGZERR, FWHM, SKYLEVEL, DEPTH, ASTRRMS, NASTRSTR, ...). */
-  keywords: { key: string; value: number | string; comment: string }[];
+  keywords: { key: string; value: number | string | boolean; comment: string }[];
 }
 
 /**
@@ -363,7 +363,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     astromRmsArcsec: ast.rmsArcsec, nAstromStars: ast.nStars, nZpStars: zp.nStars,
     nPsfStars: fit.used.length, nSources: n, apCorr, flags: flags.join('; '),
   };
-  const keywords = [
+  const keywords: CalibrateCcdResult['keywords'] = [
     { key: 'MAGZERO', value: zp.zp, comment: 'AB zero point: mag = MAGZERO - 2.5 log10(counts)' },
     { key: 'MAGZERR', value: zp.zpErr, comment: 'error of MAGZERO (mag)' },
     { key: 'MAGZRMS', value: zp.rms, comment: 'rms of star zero points (mag)' },
@@ -387,5 +387,21 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     { key: 'ASTREPOC', value: epoch, comment: 'reference catalog epoch (Julian year)' },
     { key: 'NPSFSTAR', value: fit.used.length, comment: 'stars in the PSF model' },
   ];
+  // The VARIANCE plane written out holds the source's own Poisson noise too (as LSST calexps do:
+  // max(0, image)/gain per pixel), so that the difference image's variance, and every error
+  // measured from it (forced photometry, diaSources), include the noise of the science and
+  // template sources (hosts, residuals). A weight map gives sky + read noise only: the term is
+  // added here, after the measurements above, which take the source noise from the gain
+  // themselves; a variance built here already has it. VARSRC = T says so (downstream steps must
+  // then not add it again from GAIN).
+  if (g > 0) {
+    if (img.variance) {
+      for (let i = 0; i < variance.length; i++) {
+        const v = variance[i]!, d = sub[i]!;
+        if (v > 0 && d > 0) variance[i] = v + d / g;
+      }
+    }
+    keywords.push({ key: 'VARSRC', value: true, comment: 'VARIANCE includes source Poisson noise' });
+  }
   return { image: sub, variance, mask: img.mask as CalibrateCcdResult['mask'], width, height, wcs, psf, catalog: cat, qa, keywords, timings, cpu };
 }

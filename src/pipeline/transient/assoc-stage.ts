@@ -94,7 +94,10 @@ export interface DiffExposure {
   psfSource: 'image' | 'fallback';
   /** MAGZERO of the IMAGE header, when present. */
   zeroPoint?: number;
-  /** GAIN (e⁻/count) of the IMAGE header, when present (source Poisson noise in forced errors). */
+  /**
+   * GAIN (e⁻/count) of the IMAGE header, when present and the variance plane lacks the sources'
+   * Poisson noise (no VARSRC = T): forced errors then add it from the gain.
+   */
   gain?: number;
   /** APCORR (aperture / PSF flux) of the IMAGE header, when present (calexps; a diff's MAGZERO already includes it). */
   apcorr?: number;
@@ -140,7 +143,9 @@ export function readDiffExposure(path: string, psfFile?: string): DiffExposure {
     if (!psf) throw new TesseraError(`${path}: no PSF HDU${psfFile ? ` (nor in ${psfFile})` : ''}; forced photometry needs the PSF`);
     return {
       image: { width: w, height: h, image: Float32Array.from(img.data as ArrayLike<number>), variance: Float32Array.from(v.data as ArrayLike<number>), mask },
-      wcs, psf, psfSource, zeroPoint: typeof zp === 'number' ? zp : undefined, gain: typeof gain === 'number' && gain > 0 ? gain : undefined,
+      // GAIN adds the source's Poisson noise to the errors only when the variance plane lacks it
+      // (VARSRC = T: calexps of tessera calibrate and the difference images made from them have it)
+      wcs, psf, psfSource, zeroPoint: typeof zp === 'number' ? zp : undefined, gain: typeof gain === 'number' && gain > 0 && img.header.get('VARSRC') !== true ? gain : undefined,
       apcorr: typeof apcorr === 'number' && apcorr > 0 ? apcorr : undefined,
     };
   } finally {
