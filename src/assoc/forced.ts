@@ -2,7 +2,8 @@
  * Forced PSF photometry at fixed sky positions on one image (a difference image, or a
  * calibrated direct image): sky → pixel through the image's WCS, the PSF rendered at that
  * position, and a linear least-squares fit of the PSF amplitude — optionally with a constant
- * local background — weighted by the variance plane. Every position is measured whether or not
+ * local background — with uniform weights in the stamp and the error propagated from the
+ * variance plane (see below). Every position is measured whether or not
  * anything was detected there: a non-detection is a flux near zero with its error.
  *
  * Pixel convention: positions passed to the PSF are 0-based (first pixel centre 0,0); the
@@ -128,7 +129,11 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
     let flags = 0;
     if (x0 < 0 || y0 < 0 || x0 + D > width || y0 + D > height) flags |= FORCED_FLAGS.EDGE;
     // normal equations: [spp spu; spu suu] [a b] = [spd sd]
-    let spp = 0, spu = 0, suu = 0, spd = 0, sd = 0, sp3 = 0, npix = 0;
+    // Uniform weights inside the stamp, the error propagated with each pixel's variance: weights
+    // 1/variance would be correlated with the pixel noise where the variance plane holds the
+    // sources' Poisson noise (computed from the noisy pixels), biasing fluxes low by ~1% at the
+    // S/N of bright transients; for sky-dominated stamps the two weightings are the same.
+    let spp = 0, spu = 0, suu = 0, spd = 0, sd = 0, sp3 = 0, spv = 0, sppv = 0, sv = 0, sp2 = 0, npix = 0;
     const ja = Math.max(0, -y0), jb = Math.min(D, height - y0), ka = Math.max(0, -x0), kb = Math.min(D, width - x0);
     for (let j = ja; j < jb; j++) {
       const row = (y0 + j) * width + x0;
@@ -151,9 +156,9 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
           if (dxc * dxc + dyc * dyc <= core2) flags |= FORCED_FLAGS.MASKED;
           continue;
         }
-        const w = 1 / v, P = stamp[j * D + k]!;
-        spp += P * P * w; spd += P * d * w; sp3 += P * P * P * w * w;
-        if (fitBg) { spu += P * w; suu += w; sd += d * w; }
+        const P = stamp[j * D + k]!;
+        spp += P * P; spd += P * d; sp3 += P * P * P; sppv += P * P * v;
+        if (fitBg) { spu += P; suu += 1; sd += d; spv += P * v; sv += v; sp2 += P * P; }
         npix++;
       }
     }
@@ -161,8 +166,8 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
     if (fitBg) {
       const det = spp * suu - spu * spu;
       if (!(det > 0) || npix < 3) { a = NaN; varA = NaN; }
-      else { a = (spd * suu - spu * sd) / det; b = (spp * sd - spu * spd) / det; varA = suu / det; }
-    } else if (spp > 0) { a = spd / spp; varA = 1 / spp; }
+      else { a = (spd * suu - spu * sd) / det; b = (spp * sd - spu * spd) / det; varA = (suu * suu * sppv - 2 * suu * spu * spv + spu * spu * sv) / (det * det); }
+    } else if (spp > 0) { a = spd / spp; varA = sppv / (spp * spp); }
     else { a = NaN; varA = NaN; }
     if (!Number.isFinite(a)) {
       out.flux[i] = NaN; out.fluxErr[i] = NaN; out.chi2[i] = NaN; out.background[i] = NaN; out.flags[i] = flags | FORCED_FLAGS.NO_DATA; out.npix[i] = npix;
@@ -180,8 +185,12 @@ export function forcedPhotometryPixels(img: MaskedImage, psf: PsfLike, xFits: Ar
         c2 += (res * res) / v;
       }
     }
-    // source Poisson noise: Var(a) += a·Σ(P/v)²·P / gain / (ΣP²/v)² for a > 0
-    if (gain > 0 && a > 0) varA += (a * sp3) / gain / (spp * spp);
+    // source Poisson noise (variance a·P/gain per pixel) for a > 0: Var(a) += Σ r²·a·P/gain with
+    // r the pixel's row of the least-squares solution
+    if (gain > 0 && a > 0) {
+      if (fitBg) { const det = spp * suu - spu * spu; varA += (a * (suu * suu * sp3 - 2 * suu * spu * sp2 + spu * spu * spu)) / gain / (det * det); }
+      else varA += (a * sp3) / gain / (spp * spp);
+    }
     const dof = npix - (fitBg ? 2 : 1);
     out.flux[i] = a; out.fluxErr[i] = Math.sqrt(varA); out.background[i] = b;
     out.chi2[i] = dof > 0 ? c2 / dof : NaN; out.flags[i] = flags; out.npix[i] = npix;
