@@ -148,3 +148,38 @@ test('source Poisson noise: with the gain, pulls of bright sources have unit wid
   assert.ok(without > 2, `sky-only errors are too small for bright sources (pull width ${without})`);
   assert.ok(Math.abs(withGain - 1) < 0.12, `pull width with the source noise term ${withGain}`);
 });
+
+test('forced PSF photometry with the sources\' Poisson noise in the variance plane (from the noisy pixels, as calexps carry it): unbiased, pull width ≈ 1', () => {
+  // bright sources (S/N 40–150) whose Poisson noise dominates the core; VARIANCE = sky + max(0, pixel)/gain
+  const gain = 4, skyVar = 20;
+  const r0 = rng(5);
+  const xs: number[] = [], ys: number[] = [], fl: number[] = [];
+  for (let gy = 0; gy < 12; gy++) for (let gx = 0; gx < 19; gx++) { xs.push(25 + gx * 30 + r0.u()); ys.push(25 + gy * 30 + r0.u()); fl.push(4000 + 60000 * r0.u() ** 2); }
+  const sky = wcs.pixToSky(xs, ys, 1);
+  for (const fitBackground of [false, true]) {
+    const ratios: number[] = [], pulls: number[] = [];
+    for (const seed of [21, 22]) {
+      const r = rng(seed);
+      const model = new Float32Array(W * H);
+      const D = 25, h = 12;
+      for (let k = 0; k < xs.length; k++) {
+        const x = xs[k]! - 1, y = ys[k]! - 1, st = psf.stampAt(x, y, D), x0 = Math.round(x) - h, y0 = Math.round(y) - h;
+        for (let j = 0; j < D; j++) for (let i = 0; i < D; i++) model[(y0 + j) * W + x0 + i]! += fl[k]! * st[j * D + i]!;
+      }
+      const img = new Float32Array(W * H), variance = new Float32Array(W * H);
+      for (let p = 0; p < W * H; p++) {
+        img[p] = model[p]! + Math.sqrt(skyVar + model[p]! / gain) * r.n();
+        variance[p] = skyVar + Math.max(0, img[p]!) / gain;
+      }
+      const res = forcedPhotometry(maskedImage(W, H, img, variance, new Uint32Array(W * H)), psf, wcs, sky.ra, sky.dec, { fitBackground });
+      for (let i = 0; i < xs.length; i++) { ratios.push(res.flux[i]! / fl[i]!); pulls.push((res.flux[i]! - fl[i]!) / res.fluxErr[i]!); }
+    }
+    const mean = ratios.reduce((a, b) => a + b, 0) / ratios.length;
+    const pm = pulls.reduce((a, b) => a + b, 0) / pulls.length;
+    const sd = Math.sqrt(pulls.reduce((a, b) => a + (b - pm) ** 2, 0) / (pulls.length - 1));
+    // 456 sources × 2 images: the mean ratio's own error is ~0.1%
+    assert.ok(Math.abs(mean - 1) < 0.003, `fitBackground ${fitBackground}: mean flux/true ${mean}`);
+    assert.ok(Math.abs(pm) < 0.15, `fitBackground ${fitBackground}: mean pull ${pm}`);
+    assert.ok(Math.abs(sd - 1) < 0.1, `fitBackground ${fitBackground}: pull sd ${sd}`);
+  }
+});
