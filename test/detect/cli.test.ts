@@ -142,3 +142,24 @@ test('tessera detect --psf reads a tessera PSF HDU: FLUX_PSF unbiased, SPREAD_MO
   assert.ok(Math.abs(ratios[ratios.length >> 1]! - 1) < 0.01, `FLUX_PSF / truth median ${ratios[ratios.length >> 1]}`);
   assert.ok(Math.abs(spreads[spreads.length >> 1]!) < 0.002, `SPREAD_MODEL median ${spreads[spreads.length >> 1]}`);
 });
+
+test('tessera detect: with VARSRC = T and a weight map the gain adds no second source-noise term', async () => {
+  const weight = new Float32Array(W * H);
+  for (let i = 0; i < W * H; i++) weight[i] = 1 / SIM.variance[i]!;
+  const wt = join(dir, 'w-varsrc.fits');
+  writeFits(wt, [{ kind: 'image', data: weight, shape: [W, H] }]);
+  const gainOf = async (varsrc: boolean) => {
+    const h = wcsHeader();
+    h.set('GAIN', 4);
+    if (varsrc) h.set('VARSRC', true);
+    const img = join(dir, `varsrc-${varsrc}.fits`);
+    writeFits(img, [{ kind: 'image', data: SIM.image, shape: [W, H], header: h }]);
+    const out = join(dir, `varsrc-${varsrc}-cat.fits`);
+    const r = await cli(['detect', img, '-o', out, '--weight', wt, '--thresh', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    const { t } = readCat(out);
+    return t.header.get('GAIN');
+  };
+  assert.equal(await gainOf(false), 4);
+  assert.equal(await gainOf(true), 0);
+});
