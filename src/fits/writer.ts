@@ -3,10 +3,8 @@
  * through ./compress) and binary tables (every TFORM, variable-length arrays on the heap), with
  * standard headers, big-endian data, 2880-byte padding, and CHECKSUM/DATASUM on request.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { TesseraError } from '../util/errors.js';
+import { writeAtomicStream } from '../util/atomic.js';
 import { onesSum, setChecksums } from './checksum.js';
 import { BLOCK, Header, type Card } from './header.js';
 import { alignedBytes, bitpixFor, encodePixels, encodePixelsInto, type PixelArray } from './pixels.js';
@@ -112,39 +110,22 @@ export function encodeFits(hdus: HduInput[], opts: WriteOptions = {}): Uint8Arra
 export function writeFits(path: string, hdus: HduInput[], opts: WriteOptions = {}): void {
   const o = { ...opts, name: opts.name ?? path };
   const list = withPrimary(hdus);
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(tmp, 'w');
   try {
-    const writeAll = (chunk: Uint8Array): void => {
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-    };
-    list.forEach((hdu, i) => {
-      if (hdu.kind === 'image' && !hdu.compress && hdu.data && hdu.data.length * 8 > PIECE_BYTES) {
-        writeImageInPieces(writeAll, hdu, i, o);
-      } else {
-        for (const chunk of encodeHdu(hdu, i, o)) writeAll(chunk);
-      }
+    writeAtomicStream(path, (out) => {
+      const writeAll = (chunk: Uint8Array): void => out.write(chunk);
+      list.forEach((hdu, i) => {
+        if (hdu.kind === 'image' && !hdu.compress && hdu.data && hdu.data.length * 8 > PIECE_BYTES) {
+          writeImageInPieces(writeAll, hdu, i, o);
+        } else {
+          for (const chunk of encodeHdu(hdu, i, o)) writeAll(chunk);
+        }
+      });
     });
-    fsyncSync(fd);
-    closeSync(fd);
   } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof TesseraError || typeof code !== 'string') throw e;
+    throw new TesseraError(`${path}: cannot write (${code}: ${(e as Error).message.replace(/^[A-Z]+: /, '')})`, { cause: e });
   }
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw new TesseraError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  try {
-    const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* some filesystems refuse fsync on directories */ }
 }
 
 /* ---------------------------------------------------------------- images */

@@ -8,11 +8,8 @@ import { BLOCK, Header, type Card } from '../header.js';
 import { FitsReader } from '../reader.js';
 import { bytesPerPixel, encodePixels, swapInPlace } from '../pixels.js';
 import { setChecksums } from '../checksum.js';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { onesSum } from '../checksum.js';
-import { writeFileAtomic } from '../../util/atomic.js';
+import { writeAtomicStream, writeFileAtomic } from '../../util/atomic.js';
 import { where as fmtWhere } from '../../util/errors.js';
 import { compressImage } from './write.js';
 import { decompressImage, decodeImageInto, imageHeaderOf, isCompressedImage } from './index.js';
@@ -226,7 +223,7 @@ export function decompressFile(inPath: string, outPath: string, opts: FileOption
     const checksum = opts.checksum ?? 'auto';
     const report: HduReport[] = [];
     const restorePrimary = restoresPrimary(r);
-    writeStreamAtomic(outPath, (f) => {
+    writeAtomicStream(outPath, (f) => {
       const out = new Out(checksum);
       const flush = (): void => {
         for (const c of out.chunks) f.write(c);
@@ -298,52 +295,4 @@ export function decompressFile(inPath: string, outPath: string, opts: FileOption
   }
 }
 
-interface StreamFile {
-  /** Bytes written so far (the offset of the next write). */
-  readonly offset: number;
-  write(bytes: Uint8Array): void;
-  /** Overwrite bytes already written at `at`. */
-  writeAt(bytes: Uint8Array, at: number): void;
-}
 
-/**
- * The pattern of writeFileAtomic (../../util/atomic.ts) for output produced piece by piece:
- * a temporary file in the same directory, fsync, rename, fsync of the directory.
- */
-function writeStreamAtomic(path: string, produce: (f: StreamFile) => void): void {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(tmp, 'w');
-  const f = {
-    offset: 0,
-    write(bytes: Uint8Array): void {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, f.offset + off);
-      f.offset += bytes.length;
-    },
-    writeAt(bytes: Uint8Array, at: number): void {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off, at + off);
-    },
-  };
-  try {
-    produce(f);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  try {
-    const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* some filesystems refuse fsync on directories */ }
-}
