@@ -9,9 +9,6 @@
  * WCS with the pointing and rotation errors of the exposure; the true one is in the truth tables.
  */
 
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Header } from '../fits/header.js';
 import { encodeFits } from '../fits/writer.js';
 import { TESSERA_VERSION } from '../util/version.js';
@@ -141,36 +138,6 @@ export function encodeCcd(cfg: SurveyConfig, exp: ExposurePlan, r: RenderedCcd):
     oow: enc('oow', r.weight, { type: 'RICE_1', quantizeLevel: -weightStep(r.weight), dither: 'NO_DITHER' }),
     ood: enc('ood', r.mask, { type: 'RICE_1' }),
   };
-}
-
-/**
- * A file written in pieces with the atomic pattern of src/util/atomic.ts: a temporary name in
- * the same folder, fsync, rename; abort() removes the temporary file.
- */
-export class AtomicStream {
-  private fd: number;
-  private readonly tmp: string;
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-    this.tmp = join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    this.fd = openSync(this.tmp, 'w');
-  }
-  write(chunks: readonly Uint8Array[]): void {
-    for (const c of chunks) {
-      let off = 0;
-      while (off < c.length) off += writeSync(this.fd, c, off, c.length - off);
-    }
-  }
-  finish(): void {
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = -1;
-    renameSync(this.tmp, this.path);
-  }
-  abort(): void {
-    if (this.fd >= 0) { try { closeSync(this.fd); } catch { /* closed */ } this.fd = -1; }
-    try { unlinkSync(this.tmp); } catch { /* gone */ }
-  }
 }
 
 /** Bytes of an exposure's primary HDU. */

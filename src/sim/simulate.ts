@@ -24,7 +24,8 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { TesseraError } from '../util/errors.js';
 import { BANDS } from './bands.js';
 import { CcdGeometry } from './geometry.js';
-import { AtomicStream, encodePrimary, exposureFileName, type ProductKind } from './output.js';
+import { encodePrimary, exposureFileName, type ProductKind } from './output.js';
+import { AtomicFile } from '../util/atomic.js';
 import { MASK_BITS } from './render.js';
 import { PSF_BETA, PSF_WING_BETA, PSF_WING_FRAC, PSF_WING_SCALE } from './psf.js';
 import { makeRefcat, refcatColumns } from './refcat.js';
@@ -165,9 +166,9 @@ export async function simulateSurvey(config: SurveyConfig, opts: SimulateOptions
     // Exposure by exposure: CCD tasks run in parallel; HDUs are appended in CCD order.
     for (const exp of plan.exposures) {
       const names = Object.fromEntries(kinds.map((k) => [k, exposureFileName(exp, k)])) as Record<ProductKind, string>;
-      const streams = kinds.map((k) => new AtomicStream(join(out, 'exposures', names[k])));
+      const streams = kinds.map((k) => new AtomicFile(join(out, 'exposures', names[k])));
       try {
-        kinds.forEach((k, n) => streams[n]!.write(encodePrimary(config, exp, k, ccdIndices.length)));
+        kinds.forEach((k, n) => writeChunks(streams[n]!, encodePrimary(config, exp, k, ccdIndices.length)));
         const pending = ccdIndices.map((ci) => {
           const p = pool.run(exp.index, ci);
           p.catch(() => undefined); // a failure is reported once, by the await below
@@ -175,9 +176,9 @@ export async function simulateSurvey(config: SurveyConfig, opts: SimulateOptions
         });
         for (const p of pending) {
           const r = await p;
-          streams[0]!.write(r.encoded.ooi);
-          streams[1]!.write(r.encoded.oow);
-          streams[2]!.write(r.encoded.ood);
+          writeChunks(streams[0]!, r.encoded.ooi);
+          writeChunks(streams[1]!, r.encoded.oow);
+          writeChunks(streams[2]!, r.encoded.ood);
           renderMs += r.renderMs; encodeMs += r.encodeMs;
           const { encoded, ...rest } = r;
           encoded.ooi.length = 0; // the bytes are on disk; keep only the truth
@@ -388,4 +389,8 @@ function writeEpochTruth(path: string, plan: SurveyPlan, results: Omit<CcdTaskRe
       ],
     },
   ]);
+}
+
+function writeChunks(file: AtomicFile, chunks: readonly Uint8Array[]): void {
+  for (const c of chunks) file.write(c);
 }
