@@ -25,3 +25,15 @@ export function tempDir(prefix = 'tessera-test-'): string {
 
 /** Which Debian python has a module, for tests against astropy/SEP/healpy (skip with a reason if absent). */
 export const PYTHON = '/usr/bin/python3';
+
+/** A small seeded PRNG (mulberry32), so tests are deterministic. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -215,7 +215,11 @@ export function correlateFFT(src: Float32Array, width: number, height: number, k
   return out;
 }
 
-function loadTile(src: Float32Array, width: number, height: number, bx: number, by: number, n: number, dst: Float64Array): void {
+/**
+ * Copy the n×n window of `src` whose corner is (bx, by) into `dst` (0-based; the window may
+ * hang over the image edges: those pixels of `dst` are left untouched, so zero it first).
+ */
+export function loadTile(src: Float32Array, width: number, height: number, bx: number, by: number, n: number, dst: Float64Array): void {
   for (let y = 0; y < n; y++) {
     const sy = by + y;
     if (sy < 0 || sy >= height) continue;

@@ -4,22 +4,13 @@
  * the CCD was differenced, the subtraction's statistics and diaSource count) and `exposure`
  * (per exposure: CCD count, median zero point, seeing and depth, diaSource total).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { FitsReader } from '../fits/reader.js';
 import type { Header } from '../fits/header.js';
 import { datasetPath } from '../pipeline/layout.js';
 import type { ColumnDef, ColData, ProductTable } from './tables.js';
-
-function walk(dir: string, re: RegExp, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) walk(p, re, out);
-    else if (re.test(e.name)) out.push(p);
-  }
-  return out.sort();
-}
+import { listFilesRecursive } from '../util/fs.js';
 
 function imageHeader(path: string): Header | undefined {
   const r = FitsReader.open(path);
@@ -61,7 +52,7 @@ const median = (v: number[]): number => {
 
 /** The ccd and exposure QA tables of a repository (undefined when it has no calexp files). */
 export function qaTables(root: string): { ccd: ProductTable; exposure: ProductTable } | undefined {
-  const files = walk(join(root, 'calexp'), /^calexp-(\d+)-(\d+)\.fits\.fz$/);
+  const files = listFilesRecursive(join(root, 'calexp'), /^calexp-(\d+)-(\d+)\.fits\.fz$/);
   if (!files.length) return undefined;
   const rows: Record<string, number | string>[] = [];
   for (const f of files) {

@@ -7,17 +7,9 @@
 
 import { GaussianPsf, MoffatPsf } from '../../src/detect/psf-like.js';
 import { correlateFFT } from '../../src/image/convolve.js';
+import { rng } from '../helpers.js';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export function gaussianRng(u: () => number): () => number {
   let spare: number | null = null;

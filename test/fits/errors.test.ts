@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FitsReader } from '../../src/fits/reader.js';
 import { TesseraError } from '../../src/util/errors.js';
-import { tempDir } from '../helpers.js';
+import { rng as mulberry32, tempDir } from '../helpers.js';
 import { compressedBytes, fixture, imagesFits } from './truth.js';
 
 const dir = tempDir();
@@ -135,17 +135,6 @@ test('a corrupt compressed tile names file, HDU and tile', () => {
 });
 
 /* ---------------------------------------------------------------- fuzz */
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Read everything in a file the way a user would; returns the number of HDUs read. */
 function exercise(bytes: Uint8Array): number {

@@ -5,7 +5,7 @@ import {
   wcsForBrick, brickWcs, inBrickBox, brickAreaDeg2, brickAt,
 } from '../../src/sky/bricks.js';
 import { SphericalPolygon, gnomonicUnproject } from '../../src/sky/sphere.js';
-import { rng } from './rng.js';
+import { rng } from '../helpers.js';
 
 // Reference definition: desiutil.brick.Bricks (the generator of legacysurvey's BRICKID) and
 // legacypipe survey.wcs_for_brick. The figures below follow from it and from legacysurvey.org's

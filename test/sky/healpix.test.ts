@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Healpix, healpix } from '../../src/sky/healpix.js';
 import { PYTHON, tempDir } from '../helpers.js';
-import { rng } from './rng.js';
+import { rng } from '../helpers.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 const fx = JSON.parse(readFileSync(join(root, 'test/fixtures/sky/healpix.json'), 'utf8'));

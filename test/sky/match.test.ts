@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SkyIndex, matchNearest, matchAllPairs } from '../../src/sky/match.js';
 import { separationDeg } from '../../src/sky/sphere.js';
-import { rng } from './rng.js';
+import { rng } from '../helpers.js';
 
 /** Random points in a field (ra centre, dec centre, half-size in degrees), RA wrapped to [0,360). */
 function field(r: () => number, n: number, ra0: number, dec0: number, half: number): [Float64Array, Float64Array] {

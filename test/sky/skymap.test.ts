@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dc2SkyMap, RingsSkyMap, DC2_SKYMAP } from '../../src/sky/skymap.js';
 import { separationDeg } from '../../src/sky/sphere.js';
-import { rng } from './rng.js';
+import { rng } from '../helpers.js';
 
 test('DC2 rings sky map: 18,938 tracts, ring size π/121, 7×7 patches of 4000 px', () => {
   const s = dc2SkyMap();

@@ -6,7 +6,7 @@ import {
   raRange, wrapRa, boxContainsRa,
 } from '../../src/sky/sphere.js';
 import { PYTHON } from '../helpers.js';
-import { rng } from './rng.js';
+import { rng } from '../helpers.js';
 
 test('separation is accurate at tiny and antipodal angles', () => {
   assert.ok(Math.abs(separationDeg(10, 20, 10, 20 + 1e-9) - 1e-9) < 1e-14); // 20+1e-9 is itself rounded by ~4e-15

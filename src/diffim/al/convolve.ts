@@ -10,6 +10,7 @@
  * must be replaced by the caller (and masked).
  */
 import { fftComplex } from '../../image/fft.js';
+import { loadTile } from '../../image/convolve.js';
 import { fftOf, transpose } from './fft.js';
 
 export interface KernelTerm {
@@ -59,16 +60,6 @@ function kernelSpectrum(k: Float64Array, size: number, n: number): { re: Float64
   }
   fftOf(n).run2dDif(re, im);
   return { re, im };
-}
-
-function loadTile(src: Float32Array, width: number, height: number, bx: number, by: number, n: number, dst: Float64Array): void {
-  for (let y = 0; y < n; y++) {
-    const sy = by + y;
-    if (sy < 0 || sy >= height) continue;
-    const x0 = Math.max(0, -bx), x1 = Math.min(n, width - bx);
-    const srow = sy * width + bx, drow = y * n;
-    for (let x = x0; x < x1; x++) dst[drow + x] = src[srow + x]!;
-  }
 }
 
 /** Tile size for a kernel of the given size: the power of two ≥ 4·size, at least 128. */

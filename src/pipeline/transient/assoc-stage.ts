@@ -7,7 +7,6 @@
  *  - forced photometry of the diaObjects on one difference image, written as a FITS table;
  *  - merge every unit's FITS tables into the campaign's Parquet tables.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FitsReader } from '../../fits/reader.js';
 import type { MaskedImage } from '../../image/masked-image.js';
@@ -23,6 +22,7 @@ import { productLayout, type ProductLayout } from '../../products/layout.js';
 import { diaObjectTable, diaSourceTable, forcedSourceTable, column, readTableFits, writeTableFits } from '../../products/tables.js';
 import { mergeFitsToParquet, writeParquet } from '../../products/parquet.js';
 import { qaTables } from '../../products/qa.js';
+import { listFilesRecursive } from '../../util/fs.js';
 
 export interface CcdMeta {
   expnum: number;
@@ -186,22 +186,12 @@ export function forcedToFile(layout: ProductLayout, exp: DiffExposure, objects: 
   return t;
 }
 
-function walk(dir: string, re: RegExp, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) walk(p, re, out);
-    else if (re.test(e.name)) out.push(p);
-  }
-  return out;
-}
-
 /** Merge every region's and CCD's FITS tables of a repository into tables/*.parquet. Returns row counts. */
 export function mergeCampaign(root: string): { diaObject: number; diaSource: number; forcedSource: number } {
   const L = productLayout(root);
-  const objs = walk(join(root, 'assoc'), /^diaObject-.*\.fits$/);
-  const srcs = walk(join(root, 'assoc'), /^diaSource-.*\.fits$/);
-  const forced = walk(join(root, 'forced'), /^forced-.*\.fits$/);
+  const objs = listFilesRecursive(join(root, 'assoc'), /^diaObject-.*\.fits$/);
+  const srcs = listFilesRecursive(join(root, 'assoc'), /^diaSource-.*\.fits$/);
+  const forced = listFilesRecursive(join(root, 'forced'), /^forced-.*\.fits$/);
   if (objs.length === 0) throw new TesseraError(`${root}: no diaObject tables under assoc/ (run the associate stage first)`);
   const qa = qaTables(root);
   if (qa) { writeParquet(L.table('ccd'), qa.ccd); writeParquet(L.table('exposure'), qa.exposure); }

@@ -14,7 +14,7 @@
  *  - duplicates across regions: diaObjects of different regions closer than the association
  *    radius, and diaSources assigned in more than one region.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FitsReader } from '../../fits/reader.js';
 import { column, readTableFits, type ProductTable } from '../../products/tables.js';
@@ -27,6 +27,7 @@ import type { Repository } from '../repo.js';
 import type { CcdEntry } from './registry.js';
 import { openSimulation } from '../../sim/truth.js';
 import { calexpPath, diffPath, srcPath } from './diff-stage.js';
+import { listFilesRecursive } from '../../util/fs.js';
 
 export interface DemoEvaluation {
   transientsTotal: number;
@@ -79,16 +80,6 @@ export interface DemoEvaluation {
 }
 
 const nmgy = (mag: number) => (Number.isFinite(mag) ? Math.pow(10, -0.4 * (mag - 22.5)) : 0);
-
-function walk(dir: string, re: RegExp, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) walk(p, re, out);
-    else if (re.test(e.name)) out.push(p);
-  }
-  return out.sort();
-}
 
 function headerNum(path: string, key: string): number {
   const r = FitsReader.open(path);
@@ -171,8 +162,8 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
   const L = productLayout(repo.root);
 
   // diaObjects and diaSources per region.
-  const objFiles = walk(join(repo.root, 'assoc'), /^diaObject-.*\.fits$/);
-  const srcFiles = walk(join(repo.root, 'assoc'), /^diaSource-.*\.fits$/);
+  const objFiles = listFilesRecursive(join(repo.root, 'assoc'), /^diaObject-.*\.fits$/);
+  const srcFiles = listFilesRecursive(join(repo.root, 'assoc'), /^diaSource-.*\.fits$/);
   const oRa: number[] = [], oDec: number[] = [], oId: number[] = [], oRegion: number[] = [];
   objFiles.forEach((f, k) => {
     const t = readTableFits(f);
@@ -268,7 +259,7 @@ export function evaluateDemo(repo: Repository, ccds: readonly CcdEntry[], cfg: S
   // Forced-photometry pulls of transient-matched objects, and null pulls elsewhere.
   const pulls: number[] = [], ratios: number[] = [], nullPulls: number[] = [];
   const pullRecords: DemoEvaluation['pullRecords'] = [];
-  const forcedFiles = walk(join(repo.root, 'forced'), /^forced-.*\.fits$/).filter((f) => !f.endsWith('-calexp.fits')); // difference images only
+  const forcedFiles = listFilesRecursive(join(repo.root, 'forced'), /^forced-.*\.fits$/).filter((f) => !f.endsWith('-calexp.fits')); // difference images only
   const regMjd = new Map(ccds.map((c) => [c.expnum, c.mjd]));
   const st = cat.stars;
   const varRa: number[] = [], varDec: number[] = [];
