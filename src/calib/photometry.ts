@@ -112,6 +112,24 @@ export function apertureCorrection(psfFlux: ArrayLike<number>, apFlux: ArrayLike
   return { factor: mean, err: sd / Math.sqrt(kept.length), n: kept.length };
 }
 
+/**
+ * Aperture-correction error assumed when it could not be measured (fewer than 3 bright stars:
+ * the factor stays 1): the typical size of the correction itself for DECam-like PSFs (1–3%).
+ */
+export const APCORR_ERR_UNMEASURED_MAG = 0.03;
+
+/**
+ * The error of a CCD zero point, MAGZERR: the statistical error of the clipped mean over the
+ * matched stars (σ/√N) and the error of the aperture correction — one factor applied to every
+ * star, so its error does not average down with N and is ignored by σ/√N — added in quadrature,
+ * plus an optional systematic floor (mag). apCorrErr is the error of the multiplicative factor;
+ * NaN (not measured) counts as APCORR_ERR_UNMEASURED_MAG.
+ */
+export function zeroPointError(statErr: number, apCorr: number, apCorrErr: number, floorMag = 0): { err: number; apCorrErrMag: number } {
+  const apMag = Number.isFinite(apCorrErr) && apCorr > 0 ? (2.5 / Math.LN10) * (apCorrErr / apCorr) : APCORR_ERR_UNMEASURED_MAG;
+  return { err: Math.sqrt(statErr * statErr + apMag * apMag + floorMag * floorMag), apCorrErrMag: apMag };
+}
+
 export interface CcdZp {
   ccd: string;
   zp: number;

@@ -225,6 +225,29 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
     if (isMax) nmax++;
   }
   if (nmax < 2) return null;
+  return deblendTree(pix, f, d, width, dthresh, opt, { n, xmin, ymin, bw, bh, peak, total, sub, lx, ly, fv });
+}
+
+/** A footprint in its bounding box: local coordinates, values and the box → pixel-list map. */
+interface LocalFootprint {
+  n: number;
+  xmin: number;
+  ymin: number;
+  bw: number;
+  bh: number;
+  peak: number;
+  total: number;
+  /** Box cell → index into the footprint's pixel list (−1 outside). */
+  sub: Int32Array;
+  lx: Int32Array;
+  ly: Int32Array;
+  fv: Float64Array;
+}
+
+/** The multi-threshold tree of a footprint with at least two local maxima, pruned by mincont; then the split. */
+function deblendTree(pix: Int32Array, f: Float32Array, d: Float32Array, width: number, dthresh: number, opt: DeblendOptions, L: LocalFootprint): Int32Array[] | null {
+  const { nthresh, mincont, minArea } = opt;
+  const { n, bw, bh, peak, total, sub, lx, ly, fv } = L;
   const value0 = total * mincont;
   // The tree of branches (a max-tree): pixels are added from the highest level down, merging
   // 8-connected neighbours with union-find (union by size); after each level the sets of at least
@@ -332,6 +355,13 @@ export function deblendFootprint(pix: Int32Array, f: Float32Array, d: Float32Arr
     }
   }
   if (ok[0] || kept.length < 2) return null;
+  return splitChildren(pix, f, d, width, dthresh, L, kept, thr, nodeLevel, nodeRep);
+}
+
+/** Children's footprints: the kept nodes' cores, and every other pixel given to the most likely child. */
+function splitChildren(pix: Int32Array, f: Float32Array, d: Float32Array, width: number, dthresh: number, L: LocalFootprint,
+  kept: number[], thr: Float64Array, nodeLevel: number[], nodeRep: number[]): Int32Array[] {
+  const { n, xmin, ymin, bw, bh, sub, lx, ly, fv } = L;
   // core pixels of each kept node: flood fill from its representative over pixels above its level
   const owner = new Int32Array(n).fill(-1);
   const nk = kept.length;

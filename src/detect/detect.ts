@@ -89,59 +89,59 @@ export interface DetectResult {
 }
 
 /** Run background estimation, detection and measurement on an image. */
-export function detectSources(img: MaskedImage, opts: DetectOptions = {}): DetectResult {
-  const { width, height, image, mask } = img;
-  const npixTot = width * height;
-  const thresh = opts.threshSigma ?? 1.5;
-  const minArea = opts.minArea ?? 5;
-  const badMask = opts.badMask ?? DEFAULT_BAD_MASK;
-  const gain = opts.gain ?? 0;
-  const satLevel = opts.satLevel ?? Infinity;
-  const diam = opts.apertures ?? [6];
-  const [kronFact, kronMin] = opts.autoParams ?? [2.5, 3.5];
-  const fluxFrac = opts.fluxFrac ?? 0.5;
-  const psf = opts.psf;
-
-  // quick check: at least one usable pixel
-  {
-    let any = false;
-    const vp = img.variance;
-    for (let i = 0; i < npixTot && !any; i++) {
-      const v = image[i]!;
-      if (v - v !== 0) continue;
-      if (mask !== undefined && (mask[i]! & badMask) !== 0) continue;
-      if (vp !== undefined) { const s = vp[i]!; if (!(s > 0 && s < Infinity)) continue; }
-      any = true;
-    }
-    if (!any) throw new RangeError('detectSources: no usable pixel in the image (all NaN, masked or zero weight)');
-  }
-
-  const tm = opts.timings;
-  let t0 = tm ? performance.now() : 0;
-  const lap = (name: string) => { if (tm) { const t = performance.now(); tm[name] = (tm[name] ?? 0) + t - t0; t0 = t; } };
-  const bkg = opts.background ?? estimateBackground(img, { backSize: opts.backSize, backFilterSize: opts.backFilterSize, badMask });
-  lap('background');
-  // detection filter
-  let kern: Kernel | null;
-  if (opts.filterKernel !== undefined) kern = opts.filterKernel ? normalizeKernel(opts.filterKernel) : null;
-  else {
-    const fw = psf?.fwhmPixAt ? psf.fwhmPixAt(width / 2, height / 2) : (opts.filterFwhm ?? 2);
-    kern = opts.filterFwhm === undefined && !psf ? normalizeKernel({ width: 3, height: 3, data: Float64Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1]) }) : gaussianKernel(fw);
-  }
+/**
+ * One pass, row by row from the background spline: the usable-pixel map `bad`, the
+ * background-subtracted image `d` (unusable pixels 0) and, when `skyVar` is given, the per-pixel
+ * sky variance with each row's smallest value in `rowMinVar`. (A function of its own: V8
+ * optimises it quickly, without compiling the whole of detectSources for its loop.)
+ */
+/** Whether any pixel is usable (finite, not masked, positive finite variance). */
+function anyUsable(img: MaskedImage, badMask: number): boolean {
+  const { image, mask } = img;
+  const npixTot = img.width * img.height;
   const vp = img.variance;
-  const filteredMode = kern !== null && (opts.threshMode ?? 'unfiltered') === 'filtered';
-  // A per-pixel sky-variance plane is only needed with a variance plane or for the filtered-noise
-  // threshold; otherwise the noise comes from the background RMS spline, row by row (threshold)
-  // or at each object's position (errors).
-  const needPlane = vp !== undefined || filteredMode;
+  for (let i = 0; i < npixTot; i++) {
+    const v = image[i]!;
+    if (v - v !== 0) continue;
+    if (mask !== undefined && (mask[i]! & badMask) !== 0) continue;
+    if (vp !== undefined) { const s = vp[i]!; if (!(s > 0 && s < Infinity)) continue; }
+    return true;
+  }
+  return false;
+}
 
-  // One pass, row by row from the background spline (no full-resolution maps are built):
-  // the usable-pixel map, the background-subtracted image (unusable pixels set to 0) and, when
-  // needed, the per-pixel sky variance with each row's smallest value (a threshold pre-test).
-  const bad = scratch.u8('bad', npixTot);
-  const d = scratch.f32('d', npixTot);
-  const skyVar = needPlane ? scratch.f32('skyVar', npixTot) : undefined;
-  const rowMinVar = new Float64Array(height);
+/** Deblend and analyse every footprint (thresholds: see detectSources). */
+function deblendAll(fp: { count: number; start: Int32Array; pixels: Int32Array }, f: Float32Array, d: Float32Array, width: number, thresh: number,
+  threshVar: Float32Array | undefined, bkg: Background, opt: { nthresh: number; mincont: number; minArea: number }): IsoObject[] {
+  const { nthresh, mincont, minArea } = opt;
+  const objs: IsoObject[] = [];
+  for (let o = 0; o < fp.count; o++) {
+    const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
+    // the detection threshold of this object: thresh × the mean noise over its pixels (variance
+    // plane), or × the background RMS at its peak pixel
+    let pk = pix[0]!, best = -Infinity, tsum = 0;
+    for (let k = 0; k < pix.length; k++) { const i = pix[k]!; if (threshVar) tsum += Math.sqrt(threshVar[i]!); if (f[i]! > best) { best = f[i]!; pk = i; } }
+    const dthresh = threshVar ? thresh * (tsum / pix.length) : thresh * bkg.rmsAt(pk % width, Math.floor(pk / width));
+    const mthresh = dthresh;
+    const kids = deblendFootprint(pix, f, d, width, dthresh, { nthresh, mincont, minArea });
+    if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
+    else {
+      const overflow = nthresh > 1 && pix.length * nthresh > MAX_DEBLEND_CELLS ? FLAG_DEBLEND_OVERFLOW : 0;
+      objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, overflow));
+    }
+  }
+  return objs;
+}
+
+/** Segmentation map: object k's footprint pixels hold k + 1. */
+function paintSegmentation(objs: IsoObject[], seg: Int32Array): void {
+  for (let k = 0; k < objs.length; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
+}
+
+function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, bad: Uint8Array, d: Float32Array,
+  skyVar: Float32Array | undefined, rowMinVar: Float64Array): void {
+  const { width, height, image, mask } = img;
+  const vp = img.variance;
   const brow = new Float32Array(width), rrow = new Float32Array(width);
   for (let y = 0; y < height; y++) {
     const o = y * width;
@@ -172,6 +172,54 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     }
     rowMinVar[y] = vmin === Infinity ? 0 : vmin;
   }
+}
+
+export function detectSources(img: MaskedImage, opts: DetectOptions = {}): DetectResult {
+  const { width, height, image, mask } = img;
+  const npixTot = width * height;
+  const thresh = opts.threshSigma ?? 1.5;
+  const minArea = opts.minArea ?? 5;
+  const badMask = opts.badMask ?? DEFAULT_BAD_MASK;
+  const gain = opts.gain ?? 0;
+  const satLevel = opts.satLevel ?? Infinity;
+  const diam = opts.apertures ?? [6];
+  const [kronFact, kronMin] = opts.autoParams ?? [2.5, 3.5];
+  const fluxFrac = opts.fluxFrac ?? 0.5;
+  const psf = opts.psf;
+
+  // quick check: at least one usable pixel
+  {
+    const any = anyUsable(img, badMask);
+    if (!any) throw new RangeError('detectSources: no usable pixel in the image (all NaN, masked or zero weight)');
+  }
+
+  const tm = opts.timings;
+  let t0 = tm ? performance.now() : 0;
+  const lap = (name: string) => { if (tm) { const t = performance.now(); tm[name] = (tm[name] ?? 0) + t - t0; t0 = t; } };
+  const bkg = opts.background ?? estimateBackground(img, { backSize: opts.backSize, backFilterSize: opts.backFilterSize, badMask });
+  lap('background');
+  // detection filter
+  let kern: Kernel | null;
+  if (opts.filterKernel !== undefined) kern = opts.filterKernel ? normalizeKernel(opts.filterKernel) : null;
+  else {
+    const fw = psf?.fwhmPixAt ? psf.fwhmPixAt(width / 2, height / 2) : (opts.filterFwhm ?? 2);
+    kern = opts.filterFwhm === undefined && !psf ? normalizeKernel({ width: 3, height: 3, data: Float64Array.from([1, 2, 1, 2, 4, 2, 1, 2, 1]) }) : gaussianKernel(fw);
+  }
+  const vp = img.variance;
+  const filteredMode = kern !== null && (opts.threshMode ?? 'unfiltered') === 'filtered';
+  // A per-pixel sky-variance plane is only needed with a variance plane or for the filtered-noise
+  // threshold; otherwise the noise comes from the background RMS spline, row by row (threshold)
+  // or at each object's position (errors).
+  const needPlane = vp !== undefined || filteredMode;
+
+  // One pass, row by row from the background spline (no full-resolution maps are built):
+  // the usable-pixel map, the background-subtracted image (unusable pixels set to 0) and, when
+  // needed, the per-pixel sky variance with each row's smallest value (a threshold pre-test).
+  const bad = scratch.u8('bad', npixTot);
+  const d = scratch.f32('d', npixTot);
+  const skyVar = needPlane ? scratch.f32('skyVar', npixTot) : undefined;
+  const rowMinVar = new Float64Array(height);
+  subtractBackground(img, bkg, badMask, bad, d, skyVar, rowMinVar);
 
   lap('subtract');
   const f = kern ? correlate(d, width, height, kern, 'auto', scratch.f32('f', npixTot)) : d;
@@ -191,22 +239,7 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   // deblend and analyse
   const nthresh = opts.deblendNThresh ?? 32;
   const mincont = opts.deblendMinCont ?? 0.005;
-  let objs: IsoObject[] = [];
-  for (let o = 0; o < fp.count; o++) {
-    const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
-    // the detection threshold of this object: thresh × the mean noise over its pixels (variance
-    // plane), or × the background RMS at its peak pixel
-    let pk = pix[0]!, best = -Infinity, tsum = 0;
-    for (let k = 0; k < pix.length; k++) { const i = pix[k]!; if (threshVar) tsum += Math.sqrt(threshVar[i]!); if (f[i]! > best) { best = f[i]!; pk = i; } }
-    const dthresh = threshVar ? thresh * (tsum / pix.length) : thresh * bkg.rmsAt(pk % width, Math.floor(pk / width));
-    const mthresh = dthresh;
-    const kids = deblendFootprint(pix, f, d, width, dthresh, { nthresh, mincont, minArea });
-    if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
-    else {
-      const overflow = nthresh > 1 && pix.length * nthresh > MAX_DEBLEND_CELLS ? FLAG_DEBLEND_OVERFLOW : 0;
-      objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, overflow));
-    }
-  }
+  let objs = deblendAll(fp, f, d, width, thresh, threshVar, bkg, { nthresh, mincont, minArea });
   lap('deblend');
   if (opts.clean ?? true) {
     // SEP's mthresh: how far the object's minArea-th brightest pixel rises above the threshold
@@ -223,7 +256,7 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   if (full || opts.segmentation) {
     seg = opts.segmentation ? new Int32Array(npixTot) : scratch.i32('seg', npixTot);
     if (!opts.segmentation) seg.fill(0);
-    for (let k = 0; k < n; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
+    paintSegmentation(objs, seg);
   }
 
   lap('segmentation');

@@ -137,6 +137,155 @@ export function solveSym(a: Float64Array, b: Float64Array, n: number): boolean {
   return true;
 }
 
+/** Data and variance stamps (D × D, NaN data where unusable) of every star. */
+function cutStamps(img: PsfImage, stars: readonly PsfStarInput[], radius: number, D: number, degree: number, nT: number,
+  polZero: [number, number], polScale: [number, number], bgVar: number, gain: number): StarData[] {
+  const sd: StarData[] = [];
+  for (let i = 0; i < stars.length; i++) {
+    const s = stars[i]!;
+    const x0 = Math.round(s.x) - radius, y0 = Math.round(s.y) - radius;
+    const d = new Float64Array(D * D), v = new Float64Array(D * D);
+    cutStamp(img, x0, y0, D, bgVar, gain, d, v);
+    const terms = polyTerms((s.x - polZero[0]) / polScale[0], (s.y - polZero[1]) / polScale[1], degree, new Float64Array(nT));
+    sd.push({ idx: i, x: s.x, y: s.y, flux: s.flux > 0 ? s.flux : 1, x0, y0, d, v, terms, chi2: 0, ok: true });
+  }
+  return sd;
+}
+
+function cutStamp(img: PsfImage, x0: number, y0: number, D: number, bgVar: number, gain: number, d: Float64Array, v: Float64Array): void {
+  const { width, height } = img;
+  for (let j = 0; j < D; j++) {
+    const yy = y0 + j;
+    for (let k = 0; k < D; k++) {
+      const xx = x0 + k;
+      const o = j * D + k;
+      if (xx < 0 || yy < 0 || xx >= width || yy >= height) { d[o] = NaN; continue; }
+      const p = yy * width + xx;
+      const val = img.data[p]!;
+      let va = img.variance ? img.variance[p]! : bgVar + (gain > 0 ? Math.max(0, val) / gain : 0);
+      if (img.mask && img.mask[p] !== 0) va = NaN;
+      if (!Number.isFinite(val) || !(va > 0)) { d[o] = NaN; continue; }
+      d[o] = val; v[o] = va;
+    }
+  }
+}
+
+/**
+ * Flux and centre refit of one star: linear least squares for [f, f·dx, f·dy] with the model
+ * M + dx·∂M/∂x + dy·∂M/∂y (finite differences with step h). Returns true when the star moved.
+ */
+function refitFluxCentre(s: StarData, M: Float64Array, Mx: Float64Array, My: Float64Array, h: number, DD: number): boolean {
+  let a00 = 0, a01 = 0, a02 = 0, a11 = 0, a12 = 0, a22 = 0, b0 = 0, b1 = 0, b2 = 0;
+  const d = s.d, vv = s.v;
+  for (let o = 0; o < DD; o++) {
+    const dv = d[o]!;
+    if (Number.isNaN(dv)) continue;
+    const w = 1 / vv[o]!;
+    const m = M[o]!, gx = (Mx[o]! - m) / h, gy = (My[o]! - m) / h;
+    a00 += w * m * m; a01 += w * m * gx; a02 += w * m * gy;
+    a11 += w * gx * gx; a12 += w * gx * gy; a22 += w * gy * gy;
+    b0 += w * m * dv; b1 += w * gx * dv; b2 += w * gy * dv;
+  }
+  const S = new Float64Array([a00, a01, a02, a01, a11, a12, a02, a12, a22]);
+  const B = new Float64Array([b0, b1, b2]);
+  if (solveSym(S, B, 3) && B[0]! > 0) {
+    const ddx = B[1]! / B[0]!, ddy = B[2]! / B[0]!;
+    s.flux = B[0]!;
+    if (Math.abs(ddx) < 1 && Math.abs(ddy) < 1) { s.x += ddx; s.y += ddy; }
+    return true;
+  }
+  return false;
+}
+
+/** Flux refit of one star with the current model stamp M (weighted linear least squares). */
+function refitFlux(s: StarData, M: Float64Array, DD: number): void {
+  let num = 0, den = 0;
+  const d = s.d, vv = s.v;
+  for (let o = 0; o < DD; o++) {
+    const dv = d[o]!;
+    if (Number.isNaN(dv)) continue;
+    const w = 1 / vv[o]!;
+    num += w * M[o]! * dv; den += w * M[o]! * M[o]!;
+  }
+  if (den > 0 && num > 0) s.flux = num / den;
+}
+
+/**
+ * Residuals of one star assigned to the nearest basis sample: accumulates the per-sample normal
+ * matrices (when rebuildN) and right-hand sides; returns the star's χ²/dof.
+ */
+function accumulateStar(s: StarData, M: Float64Array, D: number, sampling: number, c: number, nb: number, nT: number, acc: number,
+  rebuildN: boolean, N: Float64Array, R: Float64Array): number {
+  const f = s.flux;
+  const d = s.d, vv = s.v, terms = s.terms;
+  let chi = 0, dof = 0;
+  for (let j = 0; j < D; j++) {
+    const v = s.y0 + j - s.y;
+    const by = Math.round(v / sampling + c);
+    if (by < 0 || by >= nb) continue;
+    for (let k = 0; k < D; k++) {
+      const o = j * D + k;
+      const dv = d[o]!;
+      if (Number.isNaN(dv)) continue;
+      const u = s.x0 + k - s.x;
+      const bx = Math.round(u / sampling + c);
+      if (bx < 0 || bx >= nb) continue;
+      const dn = dv / f;
+      const r = dn - M[o]!;
+      const vn = vv[o]! / (f * f) + (acc * Math.max(0, M[o]!)) ** 2;
+      const w = 1 / vn;
+      chi += r * r * w; dof++;
+      const bj = by * nb + bx;
+      const no = bj * nT * nT, ro = bj * nT;
+      if (rebuildN) {
+        for (let p = 0; p < nT; p++) {
+          const tp = w * terms[p]!;
+          R[ro + p]! += tp * r;
+          for (let q = 0; q <= p; q++) N[no + p * nT + q]! += tp * terms[q]!;
+        }
+      } else {
+        const wr = w * r;
+        for (let p = 0; p < nT; p++) R[ro + p]! += wr * terms[p]!;
+      }
+    }
+  }
+  return dof > 0 ? chi / dof : 0;
+}
+
+/** Solve the small normal system of every basis sample and add the update to the coefficients. */
+function solveBasis(N: Float64Array, R: Float64Array, A: Float64Array, bvec: Float64Array, coeffs: Float64Array, nn: number, nT: number): void {
+  for (let bj = 0; bj < nn; bj++) {
+    const no = bj * nT * nT, ro = bj * nT;
+    const n00 = N[no]!;
+    if (!(n00 > 0)) continue;
+    for (let p = 0; p < nT; p++) {
+      for (let q = 0; q <= p; q++) { A[p * nT + q] = N[no + p * nT + q]!; A[q * nT + p] = N[no + p * nT + q]!; }
+      bvec[p] = R[ro + p]!;
+    }
+    // Ridge regularisation: a small fraction of the constant-term weight.
+    for (let p = 0; p < nT; p++) A[p * nT + p]! += 1e-6 * n00 + (p > 0 ? 1e-3 * n00 : 0);
+    if (!solveSym(A, bvec, nT)) continue;
+    for (let p = 0; p < nT; p++) coeffs[p * nn + bj]! += bvec[p]!;
+  }
+}
+
+/** Renormalise: Σ_j c0_j s² = 1, Σ_j ck_j = 0 for k > 0 (flux-conserving spatial variation). */
+function renormalise(coeffs: Float64Array, nn: number, nT: number, sampling: number): void {
+  let s0 = 0;
+  for (let j = 0; j < nn; j++) s0 += coeffs[j]!;
+  if (s0 > 0) {
+    const scale = 1 / (s0 * sampling * sampling);
+    for (let j = 0; j < nn; j++) coeffs[j]! *= scale;
+    s0 = 1 / (sampling * sampling);
+    for (let k = 1; k < nT; k++) {
+      let sk = 0;
+      for (let j = 0; j < nn; j++) sk += coeffs[k * nn + j]!;
+      const r = sk / s0;
+      for (let j = 0; j < nn; j++) coeffs[k * nn + j]! -= r * coeffs[j]!;
+    }
+  }
+}
+
 /** Fit a spatially varying PSF model to the given stars. Throws TesseraError if too few stars. */
 export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfFitOptions): PsfFitResult {
   const notes: string[] = [];
@@ -169,28 +318,7 @@ export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfF
   const gain = img.gain ?? 0;
 
   // Cut stamps.
-  const sd: StarData[] = [];
-  for (let i = 0; i < stars.length; i++) {
-    const s = stars[i]!;
-    const x0 = Math.round(s.x) - radius, y0 = Math.round(s.y) - radius;
-    const d = new Float64Array(D * D), v = new Float64Array(D * D);
-    for (let j = 0; j < D; j++) {
-      const yy = y0 + j;
-      for (let k = 0; k < D; k++) {
-        const xx = x0 + k;
-        const o = j * D + k;
-        if (xx < 0 || yy < 0 || xx >= width || yy >= height) { d[o] = NaN; continue; }
-        const p = yy * width + xx;
-        const val = img.data[p]!;
-        let va = img.variance ? img.variance[p]! : bgVar + (gain > 0 ? Math.max(0, val) / gain : 0);
-        if (img.mask && img.mask[p] !== 0) va = NaN;
-        if (!Number.isFinite(val) || !(va > 0)) { d[o] = NaN; continue; }
-        d[o] = val; v[o] = va;
-      }
-    }
-    const terms = polyTerms((s.x - polZero[0]) / polScale[0], (s.y - polZero[1]) / polScale[1], degree, new Float64Array(nT));
-    sd.push({ idx: i, x: s.x, y: s.y, flux: s.flux > 0 ? s.flux : 1, x0, y0, d, v, terms, chi2: 0, ok: true });
-  }
+  const sd = cutStamps(img, stars, radius, D, degree, nT, polZero, polScale, bgVar, gain);
 
   const coeffs = new Float64Array(nT * nb * nb);
   // Start from a circular Gaussian of the guessed FWHM (normalised per pixel).
@@ -232,99 +360,16 @@ export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfF
       if (it === 2 || it === 4) {
         const h = 0.05;
         render(s, h, 0, Mx); render(s, 0, h, My);
-        // Linear least squares for [f, f·dx, f·dy] with model M + dx·∂M/∂x + dy·∂M/∂y.
-        let a00 = 0, a01 = 0, a02 = 0, a11 = 0, a12 = 0, a22 = 0, b0 = 0, b1 = 0, b2 = 0;
-        for (let o = 0; o < D * D; o++) {
-          const dv = s.d[o]!;
-          if (Number.isNaN(dv)) continue;
-          const w = 1 / s.v[o]!;
-          const m = M[o]!, gx = (Mx[o]! - m) / h, gy = (My[o]! - m) / h;
-          a00 += w * m * m; a01 += w * m * gx; a02 += w * m * gy;
-          a11 += w * gx * gx; a12 += w * gx * gy; a22 += w * gy * gy;
-          b0 += w * m * dv; b1 += w * gx * dv; b2 += w * gy * dv;
-        }
-        const S = new Float64Array([a00, a01, a02, a01, a11, a12, a02, a12, a22]);
-        const B = new Float64Array([b0, b1, b2]);
-        if (solveSym(S, B, 3) && B[0]! > 0) {
-          const ddx = B[1]! / B[0]!, ddy = B[2]! / B[0]!;
-          s.flux = B[0]!;
-          if (Math.abs(ddx) < 1 && Math.abs(ddy) < 1) { s.x += ddx; s.y += ddy; }
-          render(s, 0, 0, M);
-        }
+        if (refitFluxCentre(s, M, Mx, My, h, D * D)) render(s, 0, 0, M);
       } else if (it >= 1) {
-        let num = 0, den = 0;
-        for (let o = 0; o < D * D; o++) {
-          const dv = s.d[o]!;
-          if (Number.isNaN(dv)) continue;
-          const w = 1 / s.v[o]!;
-          num += w * M[o]! * dv; den += w * M[o]! * M[o]!;
-        }
-        if (den > 0 && num > 0) s.flux = num / den;
+        refitFlux(s, M, D * D);
       }
-      // Accumulate residuals into the nearest basis sample.
-      const f = s.flux;
-      let chi = 0, dof = 0;
-      for (let j = 0; j < D; j++) {
-        const v = s.y0 + j - s.y;
-        const by = Math.round(v / sampling + c);
-        if (by < 0 || by >= nb) continue;
-        for (let k = 0; k < D; k++) {
-          const o = j * D + k;
-          const dv = s.d[o]!;
-          if (Number.isNaN(dv)) continue;
-          const u = s.x0 + k - s.x;
-          const bx = Math.round(u / sampling + c);
-          if (bx < 0 || bx >= nb) continue;
-          const dn = dv / f;
-          const r = dn - M[o]!;
-          const vn = s.v[o]! / (f * f) + (acc * Math.max(0, M[o]!)) ** 2;
-          const w = 1 / vn;
-          chi += r * r * w; dof++;
-          const bj = by * nb + bx;
-          const no = bj * nT * nT, ro = bj * nT;
-          if (rebuildN) {
-            for (let p = 0; p < nT; p++) {
-              const tp = w * s.terms[p]!;
-              R[ro + p]! += tp * r;
-              for (let q = 0; q <= p; q++) N[no + p * nT + q]! += tp * s.terms[q]!;
-            }
-          } else {
-            const wr = w * r;
-            for (let p = 0; p < nT; p++) R[ro + p]! += wr * s.terms[p]!;
-          }
-        }
-      }
-      s.chi2 = dof > 0 ? chi / dof : 0;
+      s.chi2 = accumulateStar(s, M, D, sampling, c, nb, nT, acc, rebuildN, N, R);
       chis.push(s.chi2);
     }
     // Solve per basis sample and update.
-    for (let bj = 0; bj < nn; bj++) {
-      const no = bj * nT * nT, ro = bj * nT;
-      const n00 = N[no]!;
-      if (!(n00 > 0)) continue;
-      for (let p = 0; p < nT; p++) {
-        for (let q = 0; q <= p; q++) { A[p * nT + q] = N[no + p * nT + q]!; A[q * nT + p] = N[no + p * nT + q]!; }
-        bvec[p] = R[ro + p]!;
-      }
-      // Ridge regularisation: a small fraction of the constant-term weight.
-      for (let p = 0; p < nT; p++) A[p * nT + p]! += 1e-6 * n00 + (p > 0 ? 1e-3 * n00 : 0);
-      if (!solveSym(A, bvec, nT)) continue;
-      for (let p = 0; p < nT; p++) model.coeffs[p * nn + bj]! += bvec[p]!;
-    }
-    // Renormalise: Σ_j c0_j s² = 1, Σ_j ck_j = 0 for k > 0 (flux-conserving spatial variation).
-    let s0 = 0;
-    for (let j = 0; j < nn; j++) s0 += model.coeffs[j]!;
-    if (s0 > 0) {
-      const scale = 1 / (s0 * sampling * sampling);
-      for (let j = 0; j < nn; j++) model.coeffs[j]! *= scale;
-      s0 = 1 / (sampling * sampling);
-      for (let k = 1; k < nT; k++) {
-        let sk = 0;
-        for (let j = 0; j < nn; j++) sk += model.coeffs[k * nn + j]!;
-        const r = sk / s0;
-        for (let j = 0; j < nn; j++) model.coeffs[k * nn + j]! -= r * model.coeffs[j]!;
-      }
-    }
+    solveBasis(N, R, A, bvec, model.coeffs, nn, nT);
+    renormalise(model.coeffs, nn, nT, sampling);
     // Outlier rejection on χ²/dof after the model has settled.
     if (it >= 3 && it < totalIter - 1 && chis.length > 0) {
       const sorted = chis.slice().sort((p, q) => p - q);

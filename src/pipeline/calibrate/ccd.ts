@@ -13,7 +13,7 @@ import { detectSources, sumCircles, measurePsfAt, type SourceCatalog } from '../
 import { fitPsf, selectPsfStars, psfPhotometry, noiseEquivalentArea, type PsfModel } from '../../psf/index.js';
 import type { Wcs } from '../../wcs/wcs.js';
 import { solveAstrometry, mjdToJulianYear, type AstromModel } from '../../calib/astrometry.js';
-import { ccdZeroPoint, apertureCorrection, psfDepth } from '../../calib/photometry.js';
+import { ccdZeroPoint, apertureCorrection, psfDepth, zeroPointError } from '../../calib/photometry.js';
 import type { ColorMode } from '../../calib/colorterms.js';
 
 /** Reference stars (Gaia-like) at the epoch of the exposure. */
@@ -77,6 +77,9 @@ export interface CcdQa {
   nPsfStars: number;
   nSources: number;
   apCorr: number;
+  /** Parts of zpErr (mag): the clipped mean's statistical error σ/√N and the aperture correction's error. */
+  zpErrStat?: number;
+  apCorrErrMag?: number;
   /** Comma-separated notes and flags ('' when clean); failures say why. */
   flags: string;
 }
@@ -126,6 +129,45 @@ export function skyMode(v: number[]): number {
   return sd > 0 && Math.abs(mean - med) / sd < 0.3 ? 2.5 * med - 1.5 * mean : med;
 }
 
+/** Systematic floor (mag) added in quadrature to MAGZERR. */
+export const ZP_ERR_FLOOR_MAG = 0;
+
+/** Finite values among every `step`-th element. */
+function countFinite(a: Float32Array, step: number): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i += step) if (a[i]! - a[i]! === 0) n++;
+  return n;
+}
+
+/**
+ * Row by row from the background splines: sub = image − background; bad = 1 where the mask has
+ * DEFAULT_BAD_MASK bits; and, when `variance` is given (no variance plane came with the image),
+ * the variance = RMS map² plus the sources' Poisson noise max(0, sub)/gain.
+ */
+function subtractSky(im: Float32Array, width: number, height: number, bk: { backRow(y: number, out: Float32Array): void; rmsRow(y: number, out: Float32Array): void },
+  sub: Float32Array, m: ArrayLike<number> | undefined, bad: Uint8Array | undefined, variance: Float32Array | undefined, g: number): void {
+  const brow = new Float32Array(width), rrow = variance ? new Float32Array(width) : undefined;
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    bk.backRow(y, brow);
+    for (let x = 0; x < width; x++) sub[o + x] = im[o + x]! - brow[x]!;
+    if (m) for (let i = o; i < o + width; i++) bad![i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
+    if (rrow) {
+      // No variance plane: sky RMS map plus Poisson noise of the sources.
+      bk.rmsRow(y, rrow);
+      for (let x = 0; x < width; x++) { const r = rrow[x]!, v = sub[o + x]!; variance![o + x] = r * r + (g > 0 ? Math.max(0, v) / g : 0); }
+    }
+  }
+}
+
+/** variance += sub / gain where both are positive (the sources' Poisson noise). */
+function addSourceNoise(variance: Float32Array, sub: Float32Array, g: number): void {
+  for (let i = 0; i < variance.length; i++) {
+    const v = variance[i]!, d = sub[i]!;
+    if (v > 0 && d > 0) variance[i] = v + d / g;
+  }
+}
+
 /** Calibrate one CCD. Throws TesseraError naming the CCD when it cannot be calibrated. */
 export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = {}): CalibrateCcdResult {
   const what = `exposure ${inp.expnum} CCD ${inp.ccdName}`;
@@ -134,10 +176,8 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const notes: string[] = [];
 
   // Usable pixels at all?
-  let nGood = 0;
   const im = img.image;
-  for (let i = 0; i < im.length; i += 7) if (im[i]! - im[i]! === 0) nGood++;
-  if (nGood === 0) throw new TesseraError(`${what}: no usable pixel (all NaN)`);
+  if (countFinite(im, 7) === 0) throw new TesseraError(`${what}: no usable pixel (all NaN)`);
 
   const timings: Record<string, number> = {};
   const cpu: Record<string, number> = {};
@@ -173,21 +213,10 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   let variance = img.variance;
   const g = inp.gain ?? 0;
   if (!variance) variance = new Float32Array(width * height);
-  const brow = new Float32Array(width), rrow = img.variance ? undefined : new Float32Array(width);
   // Unusable pixels (mask bits) for the PSF fit and PSF photometry, in the same pass.
   const m = img.mask;
   const bad = m ? new Uint8Array(width * height) : undefined;
-  for (let y = 0; y < height; y++) {
-    const o = y * width;
-    det.background.backRow(y, brow);
-    for (let x = 0; x < width; x++) sub[o + x] = im[o + x]! - brow[x]!;
-    if (m) for (let i = o; i < o + width; i++) bad![i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
-    if (rrow) {
-      // No variance plane: sky RMS map plus Poisson noise of the sources.
-      det.background.rmsRow(y, rrow);
-      for (let x = 0; x < width; x++) { const r = rrow[x]!, v = sub[o + x]!; variance[o + x] = r * r + (g > 0 ? Math.max(0, v) / g : 0); }
-    }
-  }
+  subtractSky(im, width, height, det.background, sub, m, bad, img.variance ? undefined : variance, g);
   if (n < 3) throw new TesseraError(`${what}: only ${n} source(s) detected`);
   lap('detect');
 
@@ -313,6 +342,8 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     zpF.push(FPSF[i]!); zpE.push(FPSFE[i]!); zG.push(ref.g[j]!); zBp.push(ref.bp[j]!); zRp.push(ref.rp[j]!);
   }
   const zp = ccdZeroPoint({ psfFlux: zpF, psfFluxErr: zpE, gaiaG: zG, gaiaBp: zBp, gaiaRp: zRp, band: inp.band, mode: config.colorMode, what: `${what}: zero point` });
+  // MAGZERR: the clipped mean's σ/√N and the aperture correction's error (common to every star).
+  const zpe = zeroPointError(zp.zpErr, ac.factor, ac.err, ZP_ERR_FLOOR_MAG);
 
   // 6. Depth and seeing.
   const cx = (width - 1) / 2, cy = (height - 1) / 2;
@@ -359,13 +390,15 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const flags: string[] = [...notes];
   const qa: CcdQa = {
     expnum: inp.expnum, ccd: inp.ccdName, band: inp.band, mjd: inp.mjd,
-    zp: zp.zp, zpErr: zp.zpErr, seeingArcsec: seeing, sky, skyRms, depth,
+    zp: zp.zp, zpErr: zpe.err, zpErrStat: zp.zpErr, apCorrErrMag: zpe.apCorrErrMag, seeingArcsec: seeing, sky, skyRms, depth,
     astromRmsArcsec: ast.rmsArcsec, nAstromStars: ast.nStars, nZpStars: zp.nStars,
     nPsfStars: fit.used.length, nSources: n, apCorr, flags: flags.join('; '),
   };
   const keywords: CalibrateCcdResult['keywords'] = [
     { key: 'MAGZERO', value: zp.zp, comment: 'AB zero point: mag = MAGZERO - 2.5 log10(counts)' },
-    { key: 'MAGZERR', value: zp.zpErr, comment: 'error of MAGZERO (mag)' },
+    { key: 'MAGZERR', value: zpe.err, comment: 'error of MAGZERO (mag): stat + apcorr + floor' },
+    { key: 'MAGZSTAT', value: zp.zpErr, comment: 'statistical error of the star mean (mag)' },
+    { key: 'APCORERR', value: zpe.apCorrErrMag, comment: 'error of the aperture correction (mag)' },
     { key: 'MAGZRMS', value: zp.rms, comment: 'rms of star zero points (mag)' },
     { key: 'NZPSTAR', value: zp.nStars, comment: 'stars in the zero point' },
     { key: 'ZPCOLOR', value: config.colorMode === 'G' ? 'GAIA-G' : 'GAIA-LS-COLORTERM', comment: 'reference magnitudes' },
@@ -395,12 +428,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   // themselves; a variance built here already has it. VARSRC = T says so (downstream steps must
   // then not add it again from GAIN).
   if (g > 0) {
-    if (img.variance) {
-      for (let i = 0; i < variance.length; i++) {
-        const v = variance[i]!, d = sub[i]!;
-        if (v > 0 && d > 0) variance[i] = v + d / g;
-      }
-    }
+    if (img.variance) addSourceNoise(variance, sub, g);
     keywords.push({ key: 'VARSRC', value: true, comment: 'VARIANCE includes source Poisson noise' });
   }
   return { image: sub, variance, mask: img.mask as CalibrateCcdResult['mask'], width, height, wcs, psf, catalog: cat, qa, keywords, timings, cpu };

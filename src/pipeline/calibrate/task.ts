@@ -60,6 +60,16 @@ export function cpMaskToTessera(m: ArrayLike<number>, n: number): Uint32Array {
   return out;
 }
 
+/** Inverse variance (weight) → variance; a weight ≤ 0 (no data) → Infinity. */
+function weightToVariance(wd: ArrayLike<number>, variance: Float32Array): void {
+  for (let i = 0; i < variance.length; i++) { const v = wd[i]!; variance[i] = v > 0 ? 1 / v : Infinity; }
+}
+
+/** Pixels without data (infinite variance): BAD in the mask, variance 0. */
+function flagNoData(variance: Float32Array, mask: Uint32Array): void {
+  for (let i = 0; i < variance.length; i++) if (!(variance[i]! < Infinity)) { mask[i]! |= MaskBits.BAD; variance[i] = 0; }
+}
+
 function num(h: Header, primary: Header | undefined, key: string): number | undefined {
   const v = h.get(key) ?? primary?.get(key);
   if (typeof v === 'number') return v;
@@ -124,9 +134,8 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
         const w = wr.readImage(wr.hdus.find((x) => x.extname?.trim().toUpperCase() === ccdName.toUpperCase())?.index ?? task.hdu);
         if (w.shape[0] !== width || w.shape[1] !== height) throw new TesseraError(`${task.weight}: weight HDU for ${ccdName} is ${w.shape.join('×')}, image is ${width}×${height}`);
         // weight → variance in place when the weight plane is float32 (it is not used again)
-        const wd = w.data as ArrayLike<number>;
         variance = w.data instanceof Float32Array ? w.data : new Float32Array(width * height);
-        for (let i = 0; i < variance.length; i++) { const v = wd[i]!; variance[i] = v > 0 ? 1 / v : Infinity; }
+        weightToVariance(w.data as ArrayLike<number>, variance);
       } finally {
         wr.close();
       }
@@ -144,7 +153,7 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     if (variance) {
       // Zero weight → unusable pixel.
       if (!mask) mask = new Uint32Array(width * height);
-      for (let i = 0; i < variance.length; i++) if (!(variance[i]! < Infinity)) { mask[i]! |= MaskBits.BAD; variance[i] = 0; }
+      flagNoData(variance, mask);
     }
     const tRead = (performance.now() - t0) / 1000;
     const cRead = process.cpuUsage(c0);
@@ -178,7 +187,7 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     ih.set('BUNIT', 'count', 'sky-subtracted counts');
     ih.set('CALSOFT', `tessera ${TESSERA_VERSION}`, 'calibration software');
     const mask16 = new Uint16Array(width * height);
-    if (res.mask) for (let i = 0; i < mask16.length; i++) mask16[i] = res.mask[i]!;
+    if (res.mask) mask16.set(res.mask);
     const vh = new Header([], 'VARIANCE');
     vh.set('BUNIT', 'count**2');
     res.wcs.toHeader(vh);
