@@ -147,6 +147,103 @@ export class Fft {
     for (let y = 0; y < n; y++) this.run(re, im, y * n, inverse);
   }
 
+  /**
+   * runDif along the COLUMNS of an n × n row-major array (every column at once: the twiddles of
+   * a butterfly row are loaded once and the inner loop runs along a contiguous row). Rows of the
+   * result are in bit-reversed order. No transpose needed.
+   */
+  runColsDif(re: Float64Array, im: Float64Array, inverse: boolean): void {
+    const n = this.n, cs = this.cs, sn = this.sn;
+    const sg = inverse ? 1 : -1;
+    const hMin = this.logn & 1 ? 2 : 1;
+    for (let h = n / 4; h >= hMin; h /= 4) {
+      const q = 4 * h;
+      const st1 = n / (2 * h), st2 = n / q;
+      for (let g = 0; g < n; g += q) {
+        for (let k = 0; k < h; k++) {
+          const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
+          const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
+          const w3r = -sg * w2i, w3i = sg * w2r;
+          const o0 = (g + k) * n, o1 = o0 + h * n, o2 = o1 + h * n, o3 = o2 + h * n;
+          for (let c = 0; c < n; c++) {
+            const i0 = o0 + c, i1 = o1 + c, i2 = o2 + c, i3 = o3 + c;
+            const a0r = re[i0]!, a0i = im[i0]!, a1r = re[i1]!, a1i = im[i1]!;
+            const a2r = re[i2]!, a2i = im[i2]!, a3r = re[i3]!, a3i = im[i3]!;
+            const c0r = a0r + a2r, c0i = a0i + a2i;
+            let dr = a0r - a2r, di = a0i - a2i;
+            const c2r = dr * w2r - di * w2i, c2i = dr * w2i + di * w2r;
+            const c1r = a1r + a3r, c1i = a1i + a3i;
+            dr = a1r - a3r; di = a1i - a3i;
+            const c3r = dr * w3r - di * w3i, c3i = dr * w3i + di * w3r;
+            re[i0] = c0r + c1r; im[i0] = c0i + c1i;
+            dr = c0r - c1r; di = c0i - c1i;
+            re[i1] = dr * w1r - di * w1i; im[i1] = dr * w1i + di * w1r;
+            re[i2] = c2r + c3r; im[i2] = c2i + c3i;
+            dr = c2r - c3r; di = c2i - c3i;
+            re[i3] = dr * w1r - di * w1i; im[i3] = dr * w1i + di * w1r;
+          }
+        }
+      }
+    }
+    if (this.logn & 1) {
+      for (let s = 0; s < n; s += 2) {
+        const o0 = s * n, o1 = o0 + n;
+        for (let c = 0; c < n; c++) {
+          const ar = re[o0 + c]!, ai = im[o0 + c]!, br = re[o1 + c]!, bi = im[o1 + c]!;
+          re[o0 + c] = ar + br; im[o0 + c] = ai + bi; re[o1 + c] = ar - br; im[o1 + c] = ai - bi;
+        }
+      }
+    }
+  }
+
+  /**
+   * runBitrev along the COLUMNS of an n × n row-major array (rows in bit-reversed order in,
+   * natural out), every column at once.
+   */
+  runColsBitrev(re: Float64Array, im: Float64Array, inverse: boolean): void {
+    const n = this.n, cs = this.cs, sn = this.sn;
+    const sg = inverse ? 1 : -1;
+    let h = 1;
+    let stage = 0;
+    if (this.logn & 1) {
+      for (let s = 0; s < n; s += 2) {
+        const o0 = s * n, o1 = o0 + n;
+        for (let c = 0; c < n; c++) {
+          const ar = re[o0 + c]!, ai = im[o0 + c]!, br = re[o1 + c]!, bi = im[o1 + c]!;
+          re[o0 + c] = ar + br; im[o0 + c] = ai + bi; re[o1 + c] = ar - br; im[o1 + c] = ai - bi;
+        }
+      }
+      h = 2; stage = 1;
+    }
+    for (; stage < this.logn; stage += 2) {
+      const q = 4 * h;
+      const st1 = n / (2 * h), st2 = n / q;
+      for (let g = 0; g < n; g += q) {
+        for (let k = 0; k < h; k++) {
+          const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
+          const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
+          const w3r = -sg * w2i, w3i = sg * w2r;
+          const o0 = (g + k) * n, o1 = o0 + h * n, o2 = o1 + h * n, o3 = o2 + h * n;
+          for (let c = 0; c < n; c++) {
+            const i0 = o0 + c, i1 = o1 + c, i2 = o2 + c, i3 = o3 + c;
+            const a0r = re[i0]!, a0i = im[i0]!;
+            const x1r = re[i1]!, x1i = im[i1]!, x3r = re[i3]!, x3i = im[i3]!;
+            let tr = x1r * w1r - x1i * w1i, ti = x1r * w1i + x1i * w1r;
+            const b0r = a0r + tr, b0i = a0i + ti, b1r = a0r - tr, b1i = a0i - ti;
+            const a2r = re[i2]!, a2i = im[i2]!;
+            tr = x3r * w1r - x3i * w1i; ti = x3r * w1i + x3i * w1r;
+            const b2r = a2r + tr, b2i = a2i + ti, b3r = a2r - tr, b3i = a2i - ti;
+            tr = b2r * w2r - b2i * w2i; ti = b2r * w2i + b2i * w2r;
+            re[i0] = b0r + tr; im[i0] = b0i + ti; re[i2] = b0r - tr; im[i2] = b0i - ti;
+            tr = b3r * w3r - b3i * w3i; ti = b3r * w3i + b3i * w3r;
+            re[i1] = b1r + tr; im[i1] = b1i + ti; re[i3] = b1r - tr; im[i3] = b1i - ti;
+          }
+        }
+      }
+      h *= 4;
+    }
+  }
+
   /** runBitrev (bit-reversed input, natural output) on rows [r0, r1) of an n × n array. */
   runRowsBitrev(re: Float64Array, im: Float64Array, r0: number, r1: number, inverse: boolean): void {
     const n = this.n;
