@@ -3,7 +3,7 @@
  */
 import { boolOpt, intOpt, numberOpt, positional, stringOpt, type CommandSpec, type ParsedArgs } from './args.js';
 import { UsageError } from '../util/errors.js';
-import { compressFile, decompressFile, type FileOptions, type HduReport } from '../fits/compress/file.js';
+import { compressFileThreaded, decompressFileThreaded, type FileOptions, type HduReport } from '../fits/compress/file.js';
 import type { CompressOptions, CompressionType, DitherMethod } from '../fits/compress/types.js';
 
 const TYPES: Record<string, CompressionType> = {
@@ -60,6 +60,12 @@ export function compressOptionsFrom(args: ParsedArgs): CompressOptions {
   return opts;
 }
 
+function threadsOpt(args: ParsedArgs): number | undefined {
+  const n = intOpt(args, 'threads');
+  if (n !== undefined && n < 1) throw new UsageError(`--threads: expected a positive integer, got ${n}`);
+  return n;
+}
+
 function summary(report: HduReport[], io: { stdout: NodeJS.WritableStream }, verbose: boolean): void {
   if (!verbose) return;
   for (const r of report) {
@@ -85,6 +91,7 @@ export const compressCommands: CommandSpec[] = [
       { name: 'lossless', type: 'boolean', description: 'floats without quantization (needs --type gzip1, gzip2 or none)' },
       { name: 'checksum', type: 'boolean', description: 'write CHECKSUM/DATASUM on every HDU' },
       { name: 'no-checksum', type: 'boolean', description: 'drop CHECKSUM/DATASUM (default: recompute on HDUs that had them)' },
+      { name: 'threads', short: 'j', type: 'string', valueName: 'N', description: 'threads sharing the tiles of each image (default: the cores, at most 4; 1 = no worker threads; the output is the same)' },
       { name: 'verbose', short: 'v', type: 'boolean', description: 'print each HDU and its compression ratio' },
     ],
     details: `
@@ -95,12 +102,12 @@ the median absolute 2nd/3rd/5th-order differences, as cfitsio) with subtractive 
 exactly as fpack's defaults: RICE_1, q = 4, SUBTRACTIVE_DITHER_1, row tiles. HCOMPRESS_1 uses
 2-D tiles (default NAXIS1 × 16, as fpack; at least 4×4). Output is read by funpack, astropy and
 cfitsio. PLIO_1 is read (decompress) but not written.`,
-    run(args, io) {
+    async run(args, io) {
       const input = positional(args, 0, 'input file IN', 'fits compress');
       const output = positional(args, 1, 'output file OUT', 'fits compress');
       if (args.positionals.length > 2) throw new UsageError(`fits compress: expected IN OUT, got ${args.positionals.length} arguments`);
       const opts = compressOptionsFrom(args);
-      const report = compressFile(input, output, { ...opts, checksum: checksumOpt(args) });
+      const report = await compressFileThreaded(input, output, { ...opts, checksum: checksumOpt(args), threads: threadsOpt(args) });
       summary(report, io, boolOpt(args, 'verbose'));
       return 0;
     },
@@ -112,17 +119,18 @@ cfitsio. PLIO_1 is read (decompress) but not written.`,
     options: [
       { name: 'checksum', type: 'boolean', description: 'write CHECKSUM/DATASUM on every HDU' },
       { name: 'no-checksum', type: 'boolean', description: 'drop CHECKSUM/DATASUM (default: recompute on HDUs that had them)' },
+      { name: 'threads', short: 'j', type: 'string', valueName: 'N', description: 'threads sharing the tiles of each image (default: the cores, at most 4; 1 = no worker threads; the output is the same)' },
       { name: 'verbose', short: 'v', type: 'boolean', description: 'print each HDU' },
     ],
     details: `
 Reads RICE_1 (and RICE_ONE), GZIP_1, GZIP_2, HCOMPRESS_1 (with SMOOTH), PLIO_1 and NOCOMPRESS
 tiles of any shape, dithered or not, with the GZIP_COMPRESSED_DATA and UNCOMPRESSED_DATA
 fallbacks. A compressed primary image (ZSIMPLE) becomes the primary HDU again; tables are copied.`,
-    run(args, io) {
+    async run(args, io) {
       const input = positional(args, 0, 'input file IN', 'fits decompress');
       const output = positional(args, 1, 'output file OUT', 'fits decompress');
       if (args.positionals.length > 2) throw new UsageError(`fits decompress: expected IN OUT, got ${args.positionals.length} arguments`);
-      const report = decompressFile(input, output, { checksum: checksumOpt(args) });
+      const report = await decompressFileThreaded(input, output, { checksum: checksumOpt(args), threads: threadsOpt(args) });
       summary(report, io, boolOpt(args, 'verbose'));
       return 0;
     },

@@ -7,11 +7,12 @@
 import { BLOCK, Header, type Card } from '../header.js';
 import { FitsReader } from '../reader.js';
 import { bytesPerPixel, encodePixels, swapInPlace } from '../pixels.js';
-import { setChecksums } from '../checksum.js';
-import { onesSum } from '../checksum.js';
-import { writeAtomicStream, writeFileAtomic } from '../../util/atomic.js';
-import { where as fmtWhere } from '../../util/errors.js';
-import { compressImage } from './write.js';
+import { addSums, onesSum, setChecksums } from '../checksum.js';
+import { AtomicFile, writeAtomicStream, writeFileAtomic, type AtomicOutput } from '../../util/atomic.js';
+import { TesseraError, where as fmtWhere } from '../../util/errors.js';
+import { assembleCompressed, compressTiles, planCompression, tileRowRuns, type CompressionPlan, type TileRun } from './write.js';
+import { CodecPool } from './pool.js';
+import { availableParallelism } from 'node:os';
 import { decompressImage, decodeImageInto, imageHeaderOf, isCompressedImage } from './index.js';
 import type { PixelArray } from '../pixels.js';
 import type { CompressOptions } from './types.js';
@@ -85,15 +86,45 @@ function copyHdu(r: FitsReader, i: number, out: Out, checksum: boolean | 'auto')
   return out.raw(r.headerBytes(i), data);
 }
 
-/** fpack: compress every image HDU of an open file; returns the output chunks and a report. */
-export function compressFits(r: FitsReader, opts: CompressOptions & FileOptions = {}): { chunks: Uint8Array[]; report: HduReport[] } {
+/** One image HDU to compress: its tiles are compressed in runs of tile rows, then assembled. */
+export interface CompressJob {
+  hdu: number;
+  plan: CompressionPlan;
+  /** The options with this HDU's dither seed (a worker rebuilds the same plan from them). */
+  opts: CompressOptions;
+}
+
+/** The FITS shape [NAXIS1, NAXIS2, ...] of an image header. */
+function shapeOf(h: Header): number[] {
+  const n = h.integer('NAXIS');
+  const shape: number[] = [];
+  for (let k = 1; k <= n; k++) shape.push(h.integer(`NAXIS${k}`));
+  return shape;
+}
+
+/** The plan for compressing image HDU `hdu` of `r` with `opts` (which carry its dither seed). */
+export function planHdu(r: FitsReader, hdu: number, opts: CompressOptions): CompressionPlan {
+  const info = r.hdu(hdu);
+  return planCompression(info.header, shapeOf(info.header), opts, fmtWhere(r.path, hdu, info.extname), true);
+}
+
+/** Read and compress one run of tile rows of an image HDU (in the main thread or a worker). */
+export function compressRun(r: FitsReader, plan: CompressionPlan, hdu: number, run: { t0: number; t1: number; y0: number; y1: number }): TileRun {
+  const img = plan.shape.length === 2 ? r.readImage(hdu, { raw: true, rows: [run.y0, run.y1] }) : r.readImage(hdu, { raw: true });
+  return compressTiles(plan, img.data, run.t0, run.t1, plan.shape.length === 2 ? run.y0 : 0);
+}
+
+/**
+ * fpack's walk through a file: yields each image HDU to compress and receives its compressed
+ * table; returns the output chunks and a report. The driver decides who compresses the tiles.
+ */
+function* compressSteps(r: FitsReader, opts: CompressOptions & FileOptions): Generator<CompressJob, { chunks: Uint8Array[]; report: HduReport[] }, { header: Header; bytes: Uint8Array }> {
   const checksum = opts.checksum ?? 'auto';
   const out = new Out(checksum);
   const report: HduReport[] = [];
   const baseSeed = opts.ditherSeed;
   for (const info of r.hdus) {
     const i = info.index;
-    const w = fmtWhere(r.path, i, info.extname);
     const inBytes = info.dataOffset - info.headerOffset + Math.ceil(info.dataBytes / BLOCK) * BLOCK;
     const isImage = info.type === 'image' && info.dataBytes > 0 && (info.header.optionalNumber('NAXIS') ?? 0) > 0;
     if (!isImage) {
@@ -109,16 +140,75 @@ export function compressFits(r: FitsReader, opts: CompressOptions & FileOptions 
       report.push({ index: i, extname: info.extname, action: 'copied', inBytes, outBytes: copyHdu(r, i, out, checksum) });
       continue;
     }
-    const img = r.readImage(i, { raw: true });
     // as cfitsio: a clock-based ZDITHER0 offset by the HDU number, unless one was given
     const seed = baseSeed ?? ((Math.floor(Date.now() / 1000) + i) % 10000) + 1;
-    const c = compressImage(info.header, img.data, img.shape, { ...opts, ditherSeed: seed }, w, true);
+    const jobOpts: CompressOptions = { ...opts, ditherSeed: seed };
+    delete (jobOpts as FileOptions).checksum;
+    const c = yield { hdu: i, plan: planHdu(r, i, jobOpts), opts: jobOpts };
     let outBytes = 0;
     if (i === 0) outBytes += out.hdu(emptyPrimary(), new Uint8Array(0), false);
     outBytes += out.hdu(c.header, c.bytes, HAD_SUMS(info.header));
     report.push({ index: i, extname: info.extname, action: 'compressed', inBytes, outBytes });
   }
   return { chunks: out.chunks, report };
+}
+
+/** fpack: compress every image HDU of an open file; returns the output chunks and a report. */
+export function compressFits(r: FitsReader, opts: CompressOptions & FileOptions = {}): { chunks: Uint8Array[]; report: HduReport[] } {
+  const steps = compressSteps(r, opts);
+  let step = steps.next();
+  while (!step.done) {
+    const { hdu, plan } = step.value;
+    const whole = { t0: 0, t1: plan.grid.ntiles, y0: 0, y1: plan.shape[1] ?? 1 };
+    step = steps.next(assembleCompressed(plan, [compressRun(r, plan, hdu, whole)]));
+  }
+  return step.value;
+}
+
+/** Threads that share the work of the threaded file functions: the main one plus workers. */
+export interface ThreadOptions {
+  /** Threads in all (1 = no workers); default: the available cores, at most 4. */
+  threads?: number;
+}
+
+function threadCount(opts: ThreadOptions): number {
+  const n = opts.threads ?? Math.min(4, availableParallelism());
+  if (!Number.isInteger(n) || n < 1) throw new TesseraError(`threads: expected a positive integer, got ${n}`);
+  return n;
+}
+
+/** Runs of tile rows per image and thread: small enough to balance a worker that starts late. */
+const RUNS_PER_THREAD = 8;
+
+/**
+ * compressFile with the tiles of each image shared between this thread and worker threads
+ * (each compresses whole runs of tile rows; the output is byte for byte the same as
+ * compressFile's).
+ */
+export async function compressFileThreaded(inPath: string, outPath: string, opts: CompressOptions & FileOptions & ThreadOptions = {}): Promise<HduReport[]> {
+  const threads = threadCount(opts);
+  const { threads: _t, ...rest } = opts;
+  if (threads === 1) return compressFile(inPath, outPath, rest);
+  const pool = new CodecPool(threads - 1);
+  try {
+    const r = FitsReader.open(inPath);
+    try {
+      const steps = compressSteps(r, rest);
+      let step = steps.next();
+      while (!step.done) {
+        const { hdu, plan, opts: jobOpts } = step.value;
+        const runs = tileRowRuns(plan, threads * RUNS_PER_THREAD);
+        const results = await pool.run<TileRun>({ kind: 'compress', path: inPath, hdu, opts: jobOpts, runs }, runs.length, (k) => compressRun(r, plan, hdu, runs[k]!));
+        step = steps.next(assembleCompressed(plan, results));
+      }
+      writeFileAtomic(outPath, step.value.chunks);
+      return step.value.report;
+    } finally {
+      r.close();
+    }
+  } finally {
+    await pool.close();
+  }
 }
 
 /** funpack: decompress every tile-compressed image HDU of an open file. */
@@ -207,86 +297,134 @@ export function compressFile(inPath: string, outPath: string, opts: CompressOpti
   }
 }
 
-/** Bytes of the decoded image held at once when a file is decompressed band by band. */
-const BAND_BYTES = 1 << 22;
+/** Bytes of decoded image per run of rows (a band decoded, byte-swapped, summed and written at once). */
+const BAND_BYTES = 1 << 21;
+
+/** One tile-compressed image HDU to decode: runs of whole tile rows, written in order. */
+export interface DecodeJob {
+  hdu: number;
+  bitpix: number;
+  withSums: boolean;
+  /** Row ranges [y0, y1) (the whole image, y0 = y1 = 0, for an image that is not 2-D). */
+  runs: { y0: number; y1: number }[];
+}
+
+/** The compressed table of a job's HDU, read once for all its runs. */
+export interface DecodeSource {
+  header: Header;
+  data: Uint8Array;
+  where: string;
+}
+
+export function decodeSource(r: FitsReader, hdu: number): DecodeSource {
+  const info = r.hdu(hdu);
+  return { header: info.header, data: r.readRawData(hdu), where: fmtWhere(r.path, hdu, info.extname) };
+}
+
+/**
+ * Decode one run of rows to the big-endian bytes of the data unit and their ones' complement
+ * sum. `into`: a buffer to decode into when it fits (the bytes are then a view on it).
+ */
+export function decodeRun(src: DecodeSource, job: DecodeJob, run: { y0: number; y1: number }, into?: PixelArray): { bytes: Uint8Array; sum: number; pixels: PixelArray } {
+  const whole = run.y0 === run.y1;
+  const img = decodeImageInto(src.header, src.data, src.where, whole ? undefined : [run.y0, run.y1], true, into);
+  const a = img.data;
+  let bytes: Uint8Array;
+  if (isNatural(job.bitpix, a)) {
+    bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    swapInPlace(bytes, bytesPerPixel(job.bitpix));
+  } else {
+    bytes = encodePixels(a, job.bitpix, src.where);
+  }
+  return { bytes, sum: job.withSums ? onesSum(bytes) : 0, pixels: a };
+}
+
+/**
+ * funpack's walk through a file, writing to `f`: HDUs that are not compressed images are copied;
+ * for each compressed image the header goes out (with placeholder sums, rewritten in place
+ * once the data are summed: its length does not depend on their values) and the image is
+ * yielded to the driver, which writes its data unit and hands back the sum and length.
+ */
+function* decompressSteps(r: FitsReader, opts: FileOptions, f: AtomicOutput, report: HduReport[]): Generator<DecodeJob, void, { datasum: number; nbytes: number }> {
+  const checksum = opts.checksum ?? 'auto';
+  const out = new Out(checksum);
+  const flush = (): void => {
+    for (const c of out.chunks) f.write(c);
+    out.chunks = [];
+  };
+  const restorePrimary = restoresPrimary(r);
+  for (const info of r.hdus) {
+    const i = info.index;
+    const inBytes = info.dataOffset - info.headerOffset + Math.ceil(info.dataBytes / BLOCK) * BLOCK;
+    if (i === 0 && restorePrimary) {
+      report.push({ index: i, action: 'copied', inBytes, outBytes: 0 });
+      continue;
+    }
+    if (!isCompressedImage(info.header)) {
+      report.push({ index: i, extname: info.extname, action: 'copied', inBytes, outBytes: copyHdu(r, i, out, checksum) });
+      flush();
+      continue;
+    }
+    const h = placed(imageHeaderOf(info.header), i === 1 && restorePrimary);
+    const hadSums = HAD_SUMS(info.header) || info.header.has('ZHECKSUM') || info.header.has('ZDATASUM');
+    const withSums = checksum === true || (checksum === 'auto' && hadSums);
+    const bitpix = h.integer('BITPIX');
+    const size = bytesPerPixel(bitpix);
+    const naxis = h.integer('NAXIS');
+    const nx = naxis >= 1 ? h.integer('NAXIS1') : 0;
+    const ny = naxis >= 2 ? h.integer('NAXIS2') : 1;
+    const tileRows = Math.max(1, info.header.optionalNumber('ZTILE2') ?? 1);
+    // runs of whole tile rows (a multiple of 4 rows keeps them whole 32-bit words for the sums)
+    const lcm = tileRows % 4 === 0 ? tileRows : tileRows % 2 === 0 ? tileRows * 2 : tileRows * 4;
+    const rowsPer = Math.max(lcm, Math.floor(BAND_BYTES / Math.max(1, nx * size) / lcm) * lcm);
+    const runs: { y0: number; y1: number }[] = [];
+    if (naxis !== 2) runs.push({ y0: 0, y1: 0 });
+    else for (let y = 0; y < ny; y += rowsPer) runs.push({ y0: y, y1: Math.min(ny, y + rowsPer) });
+    if (withSums) setChecksums(h, { datasum: 0 });
+    else { h.delete('CHECKSUM'); h.delete('DATASUM'); }
+    const headerAt = f.offset;
+    const hb0 = h.toBytes();
+    f.write(hb0);
+    const { datasum, nbytes } = yield { hdu: i, bitpix, withSums, runs };
+    const padding = pad(nbytes);
+    f.write(padding);
+    if (withSums) {
+      setChecksums(h, { datasum });
+      const hb = h.toBytes();
+      if (hb.length !== hb0.length) throw new Error('decompressFile: header length changed with its checksums (internal error)');
+      f.writeAt(hb, headerAt);
+    }
+    report.push({ index: i, extname: info.extname, action: 'decompressed', inBytes, outBytes: hb0.length + nbytes + padding.length });
+  }
+}
 
 /**
  * Decompress IN to OUT, written atomically (temporary file, fsync, rename) like writeFileAtomic,
- * but streamed: each 2-D image is decoded in one pass band by band (about 4 MB of rows, whole
- * tiles) into one reused buffer, byte-swapped and summed for DATASUM while in cache, and written out; the
- * header goes in last at its place (its length does not depend on the checksum values). The
- * bytes written are the same as those of decompressFits.
+ * but streamed: each image is decoded in runs of about 2 MB of rows into one reused buffer,
+ * byte-swapped and summed for DATASUM while in cache, and written out. The bytes written are the
+ * same as those of decompressFits.
  */
 export function decompressFile(inPath: string, outPath: string, opts: FileOptions = {}): HduReport[] {
   const r = FitsReader.open(inPath);
   try {
-    const checksum = opts.checksum ?? 'auto';
     const report: HduReport[] = [];
-    const restorePrimary = restoresPrimary(r);
     writeAtomicStream(outPath, (f) => {
-      const out = new Out(checksum);
-      const flush = (): void => {
-        for (const c of out.chunks) f.write(c);
-        out.chunks = [];
-      };
-      for (const info of r.hdus) {
-        const i = info.index;
-        const w = fmtWhere(r.path, i, info.extname);
-        const inBytes = info.dataOffset - info.headerOffset + Math.ceil(info.dataBytes / BLOCK) * BLOCK;
-        if (i === 0 && restorePrimary) {
-          report.push({ index: i, action: 'copied', inBytes, outBytes: 0 });
-          continue;
-        }
-        if (!isCompressedImage(info.header)) {
-          report.push({ index: i, extname: info.extname, action: 'copied', inBytes, outBytes: copyHdu(r, i, out, checksum) });
-          flush();
-          continue;
-        }
-        const h = placed(imageHeaderOf(info.header), i === 1 && restorePrimary);
-        const hadSums = HAD_SUMS(info.header) || info.header.has('ZHECKSUM') || info.header.has('ZDATASUM');
-        const withSums = checksum === true || (checksum === 'auto' && hadSums);
-        const bitpix = h.integer('BITPIX');
-        const size = bytesPerPixel(bitpix);
-        const naxis = h.integer('NAXIS');
-        const nx = naxis >= 1 ? h.integer('NAXIS1') : 0;
-        const ny = naxis >= 2 ? h.integer('NAXIS2') : 1;
-        const tileRows = Math.max(1, info.header.optionalNumber('ZTILE2') ?? 1);
-        const data = r.readRawData(i);
-        // bands of whole tile rows (a multiple of 4 rows keeps them whole 32-bit words)
-        const lcm = tileRows % 4 === 0 ? tileRows : tileRows % 2 === 0 ? tileRows * 2 : tileRows * 4;
-        let rowsPer = Math.max(lcm, Math.floor(BAND_BYTES / Math.max(1, nx * size) / lcm) * lcm);
-        if (naxis !== 2 || rowsPer >= ny) rowsPer = ny;
-        // the header with placeholder sums: its final version has the same length
-        if (withSums) setChecksums(h, { datasum: 0 });
-        else { h.delete('CHECKSUM'); h.delete('DATASUM'); }
-        const headerAt = f.offset;
-        const hb0 = h.toBytes();
-        f.write(hb0);
+      const steps = decompressSteps(r, opts, f, report);
+      let step = steps.next();
+      let buffer: PixelArray | undefined;
+      while (!step.done) {
+        const job = step.value;
+        const src = decodeSource(r, job.hdu);
         let datasum = 0;
         let nbytes = 0;
-        const emit = (a: PixelArray): void => {
-          let bytes: Uint8Array;
-          if (isNatural(bitpix, a)) {
-            bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-            swapInPlace(bytes, size);
-          } else {
-            bytes = encodePixels(a, bitpix, w);
-          }
-          if (withSums) datasum = onesSum(bytes, datasum);
-          f.write(bytes);
-          nbytes += bytes.length;
-        };
-        if (rowsPer === ny) emit(decompressImage(info.header, data, w, undefined, true).data);
-        else decodeImageInto(info.header, data, w, undefined, true, undefined, { rows: rowsPer, emit });
-        const padding = pad(nbytes);
-        f.write(padding);
-        if (withSums) {
-          setChecksums(h, { datasum });
-          const hb = h.toBytes();
-          if (hb.length !== hb0.length) throw new Error('decompressFile: header length changed with its checksums (internal error)');
-          f.writeAt(hb, headerAt);
+        for (const run of job.runs) {
+          const d = decodeRun(src, job, run, buffer);
+          buffer = d.pixels;
+          f.write(d.bytes);
+          datasum = addSums(datasum, d.sum);
+          nbytes += d.bytes.length;
         }
-        report.push({ index: i, extname: info.extname, action: 'decompressed', inBytes, outBytes: hb0.length + nbytes + padding.length });
+        step = steps.next({ datasum, nbytes });
       }
     });
     return report;
@@ -295,4 +433,51 @@ export function decompressFile(inPath: string, outPath: string, opts: FileOption
   }
 }
 
-
+/**
+ * decompressFile with the runs of each image shared between this thread and worker threads;
+ * the runs are written in order as they complete (the same bytes as decompressFile's).
+ */
+export async function decompressFileThreaded(inPath: string, outPath: string, opts: FileOptions & ThreadOptions = {}): Promise<HduReport[]> {
+  const threads = threadCount(opts);
+  const { threads: _t, ...rest } = opts;
+  if (threads === 1) return decompressFile(inPath, outPath, rest);
+  const pool = new CodecPool(threads - 1);
+  try {
+    const r = FitsReader.open(inPath);
+    let f: AtomicFile | undefined;
+    try {
+      f = new AtomicFile(outPath);
+      const file = f;
+      const report: HduReport[] = [];
+      const steps = decompressSteps(r, rest, file, report);
+      let step = steps.next();
+      while (!step.done) {
+        const job = step.value;
+        const src = decodeSource(r, job.hdu);
+        let datasum = 0;
+        let nbytes = 0;
+        let next = 0;
+        const ready: ({ bytes: Uint8Array; sum: number } | undefined)[] = [];
+        const write = (k: number, d: { bytes: Uint8Array; sum: number }): void => {
+          ready[k] = d;
+          for (let x = ready[next]; x; x = ready[next]) {
+            ready[next++] = undefined;
+            file.write(x.bytes);
+            datasum = addSums(datasum, x.sum);
+            nbytes += x.bytes.length;
+          }
+        };
+        await pool.run<{ bytes: Uint8Array; sum: number }>({ kind: 'decompress', path: inPath, job }, job.runs.length, (k) => decodeRun(src, job, job.runs[k]!), write);
+        step = steps.next({ datasum, nbytes });
+      }
+      f.finish();
+      f = undefined;
+      return report;
+    } finally {
+      f?.abort();
+      r.close();
+    }
+  } finally {
+    await pool.close();
+  }
+}

@@ -9,7 +9,7 @@ import { riceEncode } from './rice.js';
 import { gzipEncode } from './gzip.js';
 import { quantize, tileStats, NULL_VALUE, type DitherCode } from './quantize.js';
 import { hcompressEncode } from './hcompress.js';
-import { copyTile, tileBox, tileGrid } from './tiles.js';
+import { copyTile, tileBox, tileGrid, type TileGrid } from './tiles.js';
 
 /** Keywords of the image header that the table header replaces or renames. */
 const IMAGE_STRUCTURE = /^(SIMPLE|XTENSION|BITPIX|NAXIS\d*|PCOUNT|GCOUNT|EXTEND|CHECKSUM|DATASUM|END)$/;
@@ -42,27 +42,55 @@ function typeName(t: string): CompressionType {
   return t as CompressionType;
 }
 
+/** Everything about an image's compression that does not depend on its pixel values. */
+export interface CompressionPlan {
+  readonly where: string;
+  readonly imageHeader: Header;
+  readonly opts: CompressOptions;
+  readonly bitpix: number;
+  readonly shape: number[];
+  readonly isFloat: boolean;
+  readonly type: CompressionType;
+  readonly lossless: boolean;
+  readonly qlevel: number;
+  readonly ditherName: string;
+  readonly dither: DitherCode;
+  readonly seed: number;
+  readonly tile: number[];
+  readonly grid: TileGrid;
+  readonly bscale: number;
+  readonly bzero: number;
+  readonly blankKey: number | undefined;
+  readonly rowTiles: boolean;
+  readonly hscale: number;
+  readonly intWidth: number;
+  readonly fltWidth: number;
+  readonly bytepix: number;
+}
+
+/** The compressed tiles t0..t0 + comp.length − 1 of an image. */
+export interface TileRun {
+  t0: number;
+  comp: Uint8Array[];
+  /** Lossless fallback of a tile that could not be quantized (null otherwise). */
+  gz: (Uint8Array | null)[];
+  zscale: Float64Array;
+  zzero: Float64Array;
+  anyNull: boolean;
+  anyGzipFallback: boolean;
+}
+
 /**
- * Compress an image. `shape` is in FITS order [NAXIS1, NAXIS2, ...]; `data` holds physical pixel
- * values as the reader returns them (unsigned via BZERO, scaled integers as floats). Returns the
- * complete BINTABLE header and the data unit bytes (table then heap, without FITS padding).
- * `stored`: integer `data` are the stored values (no BSCALE/BZERO applied), e.g. from a raw read.
+ * Check the options against the image and fix the tiling, dither seed and scaling. `shape` is in
+ * FITS order [NAXIS1, NAXIS2, ...]. `stored`: integer pixels will be given as stored values (no
+ * BSCALE/BZERO applied), e.g. from a raw read.
  */
-export function compressImage(
-  imageHeader: Header,
-  data: PixelArray,
-  shape: number[],
-  opts: CompressOptions,
-  where: string,
-  stored = false,
-): { header: Header; bytes: Uint8Array } {
+export function planCompression(imageHeader: Header, shape: number[], opts: CompressOptions, where: string, stored = false): CompressionPlan {
   const ih = imageHeader;
   const bitpix = ih.integer('BITPIX');
   if (![8, 16, 32, 64, -32, -64].includes(bitpix)) throw new TesseraError(`${where}: BITPIX = ${bitpix} is not valid`);
   const nd = shape.length;
   if (nd < 1) throw new TesseraError(`${where}: cannot compress an image without axes`);
-  const npix = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== npix) throw new TesseraError(`${where}: ${data.length} pixels given for an image of ${shape.join('×')}`);
   const isFloat = bitpix < 0;
   const type = typeName(opts.type ?? 'RICE_1');
   const lossless = isFloat && (opts.lossless === true || type === 'NOCOMPRESS');
@@ -101,12 +129,79 @@ export function compressImage(
       if (rest !== 0 && rest < 4) throw new TesseraError(`${where}: HCOMPRESS_1: the image size ${shape[i]} leaves a last tile of ${rest} pixels on axis ${i + 1}; choose a tile size that leaves at least 4`);
     }
   }
-  const grid = tileGrid(shape, tile);
+  const intWidth = bitpix === 8 ? 1 : bitpix === 16 ? 2 : bitpix === 32 ? 4 : 8;
+  return {
+    where,
+    imageHeader: ih,
+    opts,
+    bitpix,
+    shape,
+    isFloat,
+    type,
+    lossless,
+    qlevel,
+    ditherName,
+    dither,
+    seed,
+    tile,
+    grid: tileGrid(shape, tile),
+    bscale: stored ? 1 : ih.optionalNumber('BSCALE') ?? 1,
+    bzero: stored ? 0 : ih.optionalNumber('BZERO') ?? 0,
+    blankKey: ih.optionalNumber('BLANK'),
+    rowTiles: tile[0]! === shape[0]! && tile.slice(1).every((t) => t === 1),
+    hscale: opts.hcompressScale ?? 0,
+    intWidth,
+    fltWidth: bitpix === -32 ? 4 : 8,
+    bytepix: isFloat ? 4 : intWidth,
+  };
+}
 
-  // integer scaling of the stored values
-  const bscale = stored ? 1 : ih.optionalNumber('BSCALE') ?? 1;
-  const bzero = stored ? 0 : ih.optionalNumber('BZERO') ?? 0;
-  const blankKey = ih.optionalNumber('BLANK');
+/**
+ * Compress an image. `shape` is in FITS order [NAXIS1, NAXIS2, ...]; `data` holds physical pixel
+ * values as the reader returns them (unsigned via BZERO, scaled integers as floats). Returns the
+ * complete BINTABLE header and the data unit bytes (table then heap, without FITS padding).
+ * `stored`: integer `data` are the stored values (no BSCALE/BZERO applied), e.g. from a raw read.
+ */
+export function compressImage(
+  imageHeader: Header,
+  data: PixelArray,
+  shape: number[],
+  opts: CompressOptions,
+  where: string,
+  stored = false,
+): { header: Header; bytes: Uint8Array } {
+  const npix = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== npix) throw new TesseraError(`${where}: ${data.length} pixels given for an image of ${shape.join('×')}`);
+  const plan = planCompression(imageHeader, shape, opts, where, stored);
+  return assembleCompressed(plan, [compressTiles(plan, data, 0, plan.grid.ntiles)]);
+}
+
+/**
+ * Tiles [t0, t1) in whole rows of tiles, as row ranges of the image: how an image is split
+ * between threads. A 2-D image is cut into about `parts` runs of tile rows; other images are
+ * one run.
+ */
+export function tileRowRuns(plan: CompressionPlan, parts: number): { t0: number; t1: number; y0: number; y1: number }[] {
+  const g = plan.grid;
+  if (plan.shape.length !== 2) return [{ t0: 0, t1: g.ntiles, y0: 0, y1: plan.shape[1] ?? 1 }];
+  const across = g.count[0]!;
+  const tileRows = g.count[1]!;
+  const per = Math.max(1, Math.ceil(tileRows / Math.max(1, parts)));
+  const runs: { t0: number; t1: number; y0: number; y1: number }[] = [];
+  for (let r = 0; r < tileRows; r += per) {
+    const r1 = Math.min(tileRows, r + per);
+    runs.push({ t0: r * across, t1: r1 * across, y0: r * plan.tile[1]!, y1: Math.min(plan.shape[1]!, r1 * plan.tile[1]!) });
+  }
+  return runs;
+}
+
+/**
+ * Compress tiles [t0, t1). `data` holds the image, or for a 2-D image only its rows from
+ * `dataRow0` on (at least those of the tiles).
+ */
+export function compressTiles(plan: CompressionPlan, data: PixelArray, t0: number, t1: number, dataRow0 = 0): TileRun {
+  const { where, shape, grid, isFloat, type, lossless, qlevel, dither, seed, bscale, bzero, blankKey, rowTiles, hscale, intWidth, fltWidth, bitpix } = plan;
+  const nd = shape.length;
   const intData = data instanceof Int8Array || data instanceof Int16Array || data instanceof Int32Array || data instanceof Uint8Array || data instanceof Uint16Array || data instanceof Uint32Array;
   const bigData = data instanceof BigInt64Array || data instanceof BigUint64Array;
 
@@ -115,27 +210,30 @@ export function compressImage(
   const ints = new Int32Array(maxLen);
   const start = new Array<number>(nd).fill(0);
   const extent = new Array<number>(nd).fill(0);
+  // the slab that `data` holds
   const origin = new Array<number>(nd).fill(0);
-  const rowTiles = tile[0]! === shape[0]! && tile.slice(1).every((t) => t === 1);
-  const hscale = opts.hcompressScale ?? 0;
+  const dataSize = shape.slice();
+  if (nd >= 2) {
+    origin[1] = dataRow0;
+    dataSize[1] = data.length / shape.reduce((a, b, i) => (i === 1 ? a : a * b), 1);
+  }
+  const rowOffset = dataRow0 * shape[0]!;
 
+  const n = t1 - t0;
   const comp: Uint8Array[] = [];
   const gz: (Uint8Array | null)[] = [];
-  const zscale = new Float64Array(grid.ntiles);
-  const zzero = new Float64Array(grid.ntiles);
+  const zscale = new Float64Array(n);
+  const zzero = new Float64Array(n);
   let anyGzipFallback = false;
   let anyNull = false;
-  const intWidth = bitpix === 8 ? 1 : bitpix === 16 ? 2 : bitpix === 32 ? 4 : 8;
-  const fltWidth = bitpix === -32 ? 4 : 8;
-  const bytepix = isFloat ? 4 : intWidth;
 
-  for (let t = 0; t < grid.ntiles; t++) {
+  for (let t = t0; t < t1; t++) {
     const len = tileBox(grid, t, start, extent);
     // gather the tile's values
     let vals: Float32Array | Float64Array;
     let rawReady = false;
     if (rowTiles && !bigData) {
-      const off = t * shape[0]!;
+      const off = t * shape[0]! - rowOffset;
       if (isFloat && (data instanceof Float32Array || data instanceof Float64Array) && (bitpix === -32) === (data instanceof Float32Array)) {
         vals = data.subarray(off, off + len);
       } else if (!isFloat && intData && bscale === 1 && intWidth < 8) {
@@ -152,7 +250,7 @@ export function compressImage(
       }
     } else {
       vals = tileVals.subarray(0, len);
-      if (!bigData) copyTile(false, vals, data, start, extent, shape, origin);
+      if (!bigData) copyTile(false, vals, data, start, extent, dataSize, origin);
     }
 
     if (isFloat) {
@@ -161,8 +259,8 @@ export function compressImage(
         q = quantize(vals, extent[0]!, len / extent[0]!, qlevel, dither, t + seed, ints);
       }
       if (q) {
-        zscale[t] = q.scale;
-        zzero[t] = q.zero;
+        zscale[t - t0] = q.scale;
+        zzero[t - t0] = q.zero;
         if (q.anyNull) anyNull = true;
         comp.push(encodeInts(type, ints, len, 4, 32, extent, hscale, where, t));
         gz.push(null);
@@ -186,7 +284,7 @@ export function compressImage(
         if (bigData) {
           const Ctor = data.constructor as new (n: number) => BigInt64Array | BigUint64Array;
           const tmp = new Ctor(len);
-          copyTile(false, tmp, data, start, extent, shape, origin);
+          copyTile(false, tmp, data, start, extent, dataSize, origin);
           const z = Number.isInteger(bzero) ? BigInt(bzero) : 0n;
           for (let i = 0; i < len; i++) dvb.setBigInt64(8 * i, BigInt.asIntN(64, tmp[i]! - z), false);
         } else {
@@ -227,7 +325,31 @@ export function compressImage(
     }
   }
 
-  // ---- assemble table and heap
+  return { t0, comp, gz, zscale, zzero, anyNull, anyGzipFallback };
+}
+
+/** The BINTABLE of a compressed image from the runs of its tiles (in order, covering them all). */
+export function assembleCompressed(plan: CompressionPlan, runs: readonly TileRun[]): { header: Header; bytes: Uint8Array } {
+  const { where, imageHeader: ih, opts, bitpix, shape, isFloat, type, lossless, ditherName, dither, seed, tile, grid, hscale, intWidth, fltWidth, bytepix } = plan;
+  const nd = shape.length;
+  const comp: Uint8Array[] = [];
+  const gz: (Uint8Array | null)[] = [];
+  const zscale = new Float64Array(grid.ntiles);
+  const zzero = new Float64Array(grid.ntiles);
+  let anyGzipFallback = false;
+  let anyNull = false;
+  for (const r of runs) {
+    if (r.t0 !== comp.length) throw new Error(`assembleCompressed: tile run starts at ${r.t0}, expected ${comp.length} (internal error)`);
+    zscale.set(r.zscale, r.t0);
+    zzero.set(r.zzero, r.t0);
+    for (const c of r.comp) comp.push(c);
+    for (const g of r.gz) gz.push(g);
+    anyGzipFallback ||= r.anyGzipFallback;
+    anyNull ||= r.anyNull;
+  }
+  if (comp.length !== grid.ntiles) throw new Error(`assembleCompressed: ${comp.length} of ${grid.ntiles} tiles (internal error)`);
+
+  // ---- table and heap
   const quantCols = isFloat && !lossless;
   const nocomp = type === 'NOCOMPRESS';
   let heapLen = 0;
