@@ -20,15 +20,24 @@ export function onesSum(bytes: Uint8Array, sum = 0): number {
     // One 32-bit load per word: w = b0 | b1<<8 | b2<<16 | b3<<24 on a little-endian machine.
     const u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 2);
     const nw = u32.length;
-    // runs of 16384 words: each partial sum < 2^30
+    // Byte lanes: a word's bytes 0 and 2 summed in the two 16-bit halves of `a`, bytes 1 and 3 in
+    // those of `b` (two masks and two adds a word); 256 words cannot overflow a lane. Runs of
+    // 16384 words keep h and l < 2^31.
     for (let start = 0; start < nw; start += 16384) {
       const end = start + 16384 < nw ? start + 16384 : nw;
       let h = 0;
       let l = 0;
-      for (let i = start; i < end; i++) {
-        const w = u32[i]! | 0;
-        h = (h + (((w & 0xff) << 8) | ((w >>> 8) & 0xff))) | 0;
-        l = (l + (((w >>> 8) & 0xff00) | (w >>> 24))) | 0;
+      for (let s = start; s < end; s += 256) {
+        const e = s + 256 < end ? s + 256 : end;
+        let a = 0;
+        let b = 0;
+        for (let i = s; i < e; i++) {
+          const w = u32[i]!;
+          a = (a + (w & 0x00ff00ff)) | 0;
+          b = (b + ((w >>> 8) & 0x00ff00ff)) | 0;
+        }
+        h += ((a & 0xffff) << 8) + (b & 0xffff);
+        l += ((a >>> 16) << 8) + (b >>> 16);
       }
       hi = (hi + h) | 0;
       lo = (lo + l) | 0;
