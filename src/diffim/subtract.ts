@@ -88,22 +88,37 @@ function medianSample(a: Float32Array, bad?: Uint8Array, maxN = 200001): number 
   return quickselect(v, n >> 1, n);
 }
 
-/** 1 = unusable (NaN, bad variance, bad mask bits), 2 = saturated (≥ img.saturation). */
-function badMap(img: DiffInput): Uint8Array {
+/** Pixel flags of the two inputs (one byte per pixel): unusable (NaN, bad variance, bad mask bits) or saturated. */
+const S_BAD = 1, S_SAT = 2, T_BAD = 4, T_SAT = 8;
+
+/**
+ * OR into `flags` the image's `badBit` where a pixel is unusable (NaN, bad variance, bad mask
+ * bits), else `satBit` where it is saturated (≥ img.saturation).
+ */
+function markBad(img: DiffInput, flags: Uint8Array, badBit: number, satBit: number): void {
   const n = img.width * img.height;
-  const out = new Uint8Array(n);
   const { image, variance, mask } = img;
   const s0 = img.saturation;
   const sat = s0 !== undefined && s0 > 0 && s0 < Infinity ? s0 : Infinity;
-  // one pass; "unusable" (1) overrides "saturated" (2)
+  const badMask = DEFAULT_BAD_MASK;
+  if (variance && mask) {
+    // common case first (all tests pass: one well-predicted branch), details only when one fails
+    for (let i = 0; i < n; i++) {
+      const v = image[i]!, s = variance[i]!;
+      if (v < sat && s > 0 && s < Infinity && (mask[i]! & badMask) === 0) continue;
+      let b = v - v !== 0 ? badBit : v >= sat ? satBit : 0;
+      if (!(s > 0 && s < Infinity) || (mask[i]! & badMask) !== 0) b = badBit;
+      if (b) flags[i]! |= b;
+    }
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const v = image[i]!;
-    let b = v - v !== 0 ? 1 : v >= sat ? 2 : 0;
-    if (variance) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) b = 1; }
-    if (mask && mask[i]! & DEFAULT_BAD_MASK) b = 1;
-    out[i] = b;
+    let b = v - v !== 0 ? badBit : v >= sat ? satBit : 0;
+    if (variance) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) b = badBit; }
+    if (mask && (mask[i]! & badMask) !== 0) b = badBit;
+    if (b) flags[i]! |= b;
   }
-  return out;
 }
 
 /** Variance plane: given, or background RMS² plus source Poisson noise when a gain is known. */
@@ -153,6 +168,75 @@ function dilateOrInto(m: Uint32Array, width: number, height: number, r: number, 
   }
 }
 
+/**
+ * Grows mask bits by a (2r+1)² box into `out`, sparsely: the horizontal runs go into a scratch
+ * plane allocated on first use, only the rows' touched column ranges are visited vertically, and
+ * the scratch is cleared as it is read (reusable). Cost ∝ flagged pixels · r, plus one scan.
+ */
+export class MaskGrower {
+  private tmp: Uint32Array | null = null;
+  private readonly lo: Int32Array;
+  private readonly hi: Int32Array;
+  constructor(readonly width: number, readonly height: number) {
+    this.lo = new Int32Array(height); this.hi = new Int32Array(height);
+  }
+  /** out |= grow(maskIn | NO_DATA where flags & badBit | SAT where flags & satBit, r). */
+  grow(out: Uint32Array, maskIn: Uint32Array | undefined, flags: Uint8Array, badBit: number, satBit: number, r: number): void {
+    const { width, height, lo, hi } = this;
+    const sel = badBit | satBit;
+    let tmp = this.tmp;
+    let any = false;
+    for (let y = 0; y < height; y++) {
+      const o = y * width;
+      let l = width, h = -1;
+      for (let x = 0; x < width; x++) {
+        const i = o + x;
+        const f = flags[i]! & sel;
+        const m = maskIn ? maskIn[i]! : 0;
+        if (!f && !m) continue;
+        const v = m | (f & badBit ? MaskBits.NO_DATA : f ? MaskBits.SAT : 0);
+        if (!v) continue;
+        if (r <= 0) { out[i]! |= v; continue; }
+        if (!tmp) tmp = this.tmp = new Uint32Array(width * height);
+        const a = Math.max(0, x - r), b = Math.min(width - 1, x + r);
+        for (let k = a; k <= b; k++) tmp[o + k]! |= v;
+        if (a < l) l = a;
+        if (b > h) h = b;
+        any = true;
+      }
+      lo[y] = l; hi[y] = h;
+    }
+    if (!any || !tmp) return;
+    for (let y = 0; y < height; y++) {
+      if (hi[y]! < 0) continue;
+      const o = y * width;
+      const j0 = Math.max(0, y - r), j1 = Math.min(height - 1, y + r);
+      for (let x = lo[y]!; x <= hi[y]!; x++) {
+        const v = tmp[o + x]!;
+        if (!v) continue;
+        tmp[o + x] = 0;
+        for (let j = j0; j <= j1; j++) out[j * width + x]! |= v;
+      }
+    }
+  }
+}
+
+/** Differential background along row y (0-based) for every column, into `out`. */
+function backgroundRow(sol: AlSolution, y: number, out: Float64Array): void {
+  const d = sol.bgOrder, c = sol.bgCoef;
+  const Y = (y - sol.cy) / sol.sy;
+  // coefficient of X^a at this row: Σ_b c(a, b)·Y^b (terms ordered by total degree t, then j = power of Y)
+  const A = new Float64Array(d + 1);
+  let k = 0;
+  for (let t = 0; t <= d; t++) for (let j = 0; j <= t; j++) A[t - j]! += c[k++]! * Y ** j;
+  for (let x = 0; x < out.length; x++) {
+    const X = (x - sol.cx) / sol.sx;
+    let v = A[d]!;
+    for (let a = d - 1; a >= 0; a--) v = v * X + A[a]!;
+    out[x] = v;
+  }
+}
+
 interface StarList { x: Float64Array; y: Float64Array; flux: Float64Array; snr: Float64Array; fwhm: Float64Array; flags: Int32Array; peak: Float64Array }
 
 function starsOf(res: DetectResult): StarList {
@@ -172,9 +256,10 @@ function starsOf(res: DetectResult): StarList {
  * Fast source finder for stamp candidates and template-source positions: background and noise
  * per 128-px block (median and MAD of a sample), 3×3 box-summed image thresholded at S/N 5,
  * local maxima in 5×5, flux in a 13×13 box minus the block background. Positions are
- * intensity-weighted centroids in 5×5 (0-based). Saturated sources are flagged 4.
+ * intensity-weighted centroids in 5×5 (0-based). Saturated sources are flagged 4. A pixel is
+ * bad where `bad[i] & sel` is non-zero. The box sums are kept for 5 rows at a time only.
  */
-export function quickSources(img: DiffInput, bad: Uint8Array): StarList {
+export function quickSources(img: DiffInput, bad: Uint8Array, sel = 0xff): StarList {
   const { width, height, image } = img;
   const B = 128;
   const bx = Math.ceil(width / B), by = Math.ceil(height / B);
@@ -183,7 +268,7 @@ export function quickSources(img: DiffInput, bad: Uint8Array): StarList {
   for (let j = 0; j < by; j++) for (let i = 0; i < bx; i++) {
     let ns = 0;
     for (let y = j * B + 1; y < Math.min(height, (j + 1) * B); y += 3) for (let x = i * B + 1; x < Math.min(width, (i + 1) * B); x += 3) {
-      const k = y * width + x; if (!bad[k]) samp[ns++] = image[k]!;
+      const k = y * width + x; if (!(bad[k]! & sel)) samp[ns++] = image[k]!;
     }
     if (ns < 20) { bBack[j * bx + i] = NaN; bSig[j * bx + i] = NaN; continue; }
     const med = quickselect(samp, ns >> 1, ns);
@@ -192,45 +277,67 @@ export function quickSources(img: DiffInput, bad: Uint8Array): StarList {
     for (let q = 0; q < ns; q++) if (samp[q]! <= med) dev[nd++] = med - samp[q]!;
     bBack[j * bx + i] = med; bSig[j * bx + i] = 1.4826 * quickselect(dev, nd >> 1, nd);
   }
-  // 3×3 box sums (NaN where a bad pixel contributes)
-  const box = new Float32Array(width * height);
-  const rowS = new Float32Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const o = y * width;
-    for (let x = 1; x < width - 1; x++) {
-      const k = o + x;
-      rowS[k] = (bad[k - 1]! | bad[k]! | bad[k + 1]!) ? NaN : image[k - 1]! + image[k]! + image[k + 1]!;
-    }
-  }
-  for (let y = 1; y < height - 1; y++) { const o = y * width; for (let x = 1; x < width - 1; x++) box[o + x] = rowS[o - width + x]! + rowS[o + x]! + rowS[o + width + x]!; }
   const xs: number[] = [], ys: number[] = [], fl: number[] = [], sn: number[] = [], fg: number[] = [], pk: number[] = [];
   const sat = img.saturation ?? Infinity;
   const R = 6;
+  if (width < 2 * R + 3 || height < 2 * R + 3) return { x: new Float64Array(0), y: new Float64Array(0), flux: new Float64Array(0), snr: new Float64Array(0), fwhm: new Float64Array(0), flags: new Int32Array(0), peak: new Float64Array(0) };
+  // rolling rows: 3 rows of horizontal 3-sums (NaN where a bad pixel contributes), 5 rows of 3×3 box sums
+  const rowS = new Float32Array(3 * width), box = new Float32Array(5 * width);
+  const hsum = (y: number): void => {
+    const o = y * width, d = (y % 3) * width;
+    // sliding window: each pixel and flag read once
+    let b0 = bad[o]! & sel, b1 = bad[o + 1]! & sel, v0 = image[o]!, v1 = image[o + 1]!;
+    for (let x = 1; x < width - 1; x++) {
+      const b2 = bad[o + x + 1]! & sel, v2 = image[o + x + 1]!;
+      rowS[d + x] = (b0 | b1 | b2) !== 0 ? NaN : v0 + v1 + v2;
+      b0 = b1; b1 = b2; v0 = v1; v1 = v2;
+    }
+  };
+  const colBlock = new Int32Array(width);
+  for (let x = 0; x < width; x++) colBlock[x] = Math.floor(x / B);
   const thrRow = new Float32Array(width), bRow = new Float32Array(width), sRow = new Float32Array(width);
-  for (let y = R + 1; y < height - R - 1; y++) {
-    const bj = Math.floor(y / B) * bx;
-    for (let x = 0; x < width; x++) { const q = bj + Math.floor(x / B); bRow[x] = bBack[q]!; sRow[x] = bSig[q]!; thrRow[x] = 9 * bBack[q]! + 15 * bSig[q]!; }
-    const o = y * width;
+  let rowBlock = -1;
+  hsum(0); hsum(1);
+  // box row y (y ≥ 1) is ready once rowS has rows y−1, y, y+1; row yc is scanned once box rows up to yc + 2 exist
+  for (let y = 1; y < height - 1; y++) {
+    hsum(y + 1);
+    {
+      const a = ((y - 1) % 3) * width, b = (y % 3) * width, c = ((y + 1) % 3) * width, d = (y % 5) * width;
+      for (let x = 1; x < width - 1; x++) box[d + x] = rowS[a + x]! + rowS[b + x]! + rowS[c + x]!;
+    }
+    const yc = y - 2;
+    if (yc < R + 1 || yc >= height - R - 1) continue;
+    const bj = Math.floor(yc / B);
+    if (bj !== rowBlock) {
+      rowBlock = bj;
+      for (let x = 0; x < width; x++) { const q = bj * bx + colBlock[x]!; bRow[x] = bBack[q]!; sRow[x] = bSig[q]!; thrRow[x] = 9 * bBack[q]! + 15 * bSig[q]!; }
+    }
+    const o = yc * width;
+    const r0 = (yc % 5) * width;
     for (let x = R + 1; x < width - R - 1; x++) {
-      const k = o + x;
-      const v = box[k]!;
+      const v = box[r0 + x]!;
       if (!(v > thrRow[x]!)) continue;
       let isMax = true;
-      for (let dy = -2; dy <= 2 && isMax; dy++) for (let dx = -2; dx <= 2; dx++) {
-        if ((dx || dy) && !(box[k + dy * width + dx]! < v || (box[k + dy * width + dx]! === v && dy * width + dx > 0))) { isMax = false; break; }
+      for (let dy = -2; dy <= 2 && isMax; dy++) {
+        const rr = ((yc + dy) % 5) * width;
+        for (let dx = -2; dx <= 2; dx++) {
+          const w = box[rr + x + dx]!;
+          if ((dx || dy) && !(w < v || (w === v && dy * width + dx > 0))) { isMax = false; break; }
+        }
       }
       if (!isMax) continue;
+      const k = o + x;
       const b = bRow[x]!, sg = sRow[x]!;
       let f = 0, cx = 0, cy = 0, cw = 0, peak = -Infinity, nb = 0;
       for (let dy = -R; dy <= R; dy++) for (let dx = -R; dx <= R; dx++) {
         const q = k + dy * width + dx;
-        if (bad[q]) { nb++; continue; }
+        if (bad[q]! & sel) { nb++; continue; }
         const d = image[q]! - b;
         f += d;
         if (image[q]! > peak) peak = image[q]!;
         if (Math.abs(dx) <= 2 && Math.abs(dy) <= 2 && d > 0) { cx += d * dx; cy += d * dy; cw += d; }
       }
-      xs.push(cw > 0 ? x + cx / cw : x); ys.push(cw > 0 ? y + cy / cw : y);
+      xs.push(cw > 0 ? x + cx / cw : x); ys.push(cw > 0 ? yc + cy / cw : yc);
       fl.push(f); sn.push(f / (sg * (2 * R + 1))); fg.push((peak >= sat ? 4 : 0) | (nb ? 1 : 0)); pk.push(peak);
     }
   }
@@ -494,9 +601,12 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
     throw new TesseraError(`${tName}: ${template.width}×${template.height} pixels, but the science image ${sName} is ${width}×${height}: warp the template onto the science grid first`);
   }
   const notes: string[] = [];
-  const sBad = badMap(science), tBad = badMap(template);
+  // flags: S_BAD/S_SAT science, T_BAD/T_SAT template; any flag = unusable for the fit and convolution
+  const flags = new Uint8Array(width * height);
+  markBad(science, flags, S_BAD, S_SAT);
+  markBad(template, flags, T_BAD, T_SAT);
   let nOver = 0, nSci = 0;
-  for (let i = 0; i < sBad.length; i++) if (!sBad[i]) { nSci++; if (!tBad[i]) nOver++; }
+  for (let i = 0; i < flags.length; i++) { const f = flags[i]!; if (!(f & 3)) { nSci++; if (!f) nOver++; } }
   if (nSci === 0) throw new TesseraError(`${sName}: no usable pixel (all NaN or masked)`);
   const overlap = nOver / nSci;
   if (nOver === 0) throw new TesseraError(`${tName} does not overlap ${sName}: no science pixel has valid template data`);
@@ -505,7 +615,7 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const sVar = ensureVariance(science), tVar = ensureVariance(template);
   t = tick('variance', t);
   // template detection: stamp candidates, template FWHM, nearest-source distances later
-  const tStars = opts.templateSources ? starsOf(opts.templateSources) : quickSources(template, tBad);
+  const tStars = opts.templateSources ? starsOf(opts.templateSources) : quickSources(template, flags, T_BAD | T_SAT);
   t = tick('detect template', t);
   let fwhmGuess = measuredFwhm(tStars);
   if (!(fwhmGuess > 0)) {
@@ -547,8 +657,7 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const hw = spec.hw;
   const rs = Math.max(8, Math.round(1.5 * hw));
   // stamps
-  const bad = new Uint8Array(sBad.length);
-  for (let i = 0; i < bad.length; i++) bad[i] = sBad[i]! | tBad[i]!;
+  const bad = flags;
   const target = convolved === 'template' ? science : template;
   const ref = convolved === 'template' ? template : science;
   const targetVar = convolved === 'template' ? sVar : tVar, refVar = convolved === 'template' ? tVar : sVar;
@@ -576,62 +685,45 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   let phi: Float64Array = new Float64Array([1]);
   let phiSize = 1;
   if (decorrelate) { phi = decorrelationKernel(kCentre, size, varT, varC); phiSize = size; }
-  // convolution: Dgen = φ ⊗ (target − Σ P_m (ref ⊗ K_m)) (background subtracted after)
-  const refClean = new Float32Array(ref.image.length), tgtClean = new Float32Array(ref.image.length);
-  for (let i = 0; i < refClean.length; i++) {
-    const a = ref.image[i]!, b = target.image[i]!;
-    refClean[i] = bad[i] || a - a !== 0 ? 0 : a;
-    tgtClean[i] = bad[i] || b - b !== 0 ? 0 : b;
-  }
+  // convolution: Dgen = φ ⊗ (target − Σ P_m (ref ⊗ K_m)) (background subtracted after); flagged
+  // pixels of either image count as 0 in both (the convolution reads them through `bad`)
   const terms: KernelTerm[] = [];
   for (let m = 0; m < nTerm; m++) {
     const k = decorrelate ? convolveKernels(Km[m]!, size, phi, phiSize) : { kernel: Km[m]!, size };
     for (let i = 0; i < k.kernel.length; i++) k.kernel[i] = -k.kernel[i]!;
     terms.push({ kernel: k.kernel, size: k.size, ax: exps[m]![0], ay: exps[m]![1] });
   }
-  const dgen: Float32Array = yield ({ src: refClean, width, height, terms, cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy, extra: { src: tgtClean, kernel: phi, size: phiSize } });
+  const dgen: Float32Array = yield ({ src: ref.image, bad, width, height, terms, cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy, extra: { src: target.image, kernel: phi, size: phiSize } });
   t = tick('convolve', t);
-  // variance: decorrelated → white: var_t + κ̄²·var_c; otherwise var_t + K_c² ⊗ var_c
+  // variance: decorrelated → white: var_t + κ̄²·var_c (in the pixel loop below); otherwise var_t + K_c² ⊗ var_c
   const variance = new Float32Array(width * height);
   const k2 = kc * kc;
-  // decorrelated: white variance var_t + κ̄²·var_c, computed in the pixel loop below
   if (!decorrelate) {
     const ksq = Float64Array.from(kCentre, (v) => v * v);
-    const rv = new Float32Array(refVar.length);
-    for (let i = 0; i < rv.length; i++) { const v = refVar[i]!; rv[i] = bad[i] || !(v < Infinity) ? 0 : v; }
-    const cv = convolveSpatial({ src: rv, width, height, terms: [{ kernel: ksq, size, ax: 0, ay: 0 }], cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy });
-    for (let i = 0; i < variance.length; i++) variance[i] = targetVar[i]! + cv[i]!;
+    convolveSpatial({ src: refVar, bad, width, height, terms: [{ kernel: ksq, size, ax: 0, ay: 0 }], cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy }, variance);
+    for (let i = 0; i < variance.length; i++) variance[i]! += targetVar[i]!;
   }
   // masks: reference problems grow by the kernel (+φ) footprint, target problems by φ
   const sMask = science.mask, tMask = template.mask;
   const rMaskIn = convolved === 'template' ? tMask : sMask, tMaskIn = convolved === 'template' ? sMask : tMask;
-  const rBad = convolved === 'template' ? tBad : sBad, tgBad = convolved === 'template' ? sBad : tBad;
+  const rBits = convolved === 'template' ? [T_BAD, T_SAT] as const : [S_BAD, S_SAT] as const;
+  const tgBits = convolved === 'template' ? [S_BAD, S_SAT] as const : [T_BAD, T_SAT] as const;
   const hphi = (phiSize - 1) >> 1;
-  // mask = grow(ref bits, hw + hφ) | grow(target bits, hφ), with two scratch planes
+  // mask = grow(ref bits, hw + hφ) | grow(target bits, hφ)
   const mask = new Uint32Array(width * height);
-  const mIn = new Uint32Array(width * height), scratch = new Uint32Array(width * height);
-  const grow = (maskIn: Uint32Array | undefined, b: Uint8Array, r: number): void => {
-    let any = 0;
-    for (let i = 0; i < mIn.length; i++) {
-      const v = (maskIn ? maskIn[i]! : 0) | (b[i] === 2 ? MaskBits.SAT : b[i] ? MaskBits.NO_DATA : 0);
-      mIn[i] = v; any |= v;
-    }
-    if (!any) return; // nothing to grow (the common case of clean inputs)
-    if (r <= 0) { for (let i = 0; i < mIn.length; i++) mask[i]! |= mIn[i]!; return; }
-    scratch.fill(0);
-    dilateOrInto(mIn, width, height, r, mask, scratch);
-  };
-  grow(rMaskIn, rBad, hw + hphi);
-  grow(tMaskIn, tgBad, hphi);
-  const image = new Float32Array(width * height);
+  const grower = new MaskGrower(width, height);
+  grower.grow(mask, rMaskIn, flags, rBits[0], rBits[1], hw + hphi);
+  grower.grow(mask, tMaskIn, flags, tgBits[0], tgBits[1], hphi);
+  // D in place of the convolution output
+  const image = dgen;
   const edge = hw + hphi;
   const sign = convolved === 'template' ? 1 : -1;
   const scale = convolved === 'template' ? 1 : 1 / kc;
   const matched = new Float32Array(width * height);
   const bgRow = new Float64Array(width);
-  const P = new Float64Array(nPoly(sol.bgOrder));
   const sImg = science.image;
   const ss = scale * scale, dead0 = DEFAULT_BAD_MASK | MaskBits.NO_DATA;
+  const xe0 = Math.min(edge, width), xe1 = Math.max(xe0, width - edge);
   for (let y = 0; y < height; y++) {
     const o = y * width;
     if (y < edge || y >= height - edge) {
@@ -639,18 +731,15 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
       image.fill(NaN, o, o + width); variance.fill(NaN, o, o + width); matched.fill(NaN, o, o + width);
       continue;
     }
-    // differential background along the row (polynomial in X at fixed Y)
-    for (let x = 0; x < width; x++) {
-      if (sol.bgOrder <= 1) { bgRow[x] = x === 0 ? backgroundAt(sol, 0, y) : bgRow[0]! + (sol.bgOrder === 1 ? sol.bgCoef[1]! * (x / sol.sx) : 0); }
-      else bgRow[x] = backgroundAt(sol, x, y);
-    }
-    void P;
-    const xe0 = Math.min(edge, width), xe1 = Math.max(xe0, width - edge);
-    for (let x = 0; x < width; x++) {
+    backgroundRow(sol, y, bgRow);
+    for (let x = 0; x < xe0; x++) mask[o + x]! |= MaskBits.EDGE;
+    for (let x = xe1; x < width; x++) mask[o + x]! |= MaskBits.EDGE;
+    image.fill(NaN, o, o + xe0); variance.fill(NaN, o, o + xe0); matched.fill(NaN, o, o + xe0);
+    image.fill(NaN, o + xe1, o + width); variance.fill(NaN, o + xe1, o + width); matched.fill(NaN, o + xe1, o + width);
+    for (let x = xe0; x < xe1; x++) {
       const i = o + x;
-      if (x < xe0 || x >= xe1) { mask[i]! |= MaskBits.EDGE; image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
       if (mask[i]! & dead0) { image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
-      const d = (dgen[i]! - bgRow[x]!) * sign * scale;
+      const d = (image[i]! - bgRow[x]!) * sign * scale;
       image[i] = d;
       variance[i] = (decorrelate ? targetVar[i]! + k2 * refVar[i]! : variance[i]!) * ss;
       matched[i] = sImg[i]! - d;

@@ -25,6 +25,8 @@ export interface KernelTerm {
 
 export interface SpatialConvolveInput {
   src: Float32Array;
+  /** Optional per-pixel flags: where non-zero, src (and extra.src) count as 0 (NaN count as 0 too). */
+  bad?: Uint8Array;
   width: number;
   height: number;
   terms: KernelTerm[];
@@ -143,6 +145,8 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   const needB: boolean[] = [];
   for (let b = 0; b <= maxB; b++) needB.push(specs.some((r) => r[b] !== null) || (b === 0 && espec !== null));
   const y0 = inp.y0 ?? 0, y1 = Math.min(inp.y1 ?? height, height);
+  const bad = inp.bad;
+  const load = bad ? (a: Float32Array, w: number, h: number, bx: number, by: number, nt: number, dst: Float64Array) => loadTileClean(a, bad, w, h, bx, by, nt, dst) : loadTile;
   // bit-reversed row index of −ky for the row holding ky (Hermitian pairs)
   const rev = new Uint32Array(n);
   { let l = 0; while (1 << l < n) l++; for (let i = 0; i < n; i++) { let r = 0; for (let b = 0, v = i; b < l; b++, v >>= 1) r = (r << 1) | (v & 1); rev[i] = r; } }
@@ -165,13 +169,13 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
       const bx = ax + valid;
       const second = bx < width;
       zR.fill(0); zI.fill(0);
-      loadTile(src, width, height, ax - hk, ty - hk, n, zR);
-      if (second) loadTile(src, width, height, bx - hk, ty - hk, n, zI);
+      load(src, width, height, ax - hk, ty - hk, n, zR);
+      if (second) load(src, width, height, bx - hk, ty - hk, n, zI);
       F.runColsDif(zR, zI, false);
       if (eR && eI && inp.extra) {
         eR.fill(0); eI.fill(0);
-        loadTile(inp.extra.src, width, height, ax - hk, ty - hk, n, eR);
-        if (second) loadTile(inp.extra.src, width, height, bx - hk, ty - hk, n, eI);
+        load(inp.extra.src, width, height, ax - hk, ty - hk, n, eR);
+        if (second) load(inp.extra.src, width, height, bx - hk, ty - hk, n, eI);
         F.runColsDif(eR, eI, false);
       }
       // X^k column weights; tile A in re, B in im: W = α·Z + β·conj(Z(−ky)), α = (X_A^k + X_B^k)/2, β = (X_A^k − X_B^k)/2
@@ -237,6 +241,20 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
     }
   }
   return out;
+}
+
+/** As loadTile (dst pre-zeroed, outside the image stays 0), with flagged and NaN pixels as 0. */
+function loadTileClean(src: Float32Array, bad: Uint8Array, width: number, height: number, bx: number, by: number, n: number, dst: Float64Array): void {
+  const x0 = Math.max(0, -bx), x1 = Math.min(n, width - bx);
+  for (let y = 0; y < n; y++) {
+    const sy = by + y;
+    if (sy < 0 || sy >= height) continue;
+    const srow = sy * width + bx, drow = y * n;
+    for (let x = x0; x < x1; x++) {
+      const v = src[srow + x]!;
+      dst[drow + x] = bad[srow + x]! !== 0 || v - v !== 0 ? 0 : v;
+    }
+  }
 }
 
 /** Z[zo..zo+n) (=|+=) A[ao..ao+n)·S[zo..zo+n), complex; S interleaved (re, im). */

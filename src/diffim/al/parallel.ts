@@ -16,6 +16,8 @@ export async function convolveSpatialParallel(inp: SpatialConvolveInput, workers
   if (workers <= 1 || height < 256) return convolveSpatial(inp);
   const src = shared(inp.src);
   const extra = inp.extra ? { ...inp.extra, src: shared(inp.extra.src) } : undefined;
+  let bad: Uint8Array | undefined;
+  if (inp.bad) { bad = new Uint8Array(new SharedArrayBuffer(inp.bad.length)); bad.set(inp.bad); }
   const out = new Float32Array(new SharedArrayBuffer(width * height * 4));
   const band = Math.ceil(height / workers);
   const url = new URL('./convolve-worker.js', import.meta.url);
@@ -23,7 +25,7 @@ export async function convolveSpatialParallel(inp: SpatialConvolveInput, workers
   for (let w = 0; w < workers; w++) {
     const y0 = w * band, y1 = Math.min(height, y0 + band);
     if (y0 >= y1) break;
-    const data = { ...inp, src, extra, y0, y1, out };
+    const data = { ...inp, src, bad, extra, y0, y1, out };
     jobs.push(new Promise<void>((resolve, reject) => {
       const wk = new Worker(url, { workerData: data });
       wk.once('message', () => { resolve(); void wk.terminate(); });
