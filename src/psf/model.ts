@@ -23,6 +23,46 @@ export function lanczos3(x: number): number {
   return (3 * Math.sin(px) * Math.sin(px / 3)) / (px * px);
 }
 
+/**
+ * Lanczos-3 taps of `count` output samples i at basis positions u = (i − c0)·step/s + c: the first
+ * basis index j0[i] = ⌊u⌋ − 2 and 6 weights L3(u − j0 − t) (0 for basis indices outside [0, n)).
+ * With step = s (a stamp at the basis' own sampling) every sample has the same fractional offset,
+ * so the 6 kernel values are computed once rather than per sample.
+ */
+function lanczosTaps(count: number, c0: number, step: number, s: number, c: number, n: number, j0s: Int32Array, ws: Float64Array): void {
+  if (step === s && count > 0) {
+    const u0 = (0 - c0) + c;
+    const f0 = Math.floor(u0);
+    const fr = u0 - f0;
+    const k0 = lanczos3(fr + 2), k1 = lanczos3(fr + 1), k2 = lanczos3(fr), k3 = lanczos3(fr - 1), k4 = lanczos3(fr - 2), k5 = lanczos3(fr - 3);
+    for (let i = 0; i < count; i++) {
+      const j0 = f0 + i - 2;
+      j0s[i] = j0;
+      const o = i * 6;
+      if (j0 >= 0 && j0 + 5 < n) {
+        ws[o] = k0; ws[o + 1] = k1; ws[o + 2] = k2; ws[o + 3] = k3; ws[o + 4] = k4; ws[o + 5] = k5;
+      } else {
+        ws[o] = j0 >= 0 && j0 < n ? k0 : 0;
+        ws[o + 1] = j0 + 1 >= 0 && j0 + 1 < n ? k1 : 0;
+        ws[o + 2] = j0 + 2 >= 0 && j0 + 2 < n ? k2 : 0;
+        ws[o + 3] = j0 + 3 >= 0 && j0 + 3 < n ? k3 : 0;
+        ws[o + 4] = j0 + 4 >= 0 && j0 + 4 < n ? k4 : 0;
+        ws[o + 5] = j0 + 5 >= 0 && j0 + 5 < n ? k5 : 0;
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    const u = (i - c0) * step / s + c; // position in basis units
+    const j0 = Math.floor(u) - 2;
+    j0s[i] = j0;
+    for (let t = 0; t < 6; t++) {
+      const j = j0 + t;
+      ws[i * 6 + t] = j >= 0 && j < n ? lanczos3(u - j) : 0;
+    }
+  }
+}
+
 /** Number of polynomial terms of a 2-D polynomial of total degree d. */
 export function nPolyTerms(degree: number): number {
   return ((degree + 1) * (degree + 2)) / 2;
@@ -255,24 +295,8 @@ export class PsfModel {
     // For each output column/row: the first basis index and 6 Lanczos taps (zero outside).
     const sc = this.scratch(w, h, n);
     const jx = sc.jx, jy = sc.jy, wx = sc.wx, wy = sc.wy;
-    for (let i = 0; i < w; i++) {
-      const u = (i - cx) * step / s + c; // position in basis units
-      const j0 = Math.floor(u) - 2;
-      jx[i] = j0;
-      for (let t = 0; t < 6; t++) {
-        const j = j0 + t;
-        wx[i * 6 + t] = j >= 0 && j < n ? lanczos3(u - j) : 0;
-      }
-    }
-    for (let i = 0; i < h; i++) {
-      const v = (i - cy) * step / s + c;
-      const j0 = Math.floor(v) - 2;
-      jy[i] = j0;
-      for (let t = 0; t < 6; t++) {
-        const j = j0 + t;
-        wy[i * 6 + t] = j >= 0 && j < n ? lanczos3(v - j) : 0;
-      }
-    }
+    lanczosTaps(w, cx, step, s, c, n, jx, wx);
+    lanczosTaps(h, cy, step, s, c, n, jy, wy);
     // Separable: first along x for each basis row → tmp[basisRow][outCol]
     const tmp = sc.tmp;
     for (let by = 0; by < n; by++) {

@@ -267,16 +267,6 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     for (const i of cand) {
       const xc = x0[i]!, yc = y0[i]!;
       const id = NUM[i]!;
-      const ox = Math.round(xc) - R, oy = Math.round(yc) - R;
-      for (let yy = 0; yy < S; yy++) {
-        for (let xx = 0; xx < S; xx++) {
-          const p = (oy + yy) * width + ox + xx, q = yy * S + xx;
-          cutData[q] = im[p]!; cutVar[q] = variance[p]!;
-          const sg = seg[p]!;
-          cutBad[q] = (bad && bad[p]) || (sg !== 0 && sg !== id) || !(im[p]! - im[p]! === 0) ? 1 : 0;
-        }
-      }
-      sumCircles(planes, xc - ox, yc - oy, [rAc], f, v, null, 0);
       ann.length = 0;
       const r1 = rAc + 3, r2 = rAc + 10;
       for (let yy = Math.floor(yc - r2); yy <= Math.ceil(yc + r2); yy++) {
@@ -290,7 +280,20 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
         }
       }
       const skyLocal = skyMode(ann);
-      starPsf.push(ph.flux[i]!); starAp.push(f[0]! - Math.PI * rAc * rAc * skyLocal); starApE.push(Math.sqrt(v[0]!));
+      // The cut-out holds image − local sky: a pixel of a neighbour whose mirror about the star
+      // is unusable too is left out of the sum, and so is its sky (in a crowded field, subtracting
+      // π r² × sky after such gaps would take away the sky of pixels never summed).
+      const ox = Math.round(xc) - R, oy = Math.round(yc) - R;
+      for (let yy = 0; yy < S; yy++) {
+        for (let xx = 0; xx < S; xx++) {
+          const p = (oy + yy) * width + ox + xx, q = yy * S + xx;
+          cutData[q] = im[p]! - skyLocal; cutVar[q] = variance[p]!;
+          const sg = seg[p]!;
+          cutBad[q] = (bad && bad[p]) || (sg !== 0 && sg !== id) || !(im[p]! - im[p]! === 0) ? 1 : 0;
+        }
+      }
+      sumCircles(planes, xc - ox, yc - oy, [rAc], f, v, null, 0);
+      starPsf.push(ph.flux[i]!); starAp.push(f[0]!); starApE.push(Math.sqrt(v[0]!));
     }
   }
   const ac = apertureCorrection(starPsf, starAp, starApE, 30);
