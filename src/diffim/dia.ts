@@ -10,6 +10,7 @@ import type { MaskedImage } from '../image/masked-image.js';
 import { MaskBits } from '../image/masked-image.js';
 import { convolveSpatial } from './al/convolve.js';
 import type { PsfLike } from '../detect/psf-like.js';
+import { DiffPsf } from './subtract.js';
 
 export const DIA_FLAGS = {
   /** A masked (NaN) pixel inside the PSF footprint. */
@@ -65,6 +66,13 @@ export interface DiaOptions {
    * fluxes read at the peak pixel, errors = |flux/snr|.
    */
   maps?: { snr: Float32Array; flux: Float32Array };
+  /**
+   * How the matched filter is computed: 'sparse' (default) selects candidate pixels with a
+   * separable box-cascade approximation of the PSF and evaluates the exact correlation only
+   * around them (falls back to 'fft' when the approximation is poor); 'fft' correlates the
+   * whole image by FFT. Both give the same S/N at every pixel that can be a detection.
+   */
+  matchedFilter?: 'sparse' | 'fft';
 }
 
 /** A constant PSF given as a centred stamp (integer-pixel aligned; sub-pixel offsets ignored). */
@@ -80,6 +88,41 @@ export class StampPsf implements PsfLike {
     return out;
   }
   fwhmPixAt(): number { return this.fwhmPix; }
+}
+
+/**
+ * A function filling PSF stamps of one size. For a difference-image PSF (DiffPsf: base ⊗ φ,
+ * central crop) over a separable base (a Gaussian), the crop is computed in two 1-D passes,
+ * c_v(i) = Σ_u φ(v, u)·gx(i + hφ − u), stamp(j, i) = Σ_v gy(j + hφ − v)·c_v(i) — the same sums as
+ * DiffPsf.stampAt (whose base stamp is gx ⊗ gy), in ~2·size·nφ² instead of size²·nφ² operations.
+ */
+export function psfStamper(psf: PsfLike, size: number): (x: number, y: number, out: Float32Array) => Float32Array {
+  if (!(psf instanceof DiffPsf) || psf.phiSize === 1 || !psf.base.separableStampAt) return (x, y, out) => psf.stampAt(x, y, size, out);
+  const base = psf.base, phi = psf.phi, ps = psf.phiSize, hp = (ps - 1) >> 1;
+  const gx = new Float64Array(size), gy = new Float64Array(size);
+  const c = new Float64Array(ps * size);
+  return (x, y, out) => {
+    if (!base.separableStampAt!(x, y, size, gx, gy)) return psf.stampAt(x, y, size, out);
+    for (let v = 0; v < ps; v++) {
+      const o = v * size, po = v * ps;
+      for (let i = 0; i < size; i++) {
+        // gx index i + hp − u within [0, size)
+        const u0 = Math.max(0, i + hp - size + 1), u1 = Math.min(ps - 1, i + hp);
+        let s = 0;
+        for (let u = u0; u <= u1; u++) s += phi[po + u]! * gx[i + hp - u]!;
+        c[o + i] = s;
+      }
+    }
+    for (let j = 0; j < size; j++) {
+      const v0 = Math.max(0, j + hp - size + 1), v1 = Math.min(ps - 1, j + hp), oo = j * size;
+      for (let i = 0; i < size; i++) {
+        let s = 0;
+        for (let v = v0; v <= v1; v++) s += gy[j + hp - v]! * c[v * size + i]!;
+        out[oo + i] = s;
+      }
+    }
+    return out;
+  };
 }
 
 /** Nearest-neighbour distances through a uniform grid. */
@@ -142,6 +185,159 @@ function psfFit(img: Float32Array, v: Float32Array, width: number, height: numbe
   return { flux, err: spp > 0 ? 1 / Math.sqrt(spp) : NaN, chi2: n > 1 ? chi2 / (n - 1) : NaN, nBad };
 }
 
+/** Whole-image S/N of the matched filter by FFT correlation (the reference computation). */
+function fftMatchedFilter(image: Float32Array, variance: Float32Array, width: number, height: number, P0: Float32Array, size: number, p2: number): Float32Array {
+  const clean = new Float32Array(image.length);
+  for (let i = 0; i < clean.length; i++) { const v = image[i]!; clean[i] = v === v ? v : 0; }
+  // correlation with P = convolution with the flipped stamp (our tiled FFT)
+  const flipped = new Float64Array(size * size);
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) flipped[(size - 1 - j) * size + (size - 1 - i)] = P0[j * size + i]!;
+  const snr = convolveSpatial({ src: clean, width, height, terms: [{ kernel: flipped, size, ax: 0, ay: 0 }], cx: 0, cy: 0, sx: 1, sy: 1 });
+  // S/N in place of the filtered image
+  for (let i = 0; i < snr.length; i++) {
+    const s = variance[i]!;
+    snr[i] = image[i]! === image[i]! && s > 0 ? snr[i]! / Math.sqrt(s * p2) : 0;
+  }
+  return snr;
+}
+
+/**
+ * The pair of odd box widths (1-D kernel g = box ⊗ box, a trapezoid; separable 2-D approximation
+ * A = g ⊗ g) that best correlates with the stamp P; rho is the normalised correlation
+ * ΣPA/(‖P‖‖A‖) (≈ 0.99 for Gaussian-like PSFs; a third box gains little once the candidate
+ * margin below is at its floor).
+ */
+export function boxCascadeFor(P: Float32Array, size: number): { widths: number[]; g: Float64Array; rho: number } {
+  const h = (size - 1) >> 1;
+  let pp = 0;
+  for (let i = 0; i < P.length; i++) pp += P[i]! * P[i]!;
+  let best = { widths: [1], g: Float64Array.of(1), rho: -Infinity };
+  const gk = new Float64Array(size);
+  const tryWidths = (ws: number[]): void => {
+    let g = [1];
+    for (const w of ws) {
+      const o = new Array<number>(g.length + w - 1).fill(0);
+      for (let i = 0; i < g.length; i++) for (let k = 0; k < w; k++) o[i + k]! += g[i]!;
+      g = o;
+    }
+    const hg = (g.length - 1) >> 1;
+    let gg = 0;
+    for (const v of g) gg += v * v;
+    gk.fill(0);
+    for (let i = 0; i < size; i++) { const t = i - h; if (Math.abs(t) <= hg) gk[i] = g[t + hg]!; }
+    let pa = 0;
+    for (let j = 0; j < size; j++) { let r = 0; for (let i = 0; i < size; i++) r += P[j * size + i]! * gk[i]!; pa += r * gk[j]!; }
+    const rho = pa / Math.sqrt(pp * gg * gg);
+    if (rho > best.rho) best = { widths: ws, g: Float64Array.from(g), rho };
+  };
+  for (let a = 1; a <= size; a += 2) for (let b = a; b <= size; b += 2) tryWidths([a, b]);
+  return best;
+}
+
+/**
+ * Matched-filter S/N evaluated exactly (direct correlation with P0, as the FFT computes it) only
+ * where it can matter. A separable two-box approximation A of the PSF (normalised correlation ρ
+ * with P0) is run over the whole image with running sums (a few operations per pixel, independent
+ * of the PSF size); pixels whose approximate |S/N| reaches thr − m are candidates. For white noise
+ * the approximate and exact S/N differ by N(0, 2(1 − ρ)); the margin m = max(1, 7·√(2(1 − ρ))) is
+ * ≥ 7 standard deviations of that difference, so every pixel with exact |S/N| ≥ thr is a
+ * candidate. `at(i)` gives the exact S/N of pixel i, computed on demand and memoised (the peak
+ * test and the sub-pixel interpolation read only candidates and their 5 × 5 neighbours).
+ * Returns null (use the FFT) when ρ is too low (m > 2) or the candidates are too many.
+ */
+function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width: number, height: number, P0: Float32Array, size: number, p2: number, thr: number): { cand: Int32Array; at: (i: number) => number } | null {
+  if (width < 8 || height < 8) return null;
+  const box = boxCascadeFor(P0, size);
+  const margin = Math.max(1, 7 * Math.sqrt(Math.max(0, 2 * (1 - box.rho))));
+  if (!(margin <= 2)) return null;
+  const tlo = Math.max(0, thr - margin);
+  let gg = 0;
+  for (const v of box.g) gg += v * v;
+  const k2 = tlo * tlo * gg * gg; // candidate: (A⋆d)² ≥ tlo²·ΣA²·var
+  const [r0, r1] = box.widths.map((w) => (w - 1) >> 1) as [number, number];
+  const R = r0 + r1;
+  const maxCand = Math.max(1000, (width * height) >> 6);
+  let cand = new Int32Array(4096), nc = 0;
+  // horizontal: two running boxes on a zero-padded row (padding 2R: exact full correlation with g)
+  const pad = 2 * R, n = width + 2 * pad;
+  const pa = new Float64Array(n), pb = new Float64Array(n);
+  // vertical: two running boxes over streamed rows; ring slot t mod (2r + 1) holds row t − 2r − 1
+  const L0 = 2 * r0 + 1, L1 = 2 * r1 + 1;
+  const ring0 = new Float64Array(L0 * width), ring1 = new Float64Array(L1 * width);
+  const acc0 = new Float64Array(width), acc1 = new Float64Array(width);
+  for (let t = 0; t < height + R; t++) {
+    if (t < height) {
+      const o = t * width - pad;
+      for (let x = pad; x < pad + width; x++) { const v = image[o + x]!; pa[x] = v === v ? v : 0; }
+      // pa → pb (radius r0) → pa (radius r1); values within R of the buffer ends stay 0
+      let s = 0;
+      for (let q = 0; q <= 2 * r0; q++) s += pa[q]!;
+      for (let x = r0, end = n - r0 - 1; x < end; x++) { pb[x] = s; s += pa[x + r0 + 1]! - pa[x - r0]!; }
+      pb[n - r0 - 1] = s;
+      s = 0;
+      for (let q = 0; q <= 2 * r1; q++) s += pb[q]!;
+      for (let x = r1, end = n - r1 - 1; x < end; x++) { pa[x] = s; s += pb[x + r1 + 1]! - pb[x - r1]!; }
+      pa[n - r1 - 1] = s;
+    } else pa.fill(0);
+    const s0 = (t % L0) * width, s1 = (t % L1) * width;
+    for (let x = 0; x < width; x++) {
+      const v = pa[pad + x]!;
+      const a0 = acc0[x]! - ring0[s0 + x]! + v; ring0[s0 + x] = v; acc0[x] = a0;
+      acc1[x] = acc1[x]! - ring1[s1 + x]! + a0; ring1[s1 + x] = a0;
+    }
+    const y = t - R; // acc1 now holds the filtered row y
+    if (y < 2 || y >= height - 2) continue;
+    const o = y * width;
+    for (let x = 2; x < width - 2; x++) {
+      const a = acc1[x]!;
+      if (a * a >= k2 * variance[o + x]!) {
+        if (nc === cand.length) {
+          if (nc >= maxCand) return null;
+          const c = new Int32Array(nc * 2); c.set(cand); cand = c;
+        }
+        cand[nc++] = o + x;
+      }
+    }
+  }
+  // exact S/N on demand, memoised (NaN pixels and non-positive variance give 0, as in the FFT path)
+  const snr = new Float32Array(width * height);
+  const done = new Uint8Array(width * height);
+  const h = (size - 1) >> 1;
+  const Pd = Float64Array.from(P0);
+  const at = (i: number): number => {
+    if (done[i]) return snr[i]!;
+    done[i] = 1;
+    const v0 = image[i]!, s = variance[i]!;
+    if (v0 !== v0 || !(s > 0)) return 0;
+    const xs = (i % width) - h, ys = ((i / width) | 0) - h;
+    let sum = 0;
+    const inside = xs >= 0 && ys >= 0 && xs + size <= width && ys + size <= height;
+    if (inside) {
+      for (let j = 0; j < size; j++) {
+        const o = (ys + j) * width + xs, q = j * size;
+        for (let u = 0; u < size; u++) sum += Pd[q + u]! * image[o + u]!;
+      }
+    }
+    if (!inside || sum !== sum) {
+      // NaN inside the window (counts as 0) or the window crosses the edge
+      sum = 0;
+      for (let j = 0; j < size; j++) {
+        const yy = ys + j;
+        if (yy < 0 || yy >= height) continue;
+        for (let u = 0; u < size; u++) {
+          const xx = xs + u;
+          if (xx < 0 || xx >= width) continue;
+          const d = image[yy * width + xx]!;
+          if (d === d) sum += Pd[j * size + u]! * d;
+        }
+      }
+    }
+    snr[i] = Math.fround(sum) / Math.sqrt(s * p2);
+    return snr[i]!;
+  };
+  return { cand: cand.subarray(0, nc), at };
+}
+
 /**
  * Detect positive and negative point sources on a difference image. The matched filter is the
  * correlation of D with the PSF; S/N = (D ⋆ P)/√(var·ΣP²) with the local variance.
@@ -154,56 +350,52 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
   const fwhm = opts.fwhmPix;
   const size = 2 * Math.ceil(2 * fwhm) + 1;
   const h = (size - 1) >> 1;
-  const P0 = psf.stampAt(Math.round((width - 1) / 2), Math.round((height - 1) / 2), size);
+  const stamp = psfStamper(psf, size);
+  const P0 = stamp(Math.round((width - 1) / 2), Math.round((height - 1) / 2), new Float32Array(size * size));
   let p2 = 0;
   for (const v of P0) p2 += v * v;
-  let snr: Float32Array;
-  if (opts.maps) snr = opts.maps.snr;
+  let snrAt: (i: number) => number;
+  let cand: Int32Array | null = null;
+  if (opts.maps) { const m = opts.maps.snr; snrAt = (i) => m[i]!; }
   else {
-    const clean = new Float32Array(image.length);
-    for (let i = 0; i < clean.length; i++) { const v = image[i]!; clean[i] = v === v ? v : 0; }
-    // correlation with P = convolution with the flipped stamp (our tiled FFT)
-    const flipped = new Float64Array(size * size);
-    for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) flipped[(size - 1 - j) * size + (size - 1 - i)] = P0[j * size + i]!;
-    const filt = convolveSpatial({ src: clean, width, height, terms: [{ kernel: flipped, size, ax: 0, ay: 0 }], cx: 0, cy: 0, sx: 1, sy: 1 });
-    // S/N in place of the filtered image
-    snr = filt;
-    for (let i = 0; i < snr.length; i++) {
-      const s = variance[i]!;
-      snr[i] = image[i]! === image[i]! && s > 0 ? filt[i]! / Math.sqrt(s * p2) : 0;
-    }
+    const sparse = opts.matchedFilter === 'fft' ? null : sparseMatchedFilter(image, variance, width, height, P0, size, p2, thr);
+    if (sparse) { snrAt = sparse.at; cand = sparse.cand; }
+    else { const m = fftMatchedFilter(image, variance, width, height, P0, size, p2); snrAt = (i) => m[i]!; }
   }
-  // peaks: local extrema of S/N in 5 × 5 above |thr|
+  // peaks: local extrema of S/N in 5 × 5 above |thr|, in raster order (nearest neighbours tested first)
+  const nbr: number[] = [];
+  for (const ring of [1, 2]) for (let dy = -ring; dy <= ring; dy++) for (let dx = -ring; dx <= ring; dx++) if (Math.max(Math.abs(dx), Math.abs(dy)) === ring) nbr.push(dy * width + dx);
   const peaks: { x: number; y: number; s: number }[] = [];
-  for (let y = 2; y < height - 2; y++) {
-    for (let x = 2; x < width - 2; x++) {
-      const i = y * width + x;
-      const s = snr[i]!;
-      if (!(s >= thr || s <= -thr)) continue;
-      let ext = true;
-      for (let dy = -2; dy <= 2 && ext; dy++) for (let dx = -2; dx <= 2; dx++) {
-        if (!dx && !dy) continue;
-        const o = snr[i + dy * width + dx]!;
-        if (s > 0 ? o > s : o < s) { ext = false; break; }
-      }
-      if (ext) peaks.push({ x, y, s });
+  const isPeak = (i: number): boolean => {
+    const s = snrAt(i);
+    if (!(s >= thr || s <= -thr)) return false;
+    for (let k = 0; k < nbr.length; k++) {
+      const o = snrAt(i + nbr[k]!);
+      if (s > 0 ? o > s : o < s) return false;
     }
+    return true;
+  };
+  if (cand) {
+    for (let c = 0; c < cand.length; c++) { const i = cand[c]!; if (isPeak(i)) peaks.push({ x: i % width, y: (i / width) | 0, s: snrAt(i) }); }
+  } else {
+    for (let y = 2; y < height - 2; y++) for (let x = 2; x < width - 2; x++) { const i = y * width + x; if (isPeak(i)) peaks.push({ x, y, s: snrAt(i) }); }
   }
   peaks.sort((a, b) => Math.abs(b.s) - Math.abs(a.s));
   peaks.length = Math.min(peaks.length, opts.maxSources ?? 5000);
   const tgrid = opts.templateSources && opts.templateSources.x.length ? new PointGrid(opts.templateSources.x, opts.templateSources.y, 32) : null;
   const rgrid = opts.refStars && opts.refStars.x.length ? new PointGrid(opts.refStars.x, opts.refStars.y, 32) : null;
   const out: DiaSource[] = [];
-  const P = new Float32Array(size * size);
+  const stamps: Float32Array[] = [];
   for (const pk of peaks) {
     // sub-pixel position: quadratic interpolation of the S/N peak
     const i = pk.y * width + pk.x;
-    const c = snr[i]!, l = snr[i - 1]!, r = snr[i + 1]!, u = snr[i - width]!, d = snr[i + width]!;
+    const c = snrAt(i), l = snrAt(i - 1), r = snrAt(i + 1), u = snrAt(i - width), d = snrAt(i + width);
     const denx = l - 2 * c + r, deny = u - 2 * c + d;
     const ox = denx !== 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (l - r)) / denx)) : 0;
     const oy = deny !== 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (u - d)) / deny)) : 0;
     const x = pk.x + ox, y = pk.y + oy;
-    psf.stampAt(x, y, size, P);
+    const P = stamp(x, y, new Float32Array(size * size));
+    stamps.push(P);
     const f = psfFit(image, variance, width, height, P, size, x, y);
     if (opts.maps) { f.flux = opts.maps.flux[i]!; f.err = Math.abs(f.flux / pk.s); }
     let flags = 0;
@@ -234,8 +426,6 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
     computeFeatures(F, src, image, variance, mask, width, height, P, size, f.chi2, nMasked / (size * size), pk.s, opts.matchedTemplate, fwhm);
   }
   // dipoles: opposite-sign peaks within 2 FWHM; fit two PSFs of opposite sign (linear amplitudes at the two positions)
-  const grid = new PointGrid(out.map((s) => s.x), out.map((s) => s.y), Math.max(4, 2 * fwhm));
-  void grid;
   const rad = 2 * fwhm;
   for (let a = 0; a < out.length; a++) {
     const A = out[a]!;
@@ -249,7 +439,7 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
     }
     if (best < 0) continue;
     const B = out[best]!;
-    const fit = dipoleFit(image, variance, width, height, psf, size, A.x, A.y, B.x, B.y);
+    const fit = dipoleFit(image, variance, width, height, stamps[a]!, stamps[best]!, size, A.x, A.y, B.x, B.y);
     for (const S of [A, B]) {
       S.flags |= DIA_FLAGS.DIPOLE;
       S.dipolePos = fit.pos; S.dipoleNeg = fit.neg; S.dipoleSep = bd;
@@ -260,11 +450,10 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
 }
 
 /** Two PSFs at fixed positions, amplitudes by weighted least squares. */
-function dipoleFit(img: Float32Array, v: Float32Array, width: number, height: number, psf: PsfLike, size: number, xa: number, ya: number, xb: number, yb: number): { pos: number; neg: number } {
+function dipoleFit(img: Float32Array, v: Float32Array, width: number, height: number, Pa: Float32Array, Pb: Float32Array, size: number, xa: number, ya: number, xb: number, yb: number): { pos: number; neg: number } {
   const cx = Math.round((xa + xb) / 2), cy = Math.round((ya + yb) / 2);
   const big = size + 2 * Math.ceil(Math.max(Math.abs(xa - xb), Math.abs(ya - yb)));
   const bs = big | 1, hb = (bs - 1) >> 1, h = (size - 1) >> 1;
-  const Pa = psf.stampAt(xa, ya, size), Pb = psf.stampAt(xb, yb, size);
   let aa = 0, bb = 0, ab = 0, ad = 0, bd = 0;
   for (let j = -hb; j <= hb; j++) for (let i = -hb; i <= hb; i++) {
     const xx = cx + i, yy = cy + j;
