@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clippedMean, zeroPoint, apertureCorrection, exposureZeroPoint, psfDepth } from '../../src/calib/photometry.js';
+import { clippedMean, zeroPoint, apertureCorrection, exposureZeroPoint, psfDepth, zeroPointError, APCORR_ERR_UNMEASURED_MAG } from '../../src/calib/photometry.js';
 import { rng } from '../psf/synth.js';
 
 test('clipped mean rejects outliers and gives σ/√N', () => {
@@ -60,4 +60,15 @@ test('CCD zero point from Gaia G/BP/RP through the colour terms, and G-only mode
   assert.ok(Math.abs(z.zp - zpTrue) < 0.003, `zp ${z.zp}`);
   const zg = ccdZeroPoint({ psfFlux: f, psfFluxErr: e, gaiaG: G, gaiaBp: BP, gaiaRp: RP, band: 'r', apCorr: 1.04, mode: 'G' });
   assert.ok(Math.abs(zg.zp - zpTrue) > 0.02, 'G-only differs from the colour-term ZP by the mean colour term');
+});
+
+test('zeroPointError: σ/√N, aperture-correction error and floor in quadrature; unmeasured aperture correction', () => {
+  // 1% error on a factor 1.02 → 2.5/ln10 · 0.01/1.02 mag
+  const apMag = (2.5 / Math.LN10) * (0.01 / 1.02);
+  const z = zeroPointError(0.004, 1.02, 0.01, 0.003);
+  assert.ok(Math.abs(z.apCorrErrMag - apMag) < 1e-12);
+  assert.ok(Math.abs(z.err - Math.sqrt(0.004 ** 2 + apMag ** 2 + 0.003 ** 2)) < 1e-12);
+  const u = zeroPointError(0.004, 1, NaN);
+  assert.equal(u.apCorrErrMag, APCORR_ERR_UNMEASURED_MAG);
+  assert.ok(Math.abs(u.err - Math.hypot(0.004, APCORR_ERR_UNMEASURED_MAG)) < 1e-12);
 });
