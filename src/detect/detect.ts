@@ -67,6 +67,12 @@ export interface DetectOptions {
   psf?: PsfLike;
   /** Return the segmentation map (object NUMBER per pixel). */
   segmentation?: boolean;
+  /**
+   * A plane (width × height) to receive image − background at EVERY pixel (unusable ones
+   * included, NaN stays NaN), from the same background pass the detection uses: callers that
+   * need the sky-subtracted image (tessera calibrate) save a pass over the background spline.
+   */
+  subtractedOut?: Float32Array;
   /** When given, filled with the wall time in milliseconds of each phase (diagnostics). */
   timings?: Record<string, number>;
   /**
@@ -139,13 +145,14 @@ function paintSegmentation(objs: IsoObject[], seg: Int32Array): void {
 }
 
 function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, bad: Uint8Array, d: Float32Array,
-  skyVar: Float32Array | undefined, rowMinVar: Float64Array): void {
+  skyVar: Float32Array | undefined, rowMinVar: Float64Array, sub: Float32Array | undefined): void {
   const { width, height, image, mask } = img;
   const vp = img.variance;
   const brow = new Float32Array(width), rrow = new Float32Array(width);
   for (let y = 0; y < height; y++) {
     const o = y * width;
     bkg.backRow(y, brow);
+    if (sub) for (let x = 0; x < width; x++) sub[o + x] = image[o + x]! - brow[x]!;
     if (!skyVar && mask === undefined) {
       // the common case, in a tight loop: only NaN/Inf pixels are unusable
       for (let x = 0; x < width; x++) {
@@ -155,7 +162,9 @@ function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, 
       }
       continue;
     }
-    if (skyVar) bkg.rmsRow(y, rrow);
+    // the RMS row is needed for every pixel without a variance plane, else only for unusable ones
+    let haveRms = false;
+    if (skyVar && !vp) { bkg.rmsRow(y, rrow); haveRms = true; }
     let vmin = Infinity;
     for (let x = 0; x < width; x++) {
       const i = o + x;
@@ -166,8 +175,13 @@ function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, 
       else if (skyVar) { const r = rrow[x]!; s = r * r; }
       // an unusable pixel gets the background RMS as its noise (for the threshold only: it is
       // never summed), so a footprint can cover it but nothing is detected on it
-      if (isBad) { bad[i] = 1; d[i] = 0; if (skyVar) { const r = rrow[x]!; s = r * r; } }
-      else { bad[i] = 0; d[i] = v - brow[x]!; }
+      if (isBad) {
+        bad[i] = 1; d[i] = 0;
+        if (skyVar) {
+          if (!haveRms) { bkg.rmsRow(y, rrow); haveRms = true; }
+          const r = rrow[x]!; s = r * r;
+        }
+      } else { bad[i] = 0; d[i] = v - brow[x]!; }
       if (skyVar) { skyVar[i] = s; if (s < vmin) vmin = s; }
     }
     rowMinVar[y] = vmin === Infinity ? 0 : vmin;
@@ -219,7 +233,8 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   const d = scratch.f32('d', npixTot);
   const skyVar = needPlane ? scratch.f32('skyVar', npixTot) : undefined;
   const rowMinVar = new Float64Array(height);
-  subtractBackground(img, bkg, badMask, bad, d, skyVar, rowMinVar);
+  if (opts.subtractedOut && opts.subtractedOut.length !== npixTot) throw new RangeError(`detectSources: subtractedOut holds ${opts.subtractedOut.length} pixels, the image ${npixTot}`);
+  subtractBackground(img, bkg, badMask, bad, d, skyVar, rowMinVar, opts.subtractedOut);
 
   lap('subtract');
   const f = kern ? correlate(d, width, height, kern, 'auto', scratch.f32('f', npixTot)) : d;

@@ -146,23 +146,20 @@ function countFinite(a: Float32Array, step: number): number {
 }
 
 /**
- * Row by row from the background splines: sub = image − background; bad = 1 where the mask has
- * DEFAULT_BAD_MASK bits; and, when `variance` is given (no variance plane came with the image),
- * the variance = RMS map² plus the sources' Poisson noise max(0, sub)/gain.
+ * Row by row: bad = 1 where the mask has DEFAULT_BAD_MASK bits; and, when `variance` is given (no
+ * variance plane came with the image), the variance = RMS map² plus the sources' Poisson noise
+ * max(0, sub)/gain (sub = the sky-subtracted image).
  */
-function subtractSky(im: Float32Array, width: number, height: number, bk: { backRow(y: number, out: Float32Array): void; rmsRow(y: number, out: Float32Array): void },
+function badAndVariance(width: number, height: number, bk: { rmsRow(y: number, out: Float32Array): void },
   sub: Float32Array, m: ArrayLike<number> | undefined, bad: Uint8Array | undefined, variance: Float32Array | undefined, g: number): void {
-  const brow = new Float32Array(width), rrow = variance ? new Float32Array(width) : undefined;
+  if (m) for (let i = 0; i < width * height; i++) bad![i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
+  if (!variance) return;
+  const rrow = new Float32Array(width);
   for (let y = 0; y < height; y++) {
     const o = y * width;
-    bk.backRow(y, brow);
-    for (let x = 0; x < width; x++) sub[o + x] = im[o + x]! - brow[x]!;
-    if (m) for (let i = o; i < o + width; i++) bad![i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
-    if (rrow) {
-      // No variance plane: sky RMS map plus Poisson noise of the sources.
-      bk.rmsRow(y, rrow);
-      for (let x = 0; x < width; x++) { const r = rrow[x]!, v = sub[o + x]!; variance![o + x] = r * r + (g > 0 ? Math.max(0, v) / g : 0); }
-    }
+    // No variance plane: sky RMS map plus Poisson noise of the sources.
+    bk.rmsRow(y, rrow);
+    for (let x = 0; x < width; x++) { const r = rrow[x]!, v = sub[o + x]!; variance[o + x] = r * r + (g > 0 ? Math.max(0, v) / g : 0); }
   }
 }
 
@@ -195,9 +192,12 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   };
 
   // 1. Background, detection, measurement.
+  // Sky-subtracted image from detection's own background pass.
+  const sub = new Float32Array(width * height);
   let det;
   try {
     det = detectSources(img, {
+      subtractedOut: sub,
       threshSigma: config.threshSigma ?? 1.5,
       minArea: config.minArea ?? 5,
       apertures: config.apertures ?? [6, 12, 24],
@@ -213,16 +213,15 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   const cat = det.catalog;
   const n = cat.length;
   const sky = det.globalBack, skyRms = det.globalRms;
-  // Sky-subtracted image and (without a variance plane) the variance, row by row from the
-  // background splines: no full-size background or RMS map is built.
-  const sub = new Float32Array(width * height);
+  // Without a variance plane, the variance, row by row from the background RMS spline: no
+  // full-size background or RMS map is built.
   let variance = img.variance;
   const g = inp.gain ?? 0;
   if (!variance) variance = new Float32Array(width * height);
   // Unusable pixels (mask bits) for the PSF fit and PSF photometry, in the same pass.
   const m = img.mask;
   const bad = m ? new Uint8Array(width * height) : undefined;
-  subtractSky(im, width, height, det.background, sub, m, bad, img.variance ? undefined : variance, g);
+  badAndVariance(width, height, det.background, sub, m, bad, img.variance ? undefined : variance, g);
   if (n < 3) throw new TesseraError(`${what}: only ${n} source(s) detected`);
   lap('detect');
 

@@ -60,14 +60,18 @@ export function cpMaskToTessera(m: ArrayLike<number>, n: number): Uint32Array {
   return out;
 }
 
-/** Inverse variance (weight) → variance; a weight ≤ 0 (no data) → Infinity. */
-function weightToVariance(wd: ArrayLike<number>, variance: Float32Array): void {
-  for (let i = 0; i < variance.length; i++) { const v = wd[i]!; variance[i] = v > 0 ? 1 / v : Infinity; }
-}
-
-/** Pixels without data (infinite variance): BAD in the mask, variance 0. */
-function flagNoData(variance: Float32Array, mask: Uint32Array): void {
-  for (let i = 0; i < variance.length; i++) if (!(variance[i]! < Infinity)) { mask[i]! |= MaskBits.BAD; variance[i] = 0; }
+/**
+ * Inverse variance (weight) → variance, in one pass (`variance` may be the weight plane itself):
+ * a pixel without data (weight ≤ 0 or NaN, or a variance beyond float32) gets variance 0 and the
+ * BAD bit in the mask.
+ */
+function weightToVariance(wd: ArrayLike<number>, variance: Float32Array, mask: Uint32Array): void {
+  for (let i = 0; i < variance.length; i++) {
+    const v = wd[i]!;
+    const q = v > 0 ? Math.fround(1 / v) : Infinity;
+    if (q < Infinity) variance[i] = q;
+    else { mask[i]! |= MaskBits.BAD; variance[i] = 0; }
+  }
 }
 
 function num(h: Header, primary: Header | undefined, key: string): number | undefined {
@@ -127,15 +131,16 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     const [width, height] = img.shape as [number, number];
     const image = img.data instanceof Float32Array ? img.data : Float32Array.from(img.data as ArrayLike<number>);
     let variance: Float32Array | undefined;
+    let weight: ArrayLike<number> | undefined;
     let mask: Uint32Array | undefined;
     if (task.weight) {
       const wr = FitsReader.open(task.weight);
       try {
         const w = wr.readImage(wr.hdus.find((x) => x.extname?.trim().toUpperCase() === ccdName.toUpperCase())?.index ?? task.hdu);
         if (w.shape[0] !== width || w.shape[1] !== height) throw new TesseraError(`${task.weight}: weight HDU for ${ccdName} is ${w.shape.join('×')}, image is ${width}×${height}`);
-        // weight → variance in place when the weight plane is float32 (it is not used again)
+        // weight → variance (below) in place when the weight plane is float32 (it is not used again)
+        weight = w.data as ArrayLike<number>;
         variance = w.data instanceof Float32Array ? w.data : new Float32Array(width * height);
-        weightToVariance(w.data as ArrayLike<number>, variance);
       } finally {
         wr.close();
       }
@@ -153,7 +158,7 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     if (variance) {
       // Zero weight → unusable pixel.
       if (!mask) mask = new Uint32Array(width * height);
-      flagNoData(variance, mask);
+      weightToVariance(weight!, variance, mask);
     }
     const tRead = (performance.now() - t0) / 1000;
     const cRead = process.cpuUsage(c0);
