@@ -158,7 +158,7 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   const eR = espec ? new Float64Array(nn) : null, eI = espec ? new Float64Array(nn) : null;
   // row buffers: the X^k-weighted rows, and the output row
   const rR: Float64Array[] = [], rI: Float64Array[] = [];
-  for (let k = 0; k <= maxA; k++) { rR.push(new Float64Array(n)); rI.push(new Float64Array(n)); }
+  for (let k = 0; k <= maxA; k++) { rR.push(new Float64Array(2 * n)); rI.push(new Float64Array(2 * n)); }
   const gR = new Float64Array(n), gI = new Float64Array(n);
   const alpha: Float64Array[] = [], beta: Float64Array[] = [];
   for (let k = 0; k <= maxA; k++) { alpha.push(new Float64Array(n)); beta.push(new Float64Array(n)); }
@@ -187,35 +187,40 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
           al[c] = 0.5 * (xa + xb); be[c] = 0.5 * (xa - xb);
         }
       }
-      // per frequency row: weighted rows, row transforms, products summed per output power b
+      // per pair of frequency rows (ky, −ky): weighted rows (both read Z at ky and −ky), row
+      // transforms (W_0 = Z in place), products summed per output power b
       for (let r = 0; r < n; r++) {
-        const o = r * n, on = negRow[r]! * n;
-        for (let k = 0; k <= maxA; k++) {
+        const r2 = negRow[r]!;
+        if (r2 < r) continue;
+        const o = r * n, o2 = r2 * n;
+        for (let k = 1; k <= maxA; k++) {
           if (!needK[k]) continue;
-          const wr = rR[k]!, wi = rI[k]!;
-          if (k === 0) { for (let c = 0; c < n; c++) { wr[c] = zR[o + c]!; wi[c] = zI[o + c]!; } }
-          else {
-            const al = alpha[k]!, be = beta[k]!;
-            for (let c = 0; c < n; c++) {
-              const a = al[c]!, b = be[c]!;
-              wr[c] = a * zR[o + c]! + b * zR[on + c]!;
-              wi[c] = a * zI[o + c]! - b * zI[on + c]!;
-            }
+          const wr = rR[k]!, wi = rI[k]!, al = alpha[k]!, be = beta[k]!;
+          for (let c = 0; c < n; c++) {
+            const a = al[c]!, b = be[c]!;
+            const pr = zR[o + c]!, pi = zI[o + c]!, qr = zR[o2 + c]!, qi = zI[o2 + c]!;
+            wr[c] = a * pr + b * qr; wi[c] = a * pi - b * qi;
+            wr[n + c] = a * qr + b * pr; wi[n + c] = a * qi - b * pi;
           }
-          F.runDif(wr, wi, 0, false);
         }
-        if (eR && eI) F.runDif(eR, eI, o, false);
-        for (let b = 0; b <= maxB; b++) {
-          if (!needB[b]) continue;
-          const ZR = bR[b]!, ZI = bI[b]!;
-          let first = true;
-          for (let k = 0; k <= maxA; k++) {
-            const sp = specs[k]![b];
-            if (!sp) continue;
-            rowMul(rR[k]!, rI[k]!, 0, sp, ZR, ZI, o, n, first);
-            first = false;
+        for (let side = 0; side < (r2 === r ? 1 : 2); side++) {
+          const oo = side ? o2 : o, wo = side ? n : 0;
+          if (needK[0]) F.runDif(zR, zI, oo, false);
+          for (let k = 1; k <= maxA; k++) if (needK[k]) F.runDif(rR[k]!, rI[k]!, wo, false);
+          if (eR && eI) F.runDif(eR, eI, oo, false);
+          for (let b = 0; b <= maxB; b++) {
+            if (!needB[b]) continue;
+            const ZR = bR[b]!, ZI = bI[b]!;
+            let first = true;
+            for (let k = 0; k <= maxA; k++) {
+              const sp = specs[k]![b];
+              if (!sp) continue;
+              if (k === 0) rowMul(zR, zI, oo, sp, ZR, ZI, oo, n, first);
+              else rowMul(rR[k]!, rI[k]!, wo, sp, ZR, ZI, oo, n, first);
+              first = false;
+            }
+            if (b === 0 && espec && eR && eI) { rowMul(eR, eI, oo, espec, ZR, ZI, oo, n, first); first = false; }
           }
-          if (b === 0 && espec && eR && eI) { rowMul(eR, eI, o, espec, ZR, ZI, o, n, first); first = false; }
         }
       }
       for (let b = 0; b <= maxB; b++) if (needB[b]) F.runColsBitrev(bR[b]!, bI[b]!, true);

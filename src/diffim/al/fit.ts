@@ -125,47 +125,59 @@ export function solveSpd(A: Float64Array, b: Float64Array, n: number): Float64Ar
  */
 function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, rs: number): Float64Array | null {
   const { width, height, ref, bad } = img;
-  const hw = basis.spec.hw, size = basis.size;
+  const hw = basis.spec.hw;
   const ext = rs + hw;
   if (xc - ext < 0 || yc - ext < 0 || xc + ext >= width || yc + ext >= height) return null;
   for (let y = yc - ext; y <= yc + ext; y++) for (let x = xc - ext; x <= xc + ext; x++) if (bad[y * width + x]) return null;
-  const side = 2 * rs + 1, tall = 2 * ext + 1, np = side * side;
+  const side = 2 * rs + 1, tall = 2 * ext + 1, np = side * side, ns = side * tall;
   const nh = basis.hFactors.length;
-  // horizontal passes: H_h(x, yy) = Σ_u f(u) R(x − u, yy), x in the fit columns, yy over the extended rows
-  const H = new Float64Array(nh * side * tall);
-  for (let h = 0; h < nh; h++) {
-    const f = basis.hFactors[h]!;
-    const base = h * side * tall;
-    let fm = 0;
-    for (let u = 0; u < size; u++) fm = Math.max(fm, Math.abs(f[u]!));
-    const tiny = 1e-13 * fm;
-    for (let j = 0; j < tall; j++) {
-      const row = (yc - ext + j) * width + xc - rs + hw;
-      const o = base + j * side;
-      for (let u = 0; u < size; u++) {
-        const c = f[u]!;
-        if (!(Math.abs(c) > tiny)) continue;
-        const r0 = row - u;
-        for (let i = 0; i < side; i++) H[o + i]! += c * ref[r0 + i]!;
-      }
+  const sym = basisSymmetry(basis);
+  // Every 1-D factor is even or odd about 0 (Gaussian × power), so each tap pair (±v) is one
+  // multiply of R(x − v) ± R(x + v). Horizontal pair sums/differences for every extended row:
+  const vmaxX = Math.max(0, ...sym.hMax);
+  const R0 = new Float64Array(ns), SP = new Float64Array(vmaxX * ns), SM = new Float64Array(vmaxX * ns);
+  for (let j = 0; j < tall; j++) {
+    const row = (yc - ext + j) * width + xc - rs, o = j * side;
+    for (let i = 0; i < side; i++) R0[o + i] = ref[row + i]!;
+    for (let v = 1; v <= vmaxX; v++) {
+      const ov = (v - 1) * ns + o;
+      for (let i = 0; i < side; i++) { const l = ref[row + i - v]!, r = ref[row + i + v]!; SP[ov + i] = l + r; SM[ov + i] = l - r; }
     }
   }
+  // horizontal passes: H_h(x, yy) = Σ_u f(u)·R(x − u, yy), x in the fit columns, yy over the extended rows
+  const H = new Float64Array(nh * ns);
+  for (let h = 0; h < nh; h++) {
+    const f = basis.hFactors[h]!, base = h * ns, odd = sym.hOdd[h]!;
+    if (!odd) { const c = f[hw]!; for (let q = 0; q < ns; q++) H[base + q] = c * R0[q]!; }
+    const S = odd ? SM : SP;
+    for (let v = 1; v <= sym.hMax[h]!; v++) {
+      const c = f[hw + v]!, ov = (v - 1) * ns;
+      for (let q = 0; q < ns; q++) H[base + q]! += c * S[ov + q]!;
+    }
+  }
+  // vertical passes: C_k(y) = Σ_v g(v)·H(y − v); the output row j reads H rows j + hw ∓ v (stride side)
   const nb = basis.n;
   const C = new Float64Array(nb * np);
+  const vmaxY = Math.max(0, ...sym.vMax);
+  const VP = new Float64Array(vmaxY * np), VM = new Float64Array(vmaxY * np);
+  let curH = -1, curMax = 0;
   for (let k = 0; k < nb; k++) {
-    const fy = basis.fy[k]!;
-    const hb = basis.hIndex[k]! * side * tall;
-    const ob = k * np;
-    // output row y = yc − rs + j; H row of (y − v), v = vi − hw, is j + 2·hw − vi: rows are
-    // contiguous (stride side) in both, so each tap is one pass over the np values
-    let fm = 0;
-    for (let vi = 0; vi < size; vi++) fm = Math.max(fm, Math.abs(fy[vi]!));
-    const tiny = 1e-13 * fm;
-    for (let vi = 0; vi < size; vi++) {
-      const c = fy[vi]!;
-      if (!(Math.abs(c) > tiny)) continue;
-      const hr = hb + (2 * hw - vi) * side;
-      for (let p = 0; p < np; p++) C[ob + p]! += c * H[hr + p]!;
+    const fy = basis.fy[k]!, h = basis.hIndex[k]!, hb = h * ns, ob = k * np;
+    const vm = sym.vMax[k]!, odd = sym.vOdd[k]!;
+    if (h !== curH || vm > curMax) {
+      // pair sums/differences of H_h rows, up to the widest factor that uses this H_h
+      curH = h; curMax = 0;
+      for (let k2 = k; k2 < nb && basis.hIndex[k2] === h; k2++) curMax = Math.max(curMax, sym.vMax[k2]!);
+      for (let v = 1; v <= curMax; v++) {
+        const lo = hb + (hw - v) * side, hi = hb + (hw + v) * side, ov = (v - 1) * np;
+        for (let p = 0; p < np; p++) { const a = H[lo + p]!, b = H[hi + p]!; VP[ov + p] = a + b; VM[ov + p] = a - b; }
+      }
+    }
+    if (!odd) { const c = fy[hw]!, h0 = hb + hw * side; for (let p = 0; p < np; p++) C[ob + p] = c * H[h0 + p]!; }
+    const S = odd ? VM : VP;
+    for (let v = 1; v <= vm; v++) {
+      const c = fy[hw + v]!, ov = (v - 1) * np;
+      for (let p = 0; p < np; p++) C[ob + p]! += c * S[ov + p]!;
     }
   }
   // zero-sum transform: C'_k = C_k − s_k·C_0
@@ -176,6 +188,40 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
     for (let p = 0; p < np; p++) C[ob + p]! -= s * C[p]!;
   }
   return C;
+}
+
+interface BasisSymmetry { hOdd: Uint8Array; hMax: Int32Array; vOdd: Uint8Array; vMax: Int32Array }
+const symCache = new WeakMap<KernelBasis, BasisSymmetry>();
+
+/**
+ * Parity (even/odd about the centre) and reach (largest |v| whose coefficient is above 1e-13 of
+ * the factor's maximum) of every horizontal and vertical 1-D factor of the basis.
+ */
+function basisSymmetry(basis: KernelBasis): BasisSymmetry {
+  const c = symCache.get(basis);
+  if (c) return c;
+  const hw = basis.spec.hw;
+  const one = (f: Float64Array): [number, number] => {
+    let fm = 0;
+    for (const v of f) fm = Math.max(fm, Math.abs(v));
+    let even = true, odd = true, reach = 0;
+    for (let v = 1; v <= hw; v++) {
+      const a = f[hw + v]!, b = f[hw - v]!;
+      if (Math.abs(a - b) > 1e-12 * fm) even = false;
+      if (Math.abs(a + b) > 1e-12 * fm) odd = false;
+      if (Math.abs(a) > 1e-13 * fm) reach = v;
+    }
+    if (Math.abs(f[hw]!) > 1e-12 * fm) odd = false;
+    if (!even && !odd) throw new RangeError('AL basis factor is neither even nor odd about the kernel centre');
+    return [even ? 0 : 1, reach];
+  };
+  const h = basis.hFactors.map(one), v = basis.fy.map(one);
+  const r: BasisSymmetry = {
+    hOdd: Uint8Array.from(h, (x) => x[0]), hMax: Int32Array.from(h, (x) => x[1]),
+    vOdd: Uint8Array.from(v, (x) => x[0]), vMax: Int32Array.from(v, (x) => x[1]),
+  };
+  symCache.set(basis, r);
+  return r;
 }
 
 function localNormal(sd: StampData, nb: number): void {
