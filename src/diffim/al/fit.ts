@@ -149,11 +149,7 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
   for (let h = 0; h < nh; h++) {
     const f = basis.hFactors[h]!, base = h * ns, odd = sym.hOdd[h]!;
     if (!odd) { const c = f[hw]!; for (let q = 0; q < ns; q++) H[base + q] = c * R0[q]!; }
-    const S = odd ? SM : SP;
-    for (let v = 1; v <= sym.hMax[h]!; v++) {
-      const c = f[hw + v]!, ov = (v - 1) * ns;
-      for (let q = 0; q < ns; q++) H[base + q]! += c * S[ov + q]!;
-    }
+    addTaps(H, base, odd ? SM : SP, ns, f, hw, sym.hMax[h]!);
   }
   // vertical passes: C_k(y) = Σ_v g(v)·H(y − v); the output row j reads H rows j + hw ∓ v (stride side)
   const nb = basis.n;
@@ -174,11 +170,7 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
       }
     }
     if (!odd) { const c = fy[hw]!, h0 = hb + hw * side; for (let p = 0; p < np; p++) C[ob + p] = c * H[h0 + p]!; }
-    const S = odd ? VM : VP;
-    for (let v = 1; v <= vm; v++) {
-      const c = fy[hw + v]!, ov = (v - 1) * np;
-      for (let p = 0; p < np; p++) C[ob + p]! += c * S[ov + p]!;
-    }
+    addTaps(C, ob, odd ? VM : VP, np, fy, hw, vm);
   }
   // zero-sum transform: C'_k = C_k − s_k·C_0
   for (let k = 1; k < nb; k++) {
@@ -188,6 +180,28 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
     for (let p = 0; p < np; p++) C[ob + p]! -= s * C[p]!;
   }
   return C;
+}
+
+/**
+ * dst[d0 + q] += Σ_{v=1..vmax} f[hw + v]·S[(v − 1)·len + q] for q < len, four taps per pass over
+ * dst (the taps accumulate in registers; dst is read and written once per four).
+ */
+function addTaps(dst: Float64Array, d0: number, S: Float64Array, len: number, f: Float64Array, hw: number, vmax: number): void {
+  let v = 1;
+  for (; v + 3 <= vmax; v += 4) {
+    const c1 = f[hw + v]!, c2 = f[hw + v + 1]!, c3 = f[hw + v + 2]!, c4 = f[hw + v + 3]!;
+    const o1 = (v - 1) * len, o2 = o1 + len, o3 = o2 + len, o4 = o3 + len;
+    for (let q = 0; q < len; q++) dst[d0 + q]! += c1 * S[o1 + q]! + c2 * S[o2 + q]! + c3 * S[o3 + q]! + c4 * S[o4 + q]!;
+  }
+  for (; v + 1 <= vmax; v += 2) {
+    const c1 = f[hw + v]!, c2 = f[hw + v + 1]!;
+    const o1 = (v - 1) * len, o2 = o1 + len;
+    for (let q = 0; q < len; q++) dst[d0 + q]! += c1 * S[o1 + q]! + c2 * S[o2 + q]!;
+  }
+  for (; v <= vmax; v++) {
+    const c = f[hw + v]!, o = (v - 1) * len;
+    for (let q = 0; q < len; q++) dst[d0 + q]! += c * S[o + q]!;
+  }
 }
 
 interface BasisSymmetry { hOdd: Uint8Array; hMax: Int32Array; vOdd: Uint8Array; vMax: Int32Array }
