@@ -153,6 +153,12 @@ export class Fft {
    * result are in bit-reversed order. No transpose needed.
    */
   runColsDif(re: Float64Array, im: Float64Array, inverse: boolean): void {
+    // blocks of columns go through all stages while in cache (a 256 × 64 complex block is 256 KB)
+    const B = 64;
+    for (let c0 = 0; c0 < this.n; c0 += B) this.colsDif(re, im, inverse, c0, Math.min(this.n, c0 + B));
+  }
+
+  private colsDif(re: Float64Array, im: Float64Array, inverse: boolean, cA: number, cB: number): void {
     const n = this.n, cs = this.cs, sn = this.sn;
     const sg = inverse ? 1 : -1;
     const hMin = this.logn & 1 ? 2 : 1;
@@ -165,7 +171,7 @@ export class Fft {
           const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
           const w3r = -sg * w2i, w3i = sg * w2r;
           const o0 = (g + k) * n, o1 = o0 + h * n, o2 = o1 + h * n, o3 = o2 + h * n;
-          for (let c = 0; c < n; c++) {
+          for (let c = cA; c < cB; c++) {
             const i0 = o0 + c, i1 = o1 + c, i2 = o2 + c, i3 = o3 + c;
             const a0r = re[i0]!, a0i = im[i0]!, a1r = re[i1]!, a1i = im[i1]!;
             const a2r = re[i2]!, a2i = im[i2]!, a3r = re[i3]!, a3i = im[i3]!;
@@ -188,7 +194,7 @@ export class Fft {
     if (this.logn & 1) {
       for (let s = 0; s < n; s += 2) {
         const o0 = s * n, o1 = o0 + n;
-        for (let c = 0; c < n; c++) {
+        for (let c = cA; c < cB; c++) {
           const ar = re[o0 + c]!, ai = im[o0 + c]!, br = re[o1 + c]!, bi = im[o1 + c]!;
           re[o0 + c] = ar + br; im[o0 + c] = ai + bi; re[o1 + c] = ar - br; im[o1 + c] = ai - bi;
         }
@@ -201,6 +207,11 @@ export class Fft {
    * natural out), every column at once.
    */
   runColsBitrev(re: Float64Array, im: Float64Array, inverse: boolean): void {
+    const B = 64;
+    for (let c0 = 0; c0 < this.n; c0 += B) this.colsBitrev(re, im, inverse, c0, Math.min(this.n, c0 + B));
+  }
+
+  private colsBitrev(re: Float64Array, im: Float64Array, inverse: boolean, cA: number, cB: number): void {
     const n = this.n, cs = this.cs, sn = this.sn;
     const sg = inverse ? 1 : -1;
     let h = 1;
@@ -208,7 +219,7 @@ export class Fft {
     if (this.logn & 1) {
       for (let s = 0; s < n; s += 2) {
         const o0 = s * n, o1 = o0 + n;
-        for (let c = 0; c < n; c++) {
+        for (let c = cA; c < cB; c++) {
           const ar = re[o0 + c]!, ai = im[o0 + c]!, br = re[o1 + c]!, bi = im[o1 + c]!;
           re[o0 + c] = ar + br; im[o0 + c] = ai + bi; re[o1 + c] = ar - br; im[o1 + c] = ai - bi;
         }
@@ -224,7 +235,7 @@ export class Fft {
           const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
           const w3r = -sg * w2i, w3i = sg * w2r;
           const o0 = (g + k) * n, o1 = o0 + h * n, o2 = o1 + h * n, o3 = o2 + h * n;
-          for (let c = 0; c < n; c++) {
+          for (let c = cA; c < cB; c++) {
             const i0 = o0 + c, i1 = o1 + c, i2 = o2 + c, i3 = o3 + c;
             const a0r = re[i0]!, a0i = im[i0]!;
             const x1r = re[i1]!, x1i = im[i1]!, x3r = re[i3]!, x3i = im[i3]!;
