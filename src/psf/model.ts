@@ -63,6 +63,55 @@ function lanczosTaps(count: number, c0: number, step: number, s: number, c: numb
   }
 }
 
+/** renderGrid's pass along x: tmp[by·w + i] = Σ_t wx[i·6 + t] · basis[by·n + jx[i] + t] for rows byLo..byHi. */
+function renderPassX(basis: Float64Array, n: number, w: number, jx: Int32Array, wx: Float64Array, tmp: Float64Array, byLo: number, byHi: number): void {
+  for (let by = byLo; by <= byHi; by++) {
+    const bo = by * n, to = by * w;
+    for (let i = 0; i < w; i++) {
+      const j0 = jx[i]!, wo = i * 6;
+      if (j0 >= 0 && j0 + 5 < n) {
+        const q = bo + j0;
+        tmp[to + i] = 0 + wx[wo]! * basis[q]! + wx[wo + 1]! * basis[q + 1]! + wx[wo + 2]! * basis[q + 2]!
+          + wx[wo + 3]! * basis[q + 3]! + wx[wo + 4]! * basis[q + 4]! + wx[wo + 5]! * basis[q + 5]!;
+        continue;
+      }
+      let acc = 0;
+      for (let t = 0; t < 6; t++) {
+        const j = j0 + t;
+        if (j >= 0 && j < n) acc += wx[wo + t]! * basis[bo + j]!;
+      }
+      tmp[to + i] = acc;
+    }
+  }
+}
+
+/** renderGrid's pass along y: out[yy·w + i] = Σ_t wy[yy·6 + t] · tmp[(jy[yy] + t)·w + i]. */
+function renderPassY(out: Float32Array | Float64Array, n: number, w: number, h: number, jy: Int32Array, wy: Float64Array, tmp: Float64Array): void {
+  for (let yy = 0; yy < h; yy++) {
+    const j0 = jy[yy]!, wo = yy * 6;
+    const ro = yy * w;
+    if (j0 >= 0 && j0 + 5 < n) {
+      const w0 = wy[wo]!, w1 = wy[wo + 1]!, w2 = wy[wo + 2]!, w3 = wy[wo + 3]!, w4 = wy[wo + 4]!, w5 = wy[wo + 5]!;
+      const t0 = j0 * w;
+      for (let i = 0; i < w; i++) {
+        const q = t0 + i;
+        out[ro + i] = 0 + w0 * tmp[q]! + w1 * tmp[q + w]! + w2 * tmp[q + 2 * w]! + w3 * tmp[q + 3 * w]! + w4 * tmp[q + 4 * w]! + w5 * tmp[q + 5 * w]!;
+      }
+      continue;
+    }
+    for (let i = 0; i < w; i++) out[ro + i] = 0;
+    for (let t = 0; t < 6; t++) {
+      const by = j0 + t;
+      if (by < 0 || by >= n) continue;
+      const wv = wy[wo + t]!;
+      if (wv === 0) continue;
+      const to = by * w;
+      // Values per image pixel: a basis sample is a per-pixel value at pixel scale.
+      for (let i = 0; i < w; i++) out[ro + i]! += wv * tmp[to + i]!;
+    }
+  }
+}
+
 /** Number of polynomial terms of a 2-D polynomial of total degree d. */
 export function nPolyTerms(degree: number): number {
   return ((degree + 1) * (degree + 2)) / 2;
@@ -297,34 +346,12 @@ export class PsfModel {
     const jx = sc.jx, jy = sc.jy, wx = sc.wx, wy = sc.wy;
     lanczosTaps(w, cx, step, s, c, n, jx, wx);
     lanczosTaps(h, cy, step, s, c, n, jy, wy);
-    // Separable: first along x for each basis row → tmp[basisRow][outCol]
+    // Separable: first along x for the basis rows the output rows reach → tmp[basisRow][outCol],
+    // then along y.
     const tmp = sc.tmp;
-    for (let by = 0; by < n; by++) {
-      const bo = by * n;
-      for (let i = 0; i < w; i++) {
-        let acc = 0;
-        const j0 = jx[i]!, wo = i * 6;
-        for (let t = 0; t < 6; t++) {
-          const j = j0 + t;
-          if (j >= 0 && j < n) acc += wx[wo + t]! * basis[bo + j]!;
-        }
-        tmp[by * w + i] = acc;
-      }
-    }
-    for (let yy = 0; yy < h; yy++) {
-      const j0 = jy[yy]!, wo = yy * 6;
-      const ro = yy * w;
-      for (let i = 0; i < w; i++) out[ro + i] = 0;
-      for (let t = 0; t < 6; t++) {
-        const by = j0 + t;
-        if (by < 0 || by >= n) continue;
-        const wv = wy[wo + t]!;
-        if (wv === 0) continue;
-        const to = by * w;
-        // Values per image pixel: a basis sample is a per-pixel value at pixel scale.
-        for (let i = 0; i < w; i++) out[ro + i]! += wv * tmp[to + i]!;
-      }
-    }
+    const byLo = Math.max(0, jy[0]!), byHi = Math.min(n - 1, jy[h - 1]! + 5);
+    renderPassX(basis, n, w, jx, wx, tmp, byLo, byHi);
+    renderPassY(out, n, w, h, jy, wy, tmp);
   }
 
   private sc: { w: number; h: number; n: number; jx: Int32Array; jy: Int32Array; wx: Float64Array; wy: Float64Array; tmp: Float64Array } | undefined;
