@@ -46,54 +46,92 @@ export function labelAboveThreshold(
   thresh: number, noise: Float32Array | number | RowNoise, minArea: number, bad?: Uint8Array, noiseIsVariance = false,
   rowMinNoise?: Float64Array,
 ): Footprints {
-  const rx0 = new IntVec(), rx1 = new IntVec(), ry = new IntVec();
-  let parent = new Int32Array(1024);
-  let prevStart = 0, prevEnd = 0;
+  const st: RunState = { rx0: new IntVec(), rx1: new IntVec(), ry: new IntVec(), parent: new Int32Array(1024), prevStart: 0, prevEnd: 0 };
   const above = new Uint8Array(width + 1); // one sentinel 0 at the end of each row
   const rowNoise = typeof noise === 'function' ? new Float32Array(width) : null;
-  const t2 = thresh * thresh;
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    // the threshold test for the whole row, in one tight loop
+    // the threshold test for the whole row, in one tight loop (one small function per noise kind)
     if (typeof noise === 'function') {
       // σ of this row from a provider (e.g. the background RMS spline): no noise plane at all
       noise(y, rowNoise!);
-      const rn = rowNoise!;
-      let rmin = Infinity;
-      for (let x = 0; x < width; x++) if (rn[x]! < rmin) rmin = rn[x]!;
-      const tmin = thresh * rmin;
-      for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > tmin && v > thresh * rn[x]! ? 1 : 0; }
+      aboveRowSigma(det, row, width, thresh, rowNoise!, above);
     } else if (typeof noise === 'number') {
-      const t0 = noiseIsVariance ? thresh * Math.sqrt(noise) : thresh * noise;
-      for (let x = 0; x < width; x++) above[x] = det[row + x]! > t0 ? 1 : 0;
+      aboveRowConst(det, row, width, noiseIsVariance ? thresh * Math.sqrt(noise) : thresh * noise, above);
     } else if (noiseIsVariance) {
       // pre-test against the row's smallest threshold: most pixels never read the noise plane
-      const tmin = rowMinNoise ? thresh * Math.sqrt(rowMinNoise[y]!) : 0;
-      for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > tmin && v * v > t2 * noise[row + x]! ? 1 : 0; }
+      aboveRowVariance(det, row, width, thresh, rowMinNoise ? thresh * Math.sqrt(rowMinNoise[y]!) : 0, noise, above);
     } else {
-      for (let x = 0; x < width; x++) above[x] = det[row + x]! > thresh * noise[row + x]! ? 1 : 0;
+      aboveRowPlane(det, row, width, thresh, noise, above);
     }
-    if (bad !== undefined) for (let x = 0; x < width; x++) if (bad[row + x] === 1) above[x] = 0;
-    const curStart = rx0.n;
-    let p = prevStart;
-    let x = 0;
-    while (x < width) {
-      if (above[x] === 0) { x++; continue; }
-      const x0 = x;
-      while (above[++x] === 1);
-      const x1 = x - 1;
-      const r = rx0.push(x0); rx1.push(x1); ry.push(y);
-      if (r >= parent.length) { const b = new Int32Array(parent.length * 2); b.set(parent); parent = b; }
-      parent[r] = r;
-      while (p < prevEnd && rx1.a[p]! < x0 - 1) p++;
-      for (let q = p; q < prevEnd && rx0.a[q]! <= x1 + 1; q++) {
-        const a = find(parent, r), b = find(parent, q);
-        if (a !== b) { if (a < b) parent[b] = a; else parent[a] = b; }
-      }
-    }
-    prevStart = curStart;
-    prevEnd = rx0.n;
+    if (bad !== undefined) clearBad(bad, row, width, above);
+    addRowRuns(st, above, width, y);
   }
+  return collectFootprints(st, width, minArea);
+}
+
+/** Runs of the rows so far: x0, x1, y per run; union-find parents; the previous row's runs. */
+interface RunState {
+  rx0: IntVec;
+  rx1: IntVec;
+  ry: IntVec;
+  parent: Int32Array;
+  prevStart: number;
+  prevEnd: number;
+}
+
+function aboveRowSigma(det: Float32Array, row: number, width: number, thresh: number, rn: Float32Array, above: Uint8Array): void {
+  let rmin = Infinity;
+  for (let x = 0; x < width; x++) if (rn[x]! < rmin) rmin = rn[x]!;
+  const tmin = thresh * rmin;
+  for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > tmin && v > thresh * rn[x]! ? 1 : 0; }
+}
+
+function aboveRowConst(det: Float32Array, row: number, width: number, t0: number, above: Uint8Array): void {
+  for (let x = 0; x < width; x++) above[x] = det[row + x]! > t0 ? 1 : 0;
+}
+
+function aboveRowVariance(det: Float32Array, row: number, width: number, thresh: number, tmin: number, noise: Float32Array, above: Uint8Array): void {
+  const t2 = thresh * thresh;
+  for (let x = 0; x < width; x++) { const v = det[row + x]!; above[x] = v > tmin && v * v > t2 * noise[row + x]! ? 1 : 0; }
+}
+
+function aboveRowPlane(det: Float32Array, row: number, width: number, thresh: number, noise: Float32Array, above: Uint8Array): void {
+  for (let x = 0; x < width; x++) above[x] = det[row + x]! > thresh * noise[row + x]! ? 1 : 0;
+}
+
+function clearBad(bad: Uint8Array, row: number, width: number, above: Uint8Array): void {
+  for (let x = 0; x < width; x++) if (bad[row + x] === 1) above[x] = 0;
+}
+
+/** Cut row y into runs and join them with the touching (8-connected) runs of the previous row. */
+function addRowRuns(st: RunState, above: Uint8Array, width: number, y: number): void {
+  const { rx0, rx1, ry } = st;
+  let parent = st.parent;
+  const curStart = rx0.n, prevEnd = st.prevEnd;
+  let p = st.prevStart;
+  let x = 0;
+  while (x < width) {
+    if (above[x] === 0) { x++; continue; }
+    const x0 = x;
+    while (above[++x] === 1);
+    const x1 = x - 1;
+    const r = rx0.push(x0); rx1.push(x1); ry.push(y);
+    if (r >= parent.length) { const b = new Int32Array(parent.length * 2); b.set(parent); parent = b; st.parent = b; }
+    parent[r] = r;
+    while (p < prevEnd && rx1.a[p]! < x0 - 1) p++;
+    for (let q = p; q < prevEnd && rx0.a[q]! <= x1 + 1; q++) {
+      const a = find(parent, r), b = find(parent, q);
+      if (a !== b) { if (a < b) parent[b] = a; else parent[a] = b; }
+    }
+  }
+  st.prevStart = curStart;
+  st.prevEnd = rx0.n;
+}
+
+/** Components of at least minArea pixels, their pixels in raster order. */
+function collectFootprints(st: RunState, width: number, minArea: number): Footprints {
+  const { rx0, rx1, ry, parent } = st;
   const nruns = rx0.n;
   // pixel count per root
   const count = new Int32Array(nruns);
