@@ -202,70 +202,75 @@ function fftMatchedFilter(image: Float32Array, variance: Float32Array, width: nu
 }
 
 /**
- * The pair of odd box widths (1-D kernel g = box ⊗ box, a trapezoid; separable 2-D approximation
- * A = g ⊗ g) that best correlates with the stamp P; rho is the normalised correlation
- * ΣPA/(‖P‖‖A‖) (≈ 0.99 for Gaussian-like PSFs; a third box gains little once the candidate
- * margin below is at its floor).
+ * The separable approximation A(u, v) = gx(u)·gy(v) of the stamp P, each 1-D kernel a pair of odd
+ * boxes (box ⊗ box, a trapezoid; different along x and y for elongated PSFs), that best correlates
+ * with P; rho is the normalised correlation ΣPA/(‖P‖‖A‖) (≈ 0.99 for round Gaussian-like PSFs;
+ * a third box gains little once the candidate margin below is at its floor).
  */
-export function boxCascadeFor(P: Float32Array, size: number): { widths: number[]; g: Float64Array; rho: number } {
+export function boxCascadeFor(P: Float32Array, size: number): { wx: [number, number]; wy: [number, number]; gx: Float64Array; gy: Float64Array; rho: number } {
   const h = (size - 1) >> 1;
   let pp = 0;
   for (let i = 0; i < P.length; i++) pp += P[i]! * P[i]!;
-  let best = { widths: [1], g: Float64Array.of(1), rho: -Infinity };
-  const gk = new Float64Array(size);
-  const tryWidths = (ws: number[]): void => {
-    let g = [1];
-    for (const w of ws) {
-      const o = new Array<number>(g.length + w - 1).fill(0);
-      for (let i = 0; i < g.length; i++) for (let k = 0; k < w; k++) o[i + k]! += g[i]!;
-      g = o;
-    }
+  // all box pairs: full 1-D kernel, its norm, and its values on the stamp's support
+  const pairs: { w: [number, number]; g: Float64Array; gg: number; onStamp: Float64Array }[] = [];
+  for (let a = 1; a <= size; a += 2) for (let b = a; b <= size; b += 2) {
+    const g = new Float64Array(a + b - 1);
+    for (let i = 0; i < a; i++) for (let k = 0; k < b; k++) g[i + k]! += 1;
     const hg = (g.length - 1) >> 1;
     let gg = 0;
     for (const v of g) gg += v * v;
-    gk.fill(0);
-    for (let i = 0; i < size; i++) { const t = i - h; if (Math.abs(t) <= hg) gk[i] = g[t + hg]!; }
-    let pa = 0;
-    for (let j = 0; j < size; j++) { let r = 0; for (let i = 0; i < size; i++) r += P[j * size + i]! * gk[i]!; pa += r * gk[j]!; }
-    const rho = pa / Math.sqrt(pp * gg * gg);
-    if (rho > best.rho) best = { widths: ws, g: Float64Array.from(g), rho };
-  };
-  for (let a = 1; a <= size; a += 2) for (let b = a; b <= size; b += 2) tryWidths([a, b]);
+    const onStamp = new Float64Array(size);
+    for (let i = 0; i < size; i++) { const t = i - h; if (Math.abs(t) <= hg) onStamp[i] = g[t + hg]!; }
+    pairs.push({ w: [a, b], g, gg, onStamp });
+  }
+  let best: { wx: [number, number]; wy: [number, number]; gx: Float64Array; gy: Float64Array; rho: number } = { wx: [1, 1], wy: [1, 1], gx: Float64Array.of(1), gy: Float64Array.of(1), rho: -Infinity };
+  const col = new Float64Array(size);
+  for (const px of pairs) {
+    for (let j = 0; j < size; j++) { let r = 0; for (let i = 0; i < size; i++) r += P[j * size + i]! * px.onStamp[i]!; col[j] = r; }
+    for (const py of pairs) {
+      let pa = 0;
+      for (let j = 0; j < size; j++) pa += col[j]! * py.onStamp[j]!;
+      const rho = pa / Math.sqrt(pp * px.gg * py.gg);
+      if (rho > best.rho) best = { wx: px.w, wy: py.w, gx: px.g, gy: py.g, rho };
+    }
+  }
   return best;
 }
 
 /**
  * Matched-filter S/N evaluated exactly (direct correlation with P0, as the FFT computes it) only
- * where it can matter. A separable two-box approximation A of the PSF (normalised correlation ρ
- * with P0) is run over the whole image with running sums (a few operations per pixel, independent
+ * where it can matter. A separable two-box approximation A of the PSF (boxCascadeFor; normalised
+ * correlation ρ with P0) is run over the whole image with running sums (a few operations per pixel, independent
  * of the PSF size); pixels whose approximate |S/N| reaches thr − m are candidates. For white noise
  * the approximate and exact S/N differ by N(0, 2(1 − ρ)); the margin m = max(1, 7·√(2(1 − ρ))) is
  * ≥ 7 standard deviations of that difference, so every pixel with exact |S/N| ≥ thr is a
  * candidate. `at(i)` gives the exact S/N of pixel i, computed on demand and memoised (the peak
  * test and the sub-pixel interpolation read only candidates and their 5 × 5 neighbours).
- * Returns null (use the FFT) when ρ is too low (m > 2) or the candidates are too many.
+ * Returns null (use the FFT) when ρ is too low (m > 2.5) or the candidates are too many.
  */
 function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width: number, height: number, P0: Float32Array, size: number, p2: number, thr: number): { cand: Int32Array; at: (i: number) => number } | null {
   if (width < 8 || height < 8) return null;
   const box = boxCascadeFor(P0, size);
   const margin = Math.max(1, 7 * Math.sqrt(Math.max(0, 2 * (1 - box.rho))));
-  if (!(margin <= 2)) return null;
+  if (!(margin <= 2.5)) return null;
   const tlo = Math.max(0, thr - margin);
-  let gg = 0;
-  for (const v of box.g) gg += v * v;
-  const k2 = tlo * tlo * gg * gg; // candidate: (A⋆d)² ≥ tlo²·ΣA²·var
-  const [r0, r1] = box.widths.map((w) => (w - 1) >> 1) as [number, number];
-  const R = r0 + r1;
+  let ggx = 0, ggy = 0;
+  for (const v of box.gx) ggx += v * v;
+  for (const v of box.gy) ggy += v * v;
+  const k2 = tlo * tlo * ggx * ggy; // candidate: (A⋆d)² ≥ tlo²·ΣA²·var
+  const [r0, r1] = box.wx.map((w) => (w - 1) >> 1) as [number, number];
+  const [q0, q1] = box.wy.map((w) => (w - 1) >> 1) as [number, number];
+  const R = r0 + r1, Ry = q0 + q1;
   const maxCand = Math.max(1000, (width * height) >> 6);
   let cand = new Int32Array(4096), nc = 0;
   // horizontal: two running boxes on a zero-padded row (padding 2R: exact full correlation with g)
   const pad = 2 * R, n = width + 2 * pad;
   const pa = new Float64Array(n), pb = new Float64Array(n);
-  // vertical: two running boxes over streamed rows; ring slot t mod (2r + 1) holds row t − 2r − 1
-  const L0 = 2 * r0 + 1, L1 = 2 * r1 + 1;
+  // vertical: two running boxes over streamed rows; ring slot t mod (2q + 1) holds row t − 2q − 1
+  const L0 = 2 * q0 + 1, L1 = 2 * q1 + 1;
   const ring0 = new Float64Array(L0 * width), ring1 = new Float64Array(L1 * width);
   const acc0 = new Float64Array(width), acc1 = new Float64Array(width);
-  for (let t = 0; t < height + R; t++) {
+  for (let t = 0; t < height + Ry; t++) {
     if (t < height) {
       const o = t * width - pad;
       for (let x = pad; x < pad + width; x++) { const v = image[o + x]!; pa[x] = v === v ? v : 0; }
@@ -285,7 +290,7 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
       const a0 = acc0[x]! - ring0[s0 + x]! + v; ring0[s0 + x] = v; acc0[x] = a0;
       acc1[x] = acc1[x]! - ring1[s1 + x]! + a0; ring1[s1 + x] = a0;
     }
-    const y = t - R; // acc1 now holds the filtered row y
+    const y = t - Ry; // acc1 now holds the filtered row y
     if (y < 2 || y >= height - 2) continue;
     const o = y * width;
     for (let x = 2; x < width - 2; x++) {
@@ -354,14 +359,15 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
   const P0 = stamp(Math.round((width - 1) / 2), Math.round((height - 1) / 2), new Float32Array(size * size));
   let p2 = 0;
   for (const v of P0) p2 += v * v;
-  let snrAt: (i: number) => number;
-  let cand: Int32Array | null = null;
-  if (opts.maps) { const m = opts.maps.snr; snrAt = (i) => m[i]!; }
+  let cand: Int32Array | null = null, full: Float32Array | null = null, sparseAt: ((i: number) => number) | null = null;
+  if (opts.maps) full = opts.maps.snr;
   else {
     const sparse = opts.matchedFilter === 'fft' ? null : sparseMatchedFilter(image, variance, width, height, P0, size, p2, thr);
-    if (sparse) { snrAt = sparse.at; cand = sparse.cand; }
-    else { const m = fftMatchedFilter(image, variance, width, height, P0, size, p2); snrAt = (i) => m[i]!; }
+    if (sparse) { sparseAt = sparse.at; cand = sparse.cand; }
+    else full = fftMatchedFilter(image, variance, width, height, P0, size, p2);
   }
+  const fullMap = full;
+  const snrAt: (i: number) => number = sparseAt ?? ((i) => fullMap![i]!);
   // peaks: local extrema of S/N in 5 × 5 above |thr|, in raster order (nearest neighbours tested first)
   const nbr: number[] = [];
   for (const ring of [1, 2]) for (let dy = -ring; dy <= ring; dy++) for (let dx = -ring; dx <= ring; dx++) if (Math.max(Math.abs(dx), Math.abs(dy)) === ring) nbr.push(dy * width + dx);
@@ -378,7 +384,11 @@ export function detectDiaSources(diff: MaskedImage, psf: PsfLike, opts: DiaOptio
   if (cand) {
     for (let c = 0; c < cand.length; c++) { const i = cand[c]!; if (isPeak(i)) peaks.push({ x: i % width, y: (i / width) | 0, s: snrAt(i) }); }
   } else {
-    for (let y = 2; y < height - 2; y++) for (let x = 2; x < width - 2; x++) { const i = y * width + x; if (isPeak(i)) peaks.push({ x, y, s: snrAt(i) }); }
+    const m = full!;
+    for (let y = 2; y < height - 2; y++) for (let x = 2; x < width - 2; x++) {
+      const i = y * width + x, s = m[i]!;
+      if ((s >= thr || s <= -thr) && isPeak(i)) peaks.push({ x, y, s });
+    }
   }
   peaks.sort((a, b) => Math.abs(b.s) - Math.abs(a.s));
   peaks.length = Math.min(peaks.length, opts.maxSources ?? 5000);

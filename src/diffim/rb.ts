@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TesseraError } from '../util/errors.js';
 import { FEATURE_NAMES, detectDiaSources, type DiaSource } from './dia.js';
-import { Rng, simulatePair } from './synth.js';
+import { Rng, addGaussian, simulatePair } from './synth.js';
 import { subtractImages } from './subtract.js';
 
 export interface TreeNode {
@@ -124,9 +124,19 @@ export function trainGbdt(X: Float64Array[], y: Uint8Array, opts: GbdtOptions = 
 
 export interface RbSample { features: Float64Array; real: boolean; kind: string }
 
+/** Kinds of simulated detections that are real astrophysical changes. */
+export const REAL_KINDS = new Set(['transient', 'hosted', 'fading', 'variable']);
+
 /**
- * Labelled detections from one simulated pair: transients and fading stars are real; cosmic
- * rays, a bad column, misregistered and wrong-PSF stars and noise peaks are bogus.
+ * Labelled detections from one simulated pair. Real: transients at random positions, supernovae
+ * 0–5 px from the centre of a galaxy (extended, in both images: a template source but not a
+ * reference star), variable stars that fade or brighten. Bogus: cosmic rays, a bad column,
+ * misregistered stars (dipoles), stars with a wrong PSF (bright-star residuals) and noise peaks
+ * (mostly residual lobes around stars). A reference catalog (as Gaia would give) lists the stars
+ * brighter than ~3000 template counts (logistic completeness, 0.05 px astrometric scatter), so
+ * `dist_ref` is informative but not decisive: bright-star artefacts sit on reference stars, and so
+ * do brightening/fading variables; faint-star dipoles do not. One pair in four has no reference
+ * catalog (dist_ref at its cap, as `tessera diff` without --refcat gives).
  */
 export function simulateRbSamples(seed: number, size = 1024): RbSample[] {
   const rng = new Rng(seed * 7919 + 13);
@@ -137,25 +147,63 @@ export function simulateRbSamples(seed: number, size = 1024): RbSample[] {
   const fading = Array.from({ length: 15 }, (_, i) => ({ index: i, fade: 0.3 + 0.6 * rng.next() }));
   const movers = Array.from({ length: 25 }, (_, i) => { const a = rng.next() * 2 * Math.PI, r = 0.3 + rng.next() * 1.2; return { index: 15 + i, dx: r * Math.cos(a), dy: r * Math.sin(a) }; });
   const wideStars = Array.from({ length: 20 }, (_, i) => ({ index: 40 + i, scale: rng.next() < 0.5 ? 0.85 : 1.2 }));
+  // variable stars that brighten by 30–150% (a negative fade)
+  const brightening = Array.from({ length: 12 }, (_, i) => ({ index: 60 + i, fade: -(0.3 + 1.2 * rng.next()) }));
   const fw = 3.5 + rng.next() * 2;
   const pair = simulatePair({
     width: size, height: size, seed, nStars, fluxRange: [800, 1e6], fwhmSci: fw, fwhmTmpl: Math.min(fw * (0.6 + rng.next() * 0.3), fw - 0.3),
-    fluxRatio: 0.8 + rng.next() * 0.6, shift: [rng.next() * 0.3 - 0.15, rng.next() * 0.3 - 0.15], transients, fading, movers, wideStars,
+    fluxRatio: 0.8 + rng.next() * 0.6, shift: [rng.next() * 0.3 - 0.15, rng.next() * 0.3 - 0.15], transients, fading: [...fading, ...brightening], movers, wideStars,
     cosmicRays: 60, badColumn: Math.floor(100 + rng.next() * (size - 200)),
   });
+  // galaxies (Gaussian profiles 1–2 science FWHM wide, in both images, registered like the stars),
+  // 12 of them hosting a supernova 0–5 px from the centre; all added with their photon noise
+  const { gain, tmplNoise, fluxRatio, shift } = pair.opts;
+  const sciSig = new Float32Array(size * size), tmplSig = new Float32Array(size * size);
+  const hosted: { x: number; y: number; flux: number }[] = [];
+  for (let i = 0; i < 30; i++) {
+    const gx = 40 + rng.next() * (size - 80), gy = 40 + rng.next() * (size - 80);
+    const flux = 10 ** (3.3 + 1.2 * rng.next()), g = fw * (1 + rng.next());
+    addGaussian(sciSig, size, size, gx, gy, flux * fluxRatio, Math.hypot(g, fw));
+    addGaussian(tmplSig, size, size, gx + shift[0], gy + shift[1], flux, Math.hypot(g, pair.template.fwhmPix));
+    if (i < 12) {
+      const a = rng.next() * 2 * Math.PI, r = 5 * rng.next();
+      const t = { x: gx + r * Math.cos(a), y: gy + r * Math.sin(a), flux: 10 ** (2.6 + rng.next() * 1.6) };
+      hosted.push(t);
+      addGaussian(sciSig, size, size, t.x, t.y, t.flux, fw);
+    }
+  }
+  for (const [img, sig, ns] of [[pair.science, sciSig, 1], [pair.template, tmplSig, tmplNoise]] as const) {
+    for (let i = 0; i < sig.length; i++) {
+      const v = sig[i]!;
+      if (!(v > 0)) continue;
+      const nv = (v / gain) * ns * ns;
+      img.image[i]! += v + Math.sqrt(nv) * rng.normal();
+      img.variance[i]! += nv;
+    }
+  }
+  // reference catalog: the stars (not the galaxies), logistic completeness around 3000 template counts
+  const withRef = seed % 4 !== 3;
+  const refX: number[] = [], refY: number[] = [];
+  for (const s of pair.stars) {
+    const keep = rng.next() < 0.98 / (1 + (3000 / s.flux) ** 4);
+    const ex = 0.05 * rng.normal(), ey = 0.05 * rng.normal();
+    if (keep && withRef) { refX.push(s.x + ex); refY.push(s.y + ey); }
+  }
   const res = subtractImages(pair.science, pair.template);
-  const dia = detectDiaSources(res.diff, res.psf, { thresh: 5, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate });
+  const dia = detectDiaSources(res.diff, res.psf, { thresh: 5, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate, refStars: withRef ? { x: refX, y: refY } : undefined });
   const out: RbSample[] = [];
   for (const s of dia) {
     const near = (x: number, y: number, r: number) => Math.hypot(s.x - x, s.y - y) < r;
     let kind = 'noise';
     if (transients.some((t) => near(t.x, t.y, 2))) kind = 'transient';
+    else if (hosted.some((t) => near(t.x, t.y, 2))) kind = 'hosted';
     else if (fading.some((f) => near(pair.stars[f.index]!.x, pair.stars[f.index]!.y, 2))) kind = 'fading';
+    else if (brightening.some((f) => near(pair.stars[f.index]!.x, pair.stars[f.index]!.y, 2))) kind = 'variable';
     else if (pair.cosmicRays.some((c) => near(c.x, c.y, 3))) kind = 'cosmic';
     else if (pair.opts.badColumn !== undefined && Math.abs(s.x - pair.opts.badColumn) < 3) kind = 'badcolumn';
     else if (movers.some((m) => near(pair.stars[m.index]!.x, pair.stars[m.index]!.y, 4))) kind = 'dipole';
     else if (wideStars.some((w) => near(pair.stars[w.index]!.x, pair.stars[w.index]!.y, 4))) kind = 'psfresidual';
-    out.push({ features: s.features, real: kind === 'transient' || kind === 'fading', kind });
+    out.push({ features: s.features, real: REAL_KINDS.has(kind), kind });
   }
   return out;
 }
@@ -171,7 +219,7 @@ export interface RbTrainReport {
 }
 
 /** Simulate, train on `nTrain` pairs, evaluate on `nTest` held-out pairs. Deterministic for a seed. */
-export function trainRealBogus(seed = 1, nTrain = 8, nTest = 4, size = 1024, log?: (s: string) => void): RbTrainReport {
+export function trainRealBogus(seed = 1, nTrain = 16, nTest = 8, size = 1024, log?: (s: string) => void): RbTrainReport {
   const train: RbSample[] = [], test: RbSample[] = [];
   for (let i = 0; i < nTrain + nTest; i++) {
     const s = simulateRbSamples(seed * 1000 + i, size);

@@ -349,18 +349,20 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
     options: [
       { name: 'output', short: 'o', type: 'string', valueName: 'MODEL.json', description: 'output model file (required)' },
       { name: 'seed', type: 'string', valueName: 'N', description: 'simulation seed (same seed, same model)', default: '1' },
-      { name: 'pairs', type: 'string', valueName: 'N', description: 'simulated 1024×1024 training pairs (one half as many more are held out)', default: '8' },
+      { name: 'pairs', type: 'string', valueName: 'N', description: 'simulated 1024×1024 training pairs (one half as many more are held out)', default: '16' },
     ],
     details: `
-Simulates science/template pairs with injected transients and fading stars (real) and artefacts
-(cosmic rays, a bad column, misregistered stars that leave dipoles, stars with a wrong PSF) and
-noise peaks (bogus), runs the subtraction and detection on each, and trains gradient-boosted
-trees on the diaSource feature vectors. Prints, on held-out pairs, the fraction of bogus
-detections removed at the score cut that keeps 99% of the real ones.`,
+Simulates science/template pairs with injected transients, supernovae on galaxies and variable
+stars that fade or brighten (real) and artefacts (cosmic rays, a bad column, misregistered stars
+that leave dipoles, stars with a wrong PSF) and noise peaks (bogus), with a reference catalog of
+the brighter stars (one pair in four without, as when --refcat is not given), runs the
+subtraction and detection on each, and trains gradient-boosted trees on the diaSource feature
+vectors. Prints, on held-out pairs, the fraction of bogus detections removed at the score cut
+that keeps 99% of the real ones.`,
     run(args, io) {
       const out = stringOpt(args, 'output');
       if (!out) throw new UsageError('diff train-rb: missing -o MODEL.json');
-      const seed = intOpt(args, 'seed') ?? 1, pairs = intOpt(args, 'pairs') ?? 8;
+      const seed = intOpt(args, 'seed') ?? 1, pairs = intOpt(args, 'pairs') ?? 16;
       if (pairs < 2) throw new UsageError('--pairs must be at least 2');
       const rep = trainRealBogus(seed, pairs, Math.max(1, Math.round(pairs / 2)), 1024, (s) => io.stderr.write(`${s}\n`));
       writeFileAtomic(out, JSON.stringify(rep.model) + '\n');
