@@ -7,6 +7,9 @@
  * Unusable pixels (bad map = 1) inside an aperture are replaced by the pixel symmetric about
  * the centre when that one is usable (SExtractor's MASK_TYPE CORRECT), else left out; either
  * way the result is flagged APERTURE_INCOMPLETE, as are apertures crossing the image edge.
+ *
+ * The sources' Poisson term max(v, 0)/gain is written (v + |v|)·½·(1/gain): the same value for
+ * every finite v, without a branch that noise-dominated pixels (half of them negative) mispredict.
  */
 
 /** ½(x·√(r² − x²) + r²·asin(x/r)): the primitive of √(r² − x²), for |x| ≤ r. */
@@ -72,8 +75,6 @@ export interface ApertureSum {
   flags: number;
 }
 
-let edgeIx = new Float64Array(8), edgeVal = new Float64Array(8);
-
 /*
  * Caches of sumCircles' exact-overlap terms. quadrantArea(X, Y, r) needs prim(min(X, r)) — a
  * function of the pixel column's edge alone — and c = √(r² − Y²), prim(c), prim(−c) — functions of
@@ -81,7 +82,6 @@ let edgeIx = new Float64Array(8), edgeVal = new Float64Array(8);
  * per boundary pixel (the same values, hence bit-identical sums, with ~4× fewer asin calls).
  */
 let colGen = new Int32Array(0), colPrim = new Float64Array(0);
-let rowDone = new Uint8Array(0), rowData = new Float64Array(0);
 let cacheGen = 0;
 
 /** quadrantArea(X, Y, r) from cached parts: pX = prim(min(X, r)); row: c, prim(c), prim(−c) of Y. */
@@ -115,40 +115,85 @@ export function sumCircles(
   fluxOut: Float64Array, varOut: Float64Array, flagsOut: Int32Array | Uint8Array | Int16Array | null, offset = 0,
 ): void {
   const nr = radii.length;
-  let rmax = 0;
-  for (let k = 0; k < nr; k++) { fluxOut[offset + k] = 0; varOut[offset + k] = 0; if (flagsOut) flagsOut[offset + k] = 0; rmax = Math.max(rmax, radii[k]!); }
+  if (colGen.length < 64) { colGen = new Int32Array(256); colPrim = new Float64Array(256); }
+  for (let k = 0; k < nr; k++) {
+    sumOneCircle(p, xc, yc, radii[k]!, circleOut);
+    fluxOut[offset + k] = circleOut[0]!; varOut[offset + k] = circleOut[1]!;
+    if (flagsOut) flagsOut[offset + k] = circleOut[2]!;
+  }
+}
+
+const circleOut = new Float64Array(3);
+
+/**
+ * One circle of radius r (0-based centre): out = [flux, variance, flags]. Pixels wholly inside
+ * are summed in tight runs per row; the pixels the circle's edge crosses get their exact area
+ * (E(right edge) − E(left edge), E(X) = Q(X, dy + ½) − Q(X, dy − ½), Q = quadrantArea from the
+ * cached per-column and per-row parts). Sums in raster order, as pixel-by-pixel accumulation.
+ */
+function sumOneCircle(p: PixelPlanes, xc: number, yc: number, r: number, out: Float64Array): void {
+  out[0] = 0; out[1] = 0; out[2] = 0;
+  if (!(r > 0)) return;
   const { width, height, data, variance, bad } = p;
   const cv = p.constVariance ?? 0, ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
-  const ix0 = Math.floor(xc - rmax - 0.5), ix1 = Math.ceil(xc + rmax + 0.5);
-  const iy0 = Math.floor(yc - rmax - 0.5), iy1 = Math.ceil(yc + rmax + 0.5);
-  // Exact overlap of a boundary pixel = E(right edge) − E(left edge), with
-  // E(X) = Q(X, dy + ½) − Q(X, dy − ½) (Q: quadrantArea): a pixel's left edge is its left
-  // neighbour's right edge, so E is evaluated once per edge and radius, not twice.
-  if (edgeIx.length < nr) { edgeIx = new Float64Array(2 * nr); edgeVal = new Float64Array(2 * nr); }
-  // column caches: [(ix − ix0)·nr + q]·2 + (0: left edge dx − ½, 1: right edge dx + ½)
-  const ncol = (ix1 - ix0 + 1) * nr * 2;
+  const rr = r * r;
+  const ix0 = Math.floor(xc - r - 0.5), ix1 = Math.ceil(xc + r + 0.5);
+  const iy0 = Math.floor(yc - r - 0.5), iy1 = Math.ceil(yc + r + 0.5);
+  const ncol = (ix1 - ix0 + 1) * 2;
   if (colGen.length < ncol) { colGen = new Int32Array(2 * ncol); colPrim = new Float64Array(2 * ncol); }
-  // row caches, per radius: c, prim(c), prim(−c) of ylo then of yhi
-  if (rowDone.length < nr) { rowDone = new Uint8Array(2 * nr); rowData = new Float64Array(12 * nr); }
   if (++cacheGen > 0x3fffffff) { cacheGen = 1; colGen.fill(0); }
   const gen = cacheGen;
+  let flux = 0, vsum = 0, flags = 0;
   for (let iy = iy0; iy <= iy1; iy++) {
     const dy = iy - yc;
     const ady = Math.abs(dy);
     const nearY = ady > 0.5 ? ady - 0.5 : 0, farY = ady + 0.5;
+    if (nearY * nearY >= rr) continue;
     const ylo = dy - 0.5, yhi = dy + 0.5;
-    edgeIx.fill(NaN, 0, nr);
-    rowDone.fill(0, 0, nr);
+    // this row's edge terms (on first use)
+    let rowReady = false;
+    let cl = 0, pcl = 0, plol = 0, ch = 0, pch = 0, ploh = 0;
+    let edgeIx = NaN, edgeVal = 0;
+    const rowIn = iy >= 0 && iy < height;
     for (let ix = ix0; ix <= ix1; ix++) {
       const dx = ix - xc;
       const adx = Math.abs(dx);
       const nearX = adx > 0.5 ? adx - 0.5 : 0, farX = adx + 0.5;
       const near2 = nearX * nearX + nearY * nearY;
-      if (near2 >= rmax * rmax) continue;
+      if (near2 >= rr) continue;
       const far2 = farX * farX + farY * farY;
+      if (far2 <= rr && rowIn && ix >= 0 && ix < width) {
+        // a run of whole pixels: up to the last one wholly inside (and inside the image)
+        let jx = ix;
+        for (;;) {
+          const nx = jx + 1;
+          if (nx >= width) break;
+          const ax = Math.abs(nx - xc);
+          const fx = ax + 0.5;
+          if (!(fx * fx + farY * farY <= rr)) break;
+          const nxn = ax > 0.5 ? ax - 0.5 : 0;
+          if (nxn * nxn + nearY * nearY >= rr) break;
+          jx = nx;
+        }
+        const k0 = iy * width;
+        for (let x = ix; x <= jx; x++) {
+          const k = k0 + x;
+          let v: number, sv: number;
+          if (bad && bad[k]) {
+            flags |= APERTURE_INCOMPLETE;
+            const mx = Math.round(2 * xc - x), my = Math.round(2 * yc - iy);
+            if (!(mx >= 0 && my >= 0 && mx < width && my < height && !(bad[my * width + mx]))) continue;
+            const m = my * width + mx;
+            v = data[m]!; sv = (variance ? variance[m]! : cv) + (v + Math.abs(v)) * 0.5 * ig;
+          } else { v = data[k]!; sv = (variance ? variance[k]! : cv) + (v + Math.abs(v)) * 0.5 * ig; }
+          flux += v; vsum += sv;
+        }
+        ix = jx;
+        continue;
+      }
       // pixel value (with correction)
-      let v = 0, s = 0, ok = true, incomplete = false;
-      if (ix < 0 || iy < 0 || ix >= width || iy >= height) { ok = false; incomplete = true; }
+      let v = 0, sv = 0, ok = true, incomplete = false;
+      if (ix < 0 || !rowIn || ix >= width) { ok = false; incomplete = true; }
       else {
         const k = iy * width + ix;
         if (bad && bad[k]) {
@@ -156,51 +201,41 @@ export function sumCircles(
           const mx = Math.round(2 * xc - ix), my = Math.round(2 * yc - iy);
           if (mx >= 0 && my >= 0 && mx < width && my < height && !(bad[my * width + mx])) {
             const m = my * width + mx;
-            v = data[m]!; s = (variance ? variance[m]! : cv) + (v > 0 ? v * ig : 0);
+            v = data[m]!; sv = (variance ? variance[m]! : cv) + (v + Math.abs(v)) * 0.5 * ig;
           } else ok = false;
-        } else { v = data[k]!; s = (variance ? variance[k]! : cv) + (v > 0 ? v * ig : 0); }
+        } else { v = data[k]!; sv = (variance ? variance[k]! : cv) + (v + Math.abs(v)) * 0.5 * ig; }
       }
-      for (let q = 0; q < nr; q++) {
-        const r = radii[q]!;
-        if (near2 >= r * r) continue;
-        let w: number;
-        if (far2 <= r * r) w = 1;
-        else if (r <= 0) w = 0;
-        else {
-          // this row's edge terms for radius q (once per row)
-          const ro = q * 6;
-          if (!rowDone[q]) {
-            rowDone[q] = 1;
-            const cl = ylo > -r && ylo < r ? Math.sqrt(r * r - ylo * ylo) : 0;
-            const ch = yhi > -r && yhi < r ? Math.sqrt(r * r - yhi * yhi) : 0;
-            rowData[ro] = cl; rowData[ro + 1] = ylo > -r && ylo < r ? prim(cl, r) : 0; rowData[ro + 2] = ylo > -r && ylo < r ? prim(-cl, r) : 0;
-            rowData[ro + 3] = ch; rowData[ro + 4] = yhi > -r && yhi < r ? prim(ch, r) : 0; rowData[ro + 5] = yhi > -r && yhi < r ? prim(-ch, r) : 0;
-          }
-          const cl = rowData[ro]!, pcl = rowData[ro + 1]!, plol = rowData[ro + 2]!;
-          const ch = rowData[ro + 3]!, pch = rowData[ro + 4]!, ploh = rowData[ro + 5]!;
-          let left: number;
-          if (edgeIx[q] === ix - 1) left = edgeVal[q]!;
-          else {
-            const ci = ((ix - ix0) * nr + q) * 2, Xl = dx - 0.5;
-            if (colGen[ci] !== gen) { colGen[ci] = gen; colPrim[ci] = primX(Xl, r); }
-            const pXl = colPrim[ci]!;
-            left = quadrantAreaCached(Xl, pXl, yhi, ch, pch, ploh, r) - quadrantAreaCached(Xl, pXl, ylo, cl, pcl, plol, r);
-          }
-          const ci = ((ix - ix0) * nr + q) * 2 + 1, Xr = dx + 0.5;
-          if (colGen[ci] !== gen) { colGen[ci] = gen; colPrim[ci] = primX(Xr, r); }
-          const pXr = colPrim[ci]!;
-          const right = quadrantAreaCached(Xr, pXr, yhi, ch, pch, ploh, r) - quadrantAreaCached(Xr, pXr, ylo, cl, pcl, plol, r);
-          edgeIx[q] = ix; edgeVal[q] = right;
-          w = right - left;
+      let w: number;
+      if (far2 <= rr) w = 1;
+      else {
+        if (!rowReady) {
+          rowReady = true;
+          if (ylo > -r && ylo < r) { cl = Math.sqrt(rr - ylo * ylo); pcl = prim(cl, r); plol = prim(-cl, r); }
+          if (yhi > -r && yhi < r) { ch = Math.sqrt(rr - yhi * yhi); pch = prim(ch, r); ploh = prim(-ch, r); }
         }
-        if (w <= 0) continue;
-        if (incomplete && flagsOut) flagsOut[offset + q] |= APERTURE_INCOMPLETE;
-        if (!ok) continue;
-        fluxOut[offset + q] += w * v;
-        varOut[offset + q] += w * s;
+        let left: number;
+        if (edgeIx === ix - 1) left = edgeVal;
+        else {
+          const ci = (ix - ix0) * 2, Xl = dx - 0.5;
+          if (colGen[ci] !== gen) { colGen[ci] = gen; colPrim[ci] = primX(Xl, r); }
+          const pXl = colPrim[ci]!;
+          left = quadrantAreaCached(Xl, pXl, yhi, ch, pch, ploh, r) - quadrantAreaCached(Xl, pXl, ylo, cl, pcl, plol, r);
+        }
+        const ci = (ix - ix0) * 2 + 1, Xr = dx + 0.5;
+        if (colGen[ci] !== gen) { colGen[ci] = gen; colPrim[ci] = primX(Xr, r); }
+        const pXr = colPrim[ci]!;
+        const right = quadrantAreaCached(Xr, pXr, yhi, ch, pch, ploh, r) - quadrantAreaCached(Xr, pXr, ylo, cl, pcl, plol, r);
+        edgeIx = ix; edgeVal = right;
+        w = right - left;
       }
+      if (w <= 0) continue;
+      if (incomplete) flags |= APERTURE_INCOMPLETE;
+      if (!ok) continue;
+      flux += w * v;
+      vsum += w * sv;
     }
   }
+  out[0] = flux; out[1] = vsum; out[2] = flags;
 }
 
 /** One circle (exact overlap); returns flux, variance, area and flags. */
@@ -278,13 +313,13 @@ export function sumEllipse(
           const ms = segmentation ? segmentation[m]! : 0;
           if (!(bad && bad[m]) && (ms === 0 || ms === id)) {
             const dm = data[m]!;
-            flux += w * dm; vs += w * ((variance ? variance[m]! : cv) + (dm > 0 ? dm * ig : 0)); area += w;
+            flux += w * dm; vs += w * ((variance ? variance[m]! : cv) + (dm + Math.abs(dm)) * 0.5 * ig); area += w;
           }
         }
         continue;
       }
       const dk = data[k]!;
-      flux += w * dk; vs += w * ((variance ? variance[k]! : cv) + (dk > 0 ? dk * ig : 0)); area += w;
+      flux += w * dk; vs += w * ((variance ? variance[k]! : cv) + (dk + Math.abs(dk)) * 0.5 * ig); area += w;
     }
   }
   return { flux, variance: vs, area, flags, neighbourFlux, neighbourArea, badArea };

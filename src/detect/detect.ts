@@ -678,7 +678,7 @@ function windowed(p: PixelPlanes, x0: number, y0: number, sig: number): { x: num
       if (bad && bad[i]) continue;
       const w = wyy * wx[x - xa]!;
       const dv = data[i]!;
-      const s = (variance ? variance[i]! : cv) + (dv > 0 ? dv * ig : 0);
+      const s = (variance ? variance[i]! : cv) + (dv + Math.abs(dv)) * 0.5 * ig;
       sw += w * dv;
       const w2s = w * w * s;
       ex += w2s * dx * dx; ey += w2s * dy * dy; exy += w2s * dx * dy;
@@ -782,7 +782,7 @@ class PsfWork {
         if (!(sv > 0 && sv < Infinity)) continue;
         const dv = data[i]!;
         if (dv - dv !== 0) { if (pv > 1e-3) flags |= FLAG_APER_INCOMPLETE; continue; }
-        const w = 1 / sv, tv = sv + (dv > 0 ? dv * ig : 0);
+        const w = 1 / sv, tv = sv + (dv + Math.abs(dv)) * 0.5 * ig;
         pwp += pv * w * pv; pwd += pv * w * dv; gwd += gv * w * dv; gwp += gv * w * pv;
         const w2t = w * w * tv;
         vpp += pv * pv * w2t; vgg += gv * gv * w2t; vgp += gv * pv * w2t;
