@@ -37,7 +37,14 @@ export interface DiffInput extends MaskedImage {
 export interface SubtractOptions {
   kernelOrder?: number;
   bgOrder?: number;
-  convolve?: 'auto' | 'template' | 'science';
+  /**
+   * Which image the kernel convolves: 'template', 'science', or 'preconvolve' (the science image is
+   * cross-correlated with its own PSF and the template matched to that; the result is a score
+   * image, see SubtractResult.preconvolved). 'auto': the sharper image. (On simulated pairs with
+   * a blurrier template, pre-convolution and convolving the science image detect the same
+   * transients with the same false detections, so 'auto' keeps the plain difference image.)
+   */
+  convolve?: 'auto' | 'template' | 'science' | 'preconvolve';
   decorrelate?: boolean;
   /** Override the AL basis (sigmas, degrees, half-width). */
   basis?: Partial<BasisSpec>;
@@ -75,6 +82,17 @@ export interface SubtractResult {
   templateSources: { x: Float64Array; y: Float64Array; flux: Float64Array };
   /** Matched template on the science grid in science counts (S − D − bg), for stamps. */
   matchedTemplate: Float32Array;
+  /**
+   * Pre-convolution mode: `diff.image` is then a SCORE image L = F ⊗ (S ⋆ P_s − K ⊗ T − bg) (⋆:
+   * cross-correlation with the science PSF P_s, F the noise-optimal filter, unit sum) — already
+   * matched-filtered, so detection must NOT filter it again: S/N = L/√VARIANCE (the `score.snr`
+   * map), and a point source of flux f (science counts) adds f·psf, so f = L(peak)/psf(0)
+   * (`score.flux`, exact at pixel centres; fit the PSF `psf` for sub-pixel positions).
+   * `matchedTemplate` is the template term at the same resolution (F ⊗ K ⊗ T + bg).
+   */
+  preconvolved: boolean;
+  /** Pre-convolution mode only: per-pixel S/N and point-source flux maps of the score image. */
+  score?: { snr: Float32Array; flux: Float32Array };
   notes: string[];
   timings: Record<string, number>;
 }
@@ -646,6 +664,13 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   }
   let convolved: 'template' | 'science';
   const mode = opts.convolve ?? 'auto';
+  // the pre-convolved science image has FWHM ≈ √2·FWHM_S: matching the template to it convolves
+  // (no deconvolution) while FWHM_T stays below that (with a margin for the kernel's wings)
+  const preOk = fwhmT <= PRECONV_MAX_RATIO * fwhmS;
+  if (mode === 'preconvolve') {
+    if (!preOk) notes.push(`pre-convolution with the template FWHM ${fwhmT.toFixed(2)} px > ${PRECONV_MAX_RATIO} × science ${fwhmS.toFixed(2)} px: expect deconvolution artefacts`);
+    return yield* preconvolvedSteps({ science, template, opts, flags, sVar, tVar, centres, fwhmS, fwhmT, sPsf, tStars, notes, timings, t, t0 });
+  }
   if (mode === 'auto') convolved = fwhmT <= fwhmS ? 'template' : 'science';
   else convolved = mode;
   if (mode === 'auto' && convolved === 'science') notes.push(`template FWHM ${fwhmT.toFixed(2)} px > science ${fwhmS.toFixed(2)} px: convolving the science image`);
@@ -770,6 +795,203 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
     solution: sol, convolved, ksum, ksumErr, chi2Dof: sol.chi2Dof, residRms, decorrelated: decorrelate,
     fwhmSci: fwhmS, fwhmTmpl: fwhmT,
     templateSources: { x: tStars.x, y: tStars.y, flux: tStars.flux },
-    matchedTemplate: matched, notes, timings,
+    matchedTemplate: matched, preconvolved: false, notes, timings,
   };
+}
+
+/** Largest template/science FWHM ratio for which pre-convolution still convolves the template. */
+export const PRECONV_MAX_RATIO = 1.3;
+
+interface PreconvContext {
+  science: DiffInput; template: DiffInput; opts: SubtractOptions; flags: Uint8Array;
+  sVar: Float32Array; tVar: Float32Array; centres: { x: number; y: number }[];
+  fwhmS: number; fwhmT: number; sPsf?: PsfLike; tStars: StarList; notes: string[];
+  timings: Record<string, number>; t: number; t0: number;
+}
+
+/**
+ * Pre-convolution (Lupton/Reiss; ip_diffim AlardLuptonPreconvolveSubtractTask): S' = S ⋆ P_s (the
+ * science image cross-correlated with its own PSF, FWHM ≈ √2·FWHM_S) is fitted by K ⊗ T + bg, so
+ * the kernel convolves even when the template is somewhat blurrier than the science image. The
+ * difference S' − K ⊗ T − bg is the matched-filter numerator of a point-source search; its noise
+ * has the power spectrum σ_s²|P̂_s|² + σ_t²|K̂|², so it is filtered once more by
+ * F̂ = (σ_s² + σ_t²K̄²)·|P̂_s|² / (σ_s²|P̂_s|² + σ_t²|K̂|²) (unit sum; F = δ without template noise):
+ * L = F ⊗ (S' − K ⊗ T − bg) is the noise-optimal score for a point source. Its PSF is
+ * P_L = F ⊗ P_s ⋆ P_s (unit sum) and its pixel variance var_S·Σ(F⊗P_s)² + var_T·Σ(F⊗K)².
+ * Done as two whole-image convolutions: T with the spatially varying F ⊗ K_m, S with F ⋆ P_s.
+ */
+function* preconvolvedSteps(c: PreconvContext): Generator<SpatialConvolveInput, SubtractResult, Float32Array> {
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+  const { science, template, opts, flags, sVar, tVar, centres, fwhmS, fwhmT, notes, timings, t0 } = c;
+  let t = c.t;
+  const tick = (k: string, t1: number) => { timings[k] = (timings[k] ?? 0) + cpu() - t1; return cpu(); };
+  const { width, height } = science;
+  // science PSF stamp (unit sum) at the image centre
+  const sPsfLike = c.sPsf ?? new GaussianPsf(fwhmS);
+  const psfSize = 2 * Math.ceil(2.5 * fwhmS) + 1, hp = (psfSize - 1) >> 1;
+  const Ps = psfStamp(sPsfLike, (width - 1) / 2, (height - 1) / 2, psfSize);
+  let ps = 0;
+  for (const v of Ps) ps += v;
+  for (let i = 0; i < Ps.length; i++) Ps[i]! /= ps;
+  const Pflip = Float64Array.from(Ps).reverse();
+  const fwhmPre = Math.SQRT2 * fwhmS;
+  const spec0 = defaultBasis(fwhmT, fwhmPre, { degrees: opts.basis?.degrees, hw: opts.basis?.hw });
+  const spec: BasisSpec = { sigmas: opts.basis?.sigmas ?? spec0.sigmas, degrees: opts.basis?.degrees ?? spec0.degrees, hw: opts.basis?.hw ?? spec0.hw };
+  const basis = makeBasis(spec);
+  const hw = spec.hw, size = basis.size;
+  const rs = Math.max(8, Math.round(1.5 * hw));
+  // S ⋆ P_s and var_S ⋆ P_s² on the stamp regions only (all the fit reads)
+  const pre = preconvolveStamps(science.image, sVar, flags, width, height, Ps, psfSize, centres, rs + 3);
+  const sol = fitAlKernel({ width, height, target: pre.image, targetVar: pre.variance, ref: template.image, refVar: tVar, bad: flags }, basis, centres, { kernelOrder: opts.kernelOrder ?? 2, bgOrder: opts.bgOrder ?? 1 });
+  notes.push(...sol.notes);
+  t = tick('kernel fit', t);
+  const order = sol.kernelOrder, nTerm = nPoly(order);
+  const exps: [number, number][] = [];
+  for (let tdeg = 0; tdeg <= order; tdeg++) for (let j = 0; j <= tdeg; j++) exps.push([tdeg - j, j]);
+  const cvec = new Float64Array(basis.n);
+  const kCentre = kernelImage(basis, coefAt(sol, sol.cx, sol.cy));
+  let kc = 0;
+  for (const v of kCentre) kc += v;
+  const varS = medianSample(sVar, flags), varT = medianSample(tVar, flags);
+  const F = scoreFilter(kCentre, size, Ps, psfSize, varS, varT);
+  const hF = (size - 1) >> 1;
+  const terms: KernelTerm[] = [];
+  for (let m = 0; m < nTerm; m++) {
+    for (let k = 0; k < basis.n; k++) cvec[k] = m < sol.coef[k]!.length ? sol.coef[k]![m]! : 0;
+    const fk = convolveKernels(kernelImage(basis, cvec), size, F, size);
+    terms.push({ kernel: fk.kernel, size: fk.size, ax: exps[m]![0], ay: exps[m]![1] });
+  }
+  const FP = convolveKernels(F, size, Pflip, psfSize);
+  const FKc = convolveKernels(kCentre, size, F, size).kernel;
+  let nFP = 0, nFK = 0;
+  for (const v of FP.kernel) nFP += v * v;
+  for (const v of FKc) nFK += v * v;
+  const M: Float32Array = yield ({ src: template.image, bad: flags, width, height, terms, cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy });
+  const L: Float32Array = yield ({ src: science.image, bad: flags, width, height, terms: [{ kernel: FP.kernel, size: FP.size, ax: 0, ay: 0 }], cx: sol.cx, cy: sol.cy, sx: sol.sx, sy: sol.sy });
+  t = tick('convolve', t);
+  // masks: template problems grow by the F ⊗ K footprint, science problems by F ⋆ P_s
+  const mask = new Uint32Array(width * height);
+  const grower = new MaskGrower(width, height);
+  grower.grow(mask, template.mask, flags, T_BAD, T_SAT, hF + hw);
+  grower.grow(mask, science.mask, flags, S_BAD, S_SAT, hF + hp);
+  const edge = hF + Math.max(hw, hp);
+  const variance = new Float32Array(width * height), matched = new Float32Array(width * height);
+  const snr = new Float32Array(width * height), flux = new Float32Array(width * height);
+  // PSF of L: P_s ⊗ (F ⋆ P_s), unit sum; its peak converts L to point-source flux
+  const fsz = FP.size;
+  const lPsfBase = new DiffPsf(sPsfLike, FP.kernel, fsz, fwhmPre);
+  const lSize = 2 * Math.ceil(2.5 * fwhmPre) + 1;
+  const PL = lPsfBase.stampAt(Math.round((width - 1) / 2), Math.round((height - 1) / 2), lSize);
+  let plSum = 0;
+  const lh = (lSize - 1) >> 1;
+  for (const v of PL) plSum += v;
+  for (let i = 0; i < PL.length; i++) PL[i]! /= plSum;
+  const pl0 = PL[lh * lSize + lh]!;
+  // FWHM from the half-maximum crossings of the central row and column (F has small negative
+  // lobes, so second moments would understate it)
+  const halfWidth = (step: number): number => {
+    let w = 0;
+    for (const dir of [-1, 1]) {
+      let r = 1;
+      while (r <= lh && PL[lh * lSize + lh + dir * r * step]! > pl0 / 2) r++;
+      if (r > lh) { w += lh; continue; }
+      const a = PL[lh * lSize + lh + dir * (r - 1) * step]!, b = PL[lh * lSize + lh + dir * r * step]!;
+      w += r - 1 + (a - pl0 / 2) / (a - b);
+    }
+    return w;
+  };
+  const fwhmL = 0.5 * (halfWidth(1) + halfWidth(lSize));
+  const bgRow = new Float64Array(width);
+  const dead0 = DEFAULT_BAD_MASK | MaskBits.NO_DATA;
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    const rowEdge = y < edge || y >= height - edge;
+    if (!rowEdge) backgroundRow(sol, y, bgRow);
+    for (let x = 0; x < width; x++) {
+      const i = o + x;
+      if (rowEdge || x < edge || x >= width - edge) mask[i]! |= MaskBits.EDGE;
+      if (rowEdge || x < edge || x >= width - edge || (mask[i]! & dead0)) { L[i] = NaN; variance[i] = NaN; matched[i] = NaN; snr[i] = NaN; flux[i] = NaN; continue; }
+      const mt = M[i]! + bgRow[x]!;
+      const d = L[i]! - mt;
+      const v = sVar[i]! * nFP + tVar[i]! * nFK;
+      L[i] = d; variance[i] = v; matched[i] = mt;
+      snr[i] = d / Math.sqrt(v); flux[i] = d / pl0;
+    }
+  }
+  t = tick('mask+variance', t);
+  const residRms = noiseRatio(L, variance);
+  timings.total = cpu() - t0;
+  return {
+    diff: { width, height, image: L, variance, mask },
+    diffPsf: { data: PL, size: lSize, fwhmPix: fwhmL },
+    psf: new DiffPsf(sPsfLike, FP.kernel, fsz, fwhmL),
+    phi: { kernel: F, size },
+    solution: sol, convolved: 'template', ksum: kc, ksumErr: sol.ksumErr, chi2Dof: sol.chi2Dof, residRms, decorrelated: true,
+    fwhmSci: fwhmS, fwhmTmpl: fwhmT,
+    templateSources: { x: c.tStars.x, y: c.tStars.y, flux: c.tStars.flux },
+    matchedTemplate: matched, preconvolved: true, score: { snr, flux }, notes, timings,
+  };
+}
+
+/**
+ * Science image cross-correlated with its PSF (S ⋆ P) and its variance with P² (var ⋆ P²), only
+ * within `r` pixels of the given centres (elsewhere 0; NaN where a flagged pixel is in the PSF
+ * footprint or the footprint leaves the image).
+ */
+function preconvolveStamps(img: Float32Array, vr: Float32Array, flags: Uint8Array, width: number, height: number, psf: Float64Array, ps: number, centres: readonly { x: number; y: number }[], r: number): { image: Float32Array; variance: Float32Array } {
+  const image = new Float32Array(width * height), variance = new Float32Array(width * height);
+  const hp = (ps - 1) >> 1;
+  const p2 = Float64Array.from(psf, (v) => v * v);
+  for (const c of centres) {
+    const xc = Math.round(c.x), yc = Math.round(c.y);
+    for (let y = Math.max(0, yc - r); y <= Math.min(height - 1, yc + r); y++) for (let x = Math.max(0, xc - r); x <= Math.min(width - 1, xc + r); x++) {
+      const i = y * width + x;
+      if (x - hp < 0 || y - hp < 0 || x + hp >= width || y + hp >= height) { image[i] = NaN; variance[i] = NaN; continue; }
+      let s = 0, sv = 0, bad = false;
+      for (let v = -hp; v <= hp && !bad; v++) {
+        const row = (y + v) * width + x, pr = (v + hp) * ps + hp;
+        for (let u = -hp; u <= hp; u++) {
+          const k = row + u;
+          if (flags[k]) { bad = true; break; }
+          s += psf[pr + u]! * img[k]!; sv += p2[pr + u]! * vr[k]!;
+        }
+      }
+      image[i] = bad ? NaN : s; variance[i] = bad ? NaN : sv;
+    }
+  }
+  return { image, variance };
+}
+
+/**
+ * Score filter of the pre-convolved difference (size × size, unit sum):
+ * F̂ = (σ_s² + σ_t²κ̄²)·|P̂|² / (σ_s²|P̂|² + σ_t²|κ̂|²), κ the matching kernel (size × size,
+ * κ̄ = Σκ), P the science PSF (psfSize × psfSize, unit sum), σ_s², σ_t² the science and template
+ * variances. F = δ when the template is noiseless; bounded by 1 + σ_t²κ̄²/σ_s² everywhere.
+ */
+export function scoreFilter(kappa: Float64Array, size: number, psf: Float64Array, psfSize: number, varS: number, varT: number): Float64Array {
+  let n = 32;
+  while (n < 4 * Math.max(size, psfSize)) n *= 2;
+  const place = (k: Float64Array, sz: number): { re: Float64Array; im: Float64Array; sum: number } => {
+    const re = new Float64Array(n * n), im = new Float64Array(n * n);
+    const h = (sz - 1) >> 1;
+    let sum = 0;
+    for (let j = 0; j < sz; j++) for (let i = 0; i < sz; i++) { const v = k[j * sz + i]!; sum += v; re[((j - h + n) % n) * n + ((i - h + n) % n)] = v; }
+    fft2(re, im, n, false);
+    return { re, im, sum };
+  };
+  const K = place(kappa, size), P = place(psf, psfSize);
+  const num0 = varS + varT * K.sum * K.sum;
+  const re = new Float64Array(n * n), im = new Float64Array(n * n);
+  for (let i = 0; i < n * n; i++) {
+    const p2 = P.re[i]! * P.re[i]! + P.im[i]! * P.im[i]!, k2 = K.re[i]! * K.re[i]! + K.im[i]! * K.im[i]!;
+    const den = varS * p2 + varT * k2;
+    re[i] = den > 0 ? (num0 * p2) / den : 1;
+  }
+  fft2(re, im, n, true);
+  const h = (size - 1) >> 1;
+  const out = new Float64Array(size * size);
+  let s = 0;
+  for (let j = 0; j < size; j++) for (let i = 0; i < size; i++) { const v = re[((j - h + n) % n) * n + ((i - h + n) % n)]!; out[j * size + i] = v; s += v; }
+  for (let i = 0; i < out.length; i++) out[i]! /= s;
+  return out;
 }

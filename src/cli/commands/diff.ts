@@ -215,7 +215,7 @@ export const commands: CommandSpec[] = [
       { name: 'mode', type: 'string', valueName: 'al|zogy', description: 'subtraction method: Alard–Lupton or ZOGY', default: 'al' },
       { name: 'kernel-order', type: 'string', valueName: 'N', description: 'spatial polynomial order of the kernel', default: '2' },
       { name: 'bg-order', type: 'string', valueName: 'N', description: 'polynomial order of the differential background', default: '1' },
-      { name: 'convolve', type: 'string', valueName: 'auto|template|science', description: 'which image to convolve (auto: the sharper one)', default: 'auto' },
+      { name: 'convolve', type: 'string', valueName: 'auto|template|science|preconvolve', description: 'which image to convolve (auto: the sharper one; preconvolve: science ⋆ its PSF, template matched to it, IMAGE is a score image)', default: 'auto' },
       { name: 'no-decorrelate', type: 'boolean', description: 'skip the DMTN-021 noise decorrelation' },
       { name: 'thresh', type: 'string', valueName: 'SIGMA', description: 'diaSource detection threshold (matched-filter S/N; S_corr in ZOGY mode)', default: '5' },
       { name: 'refcat', type: 'string', valueName: 'CAT.fits', description: 'reference catalog (RA/DEC columns): DIST_REF of each diaSource' },
@@ -244,7 +244,7 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
       const mode = stringOpt(args, 'mode') ?? 'al';
       if (mode !== 'al' && mode !== 'zogy') throw new UsageError(`--mode must be al or zogy, got '${mode}'`);
       const conv = stringOpt(args, 'convolve') ?? 'auto';
-      if (conv !== 'auto' && conv !== 'template' && conv !== 'science') throw new UsageError(`--convolve must be auto, template or science, got '${conv}'`);
+      if (conv !== 'auto' && conv !== 'template' && conv !== 'science' && conv !== 'preconvolve') throw new UsageError(`--convolve must be auto, template, science or preconvolve, got '${conv}'`);
       const kOrder = intOpt(args, 'kernel-order') ?? 2, bOrder = intOpt(args, 'bg-order') ?? 1;
       if (kOrder < 0 || kOrder > 4) throw new UsageError('--kernel-order must be 0..4');
       if (bOrder < 0 || bOrder > 4) throw new UsageError('--bg-order must be 0..4');
@@ -275,7 +275,8 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
       for (const k of ['EXTNAME', 'CHECKSUM', 'DATASUM']) h.delete(k);
       h.set('ORIGIN', `tessera ${TESSERA_VERSION}`, 'tessera diff');
       h.set('MODE', 'AL', 'subtraction method (Alard-Lupton)');
-      h.set('CONVOLVE', res.convolved.toUpperCase(), 'image convolved by the kernel');
+      h.set('CONVOLVE', res.preconvolved ? 'PRECONV' : res.convolved.toUpperCase(), res.preconvolved ? 'template matched to the PSF-correlated science' : 'image convolved by the kernel');
+      if (res.preconvolved) h.set('SCOREIMG', true, 'IMAGE is a matched-filter score: S/N = IMAGE/sqrt(VAR)');
       h.set('KSUM', res.ksum, 'science/template flux ratio (kernel sum)');
       h.set('KSUMERR', res.ksumErr, 'error of KSUM from the stamp scatter');
       h.set('CHI2DOF', res.chi2Dof, 'mean chi2/dof of the used stamps');
@@ -323,7 +324,8 @@ data/rb-model.json, see tessera diff train-rb; header RBTHR99 is the cut keeping
       let nDia = -1;
       if (srcOut || stampOut) {
         const refStars = stringOpt(args, 'refcat') ? loadRefStars(stringOpt(args, 'refcat')!, sci.wcs, width, height) : undefined;
-        const dia = detectDiaSources(res.diff, res.psf, { thresh, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate, refStars });
+        // a pre-convolved (score) image is already matched-filtered: peaks on its S/N map
+        const dia = detectDiaSources(res.diff, res.psf, { thresh, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate, refStars, ...(res.score ? { maps: res.score } : {}) });
         nDia = dia.length;
         const rb = defaultRbModel();
         if (rb) scoreSources(rb, dia);
