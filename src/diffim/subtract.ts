@@ -111,32 +111,36 @@ const S_BAD = 1, S_SAT = 2, T_BAD = 4, T_SAT = 8;
 
 /**
  * OR into `flags` the image's `badBit` where a pixel is unusable (NaN, bad variance, bad mask
- * bits), else `satBit` where it is saturated (≥ img.saturation).
+ * bits), else `satBit` where it is saturated (≥ img.saturation). Returns whether any pixel was
+ * flagged or carries any mask bit (false: nothing of this image to grow into the output mask).
  */
-function markBad(img: DiffInput, flags: Uint8Array, badBit: number, satBit: number): void {
+function markBad(img: DiffInput, flags: Uint8Array, badBit: number, satBit: number): boolean {
   const n = img.width * img.height;
   const { image, variance, mask } = img;
   const s0 = img.saturation;
   const sat = s0 !== undefined && s0 > 0 && s0 < Infinity ? s0 : Infinity;
   const badMask = DEFAULT_BAD_MASK;
+  let any = false;
   if (variance && mask) {
     // common case first (all tests pass: one well-predicted branch), details only when one fails
     for (let i = 0; i < n; i++) {
-      const v = image[i]!, s = variance[i]!;
-      if (v < sat && s > 0 && s < Infinity && (mask[i]! & badMask) === 0) continue;
+      const v = image[i]!, s = variance[i]!, m = mask[i]!;
+      if (v < sat && s > 0 && s < Infinity && m === 0) continue;
+      any = true;
       let b = v - v !== 0 ? badBit : v >= sat ? satBit : 0;
-      if (!(s > 0 && s < Infinity) || (mask[i]! & badMask) !== 0) b = badBit;
+      if (!(s > 0 && s < Infinity) || (m & badMask) !== 0) b = badBit;
       if (b) flags[i]! |= b;
     }
-    return;
+    return any;
   }
   for (let i = 0; i < n; i++) {
     const v = image[i]!;
     let b = v - v !== 0 ? badBit : v >= sat ? satBit : 0;
     if (variance) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) b = badBit; }
-    if (mask && (mask[i]! & badMask) !== 0) b = badBit;
-    if (b) flags[i]! |= b;
+    if (mask) { const m = mask[i]!; if (m !== 0) any = true; if ((m & badMask) !== 0) b = badBit; }
+    if (b) { flags[i]! |= b; any = true; }
   }
+  return any;
 }
 
 /** Variance plane: given, or background RMS² plus source Poisson noise when a gain is known. */
@@ -621,8 +625,8 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const notes: string[] = [];
   // flags: S_BAD/S_SAT science, T_BAD/T_SAT template; any flag = unusable for the fit and convolution
   const flags = new Uint8Array(width * height);
-  markBad(science, flags, S_BAD, S_SAT);
-  markBad(template, flags, T_BAD, T_SAT);
+  const sAny = markBad(science, flags, S_BAD, S_SAT);
+  const tAny = markBad(template, flags, T_BAD, T_SAT);
   let nOver = 0, nSci = 0;
   for (let i = 0; i < flags.length; i++) { const f = flags[i]!; if (!(f & 3)) { nSci++; if (!f) nOver++; } }
   if (nSci === 0) throw new TesseraError(`${sName}: no usable pixel (all NaN or masked)`);
@@ -669,7 +673,7 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const preOk = fwhmT <= PRECONV_MAX_RATIO * fwhmS;
   if (mode === 'preconvolve') {
     if (!preOk) notes.push(`pre-convolution with the template FWHM ${fwhmT.toFixed(2)} px > ${PRECONV_MAX_RATIO} × science ${fwhmS.toFixed(2)} px: expect deconvolution artefacts`);
-    return yield* preconvolvedSteps({ science, template, opts, flags, sVar, tVar, centres, fwhmS, fwhmT, sPsf, tStars, notes, timings, t, t0 });
+    return yield* preconvolvedSteps({ science, template, opts, flags, sVar, tVar, centres, fwhmS, fwhmT, sPsf, tStars, notes, sAny, tAny, timings, t, t0 });
   }
   if (mode === 'auto') convolved = fwhmT <= fwhmS ? 'template' : 'science';
   else convolved = mode;
@@ -737,8 +741,9 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   // mask = grow(ref bits, hw + hφ) | grow(target bits, hφ)
   const mask = new Uint32Array(width * height);
   const grower = new MaskGrower(width, height);
-  grower.grow(mask, rMaskIn, flags, rBits[0], rBits[1], hw + hphi);
-  grower.grow(mask, tMaskIn, flags, tgBits[0], tgBits[1], hphi);
+  // (an image with no flagged pixel and no mask bit adds nothing: skip its scan)
+  if (convolved === 'template' ? tAny : sAny) grower.grow(mask, rMaskIn, flags, rBits[0], rBits[1], hw + hphi);
+  if (convolved === 'template' ? sAny : tAny) grower.grow(mask, tMaskIn, flags, tgBits[0], tgBits[1], hphi);
   // D in place of the convolution output
   const image = dgen;
   const edge = hw + hphi;
@@ -805,7 +810,7 @@ export const PRECONV_MAX_RATIO = 1.3;
 interface PreconvContext {
   science: DiffInput; template: DiffInput; opts: SubtractOptions; flags: Uint8Array;
   sVar: Float32Array; tVar: Float32Array; centres: { x: number; y: number }[];
-  fwhmS: number; fwhmT: number; sPsf?: PsfLike; tStars: StarList; notes: string[];
+  fwhmS: number; fwhmT: number; sPsf?: PsfLike; tStars: StarList; notes: string[]; sAny: boolean; tAny: boolean;
   timings: Record<string, number>; t: number; t0: number;
 }
 
@@ -872,8 +877,8 @@ function* preconvolvedSteps(c: PreconvContext): Generator<SpatialConvolveInput, 
   // masks: template problems grow by the F ⊗ K footprint, science problems by F ⋆ P_s
   const mask = new Uint32Array(width * height);
   const grower = new MaskGrower(width, height);
-  grower.grow(mask, template.mask, flags, T_BAD, T_SAT, hF + hw);
-  grower.grow(mask, science.mask, flags, S_BAD, S_SAT, hF + hp);
+  if (c.tAny) grower.grow(mask, template.mask, flags, T_BAD, T_SAT, hF + hw);
+  if (c.sAny) grower.grow(mask, science.mask, flags, S_BAD, S_SAT, hF + hp);
   const edge = hF + Math.max(hw, hp);
   const variance = new Float32Array(width * height), matched = new Float32Array(width * height);
   const snr = new Float32Array(width * height), flux = new Float32Array(width * height);
