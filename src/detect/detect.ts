@@ -338,110 +338,142 @@ const FWHM_LEVELS = [0.25, 0.35, 0.45, 0.55, 0.65, 0.75];
 const GROWTH_SUB = 4;
 const GROWTH_BINS_PER_PIX = 20;
 
-function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCatalog {
-  const n = objs.length;
+/** Catalog columns being filled by measure (one entry per object; FAPER* n × naper). */
+interface MeasureColumns {
+  NUMBER: Int32Array; X: Float64Array; Y: Float64Array; XW: Float64Array; YW: Float64Array; EX2W: Float64Array; EY2W: Float64Array; EXYW: Float64Array;
+  X2: Float64Array; Y2: Float64Array; XY: Float64Array; EX2: Float64Array; EY2: Float64Array; EXY: Float64Array;
+  A: Float64Array; B: Float64Array; TH: Float64Array; EA: Float64Array; EB: Float64Array; ETH: Float64Array; CXX: Float64Array; CYY: Float64Array; CXY: Float64Array;
+  AREA: Int32Array; FISO: Float64Array; FISOE: Float64Array; FMAX: Float64Array; XPK: Int32Array; YPK: Int32Array;
+  FAPER: Float64Array; FAPERE: Float64Array; aperFlags: Int32Array;
+  FAUTO: Float64Array; FAUTOE: Float64Array; KRON: Float64Array; FRAD: Float64Array; FWHM: Float64Array;
+  FPSF: Float64Array; FPSFE: Float64Array; SPREAD: Float64Array; SPREADE: Float64Array;
+  BACK: Float64Array; THRESH: Float64Array; FLAGS: Int32Array; IMAF: Int32Array; NIMAF: Int32Array; ELONG: Float64Array; SNRW: Float64Array;
+}
+
+/** Scratch of measure, shared by its objects. */
+interface MeasureWork {
+  radii: number[];
+  hist: Float64Array;
+  areas: Int32Array;
+  psfWork: PsfWork | null;
+}
+
+/** Measure object k (NUMBER k + 1) into the columns. */
+function measureObject(k: number, o: IsoObject, p: PixelPlanes, c: MeasureContext, m: MeasureColumns, mw: MeasureWork): void {
   const { width, height, data: d, variance: skyVarPlane } = p;
   const ig = p.gain && p.gain > 0 ? 1 / p.gain : 0;
   const naper = c.diam.length;
-  const radii = c.diam.map((x) => x / 2);
+  const { radii, hist, areas, psfWork } = mw;
+  const { NUMBER, X, Y, XW, YW, EX2W, EY2W, EXYW, X2, Y2, XY, EX2, EY2, EXY, A, B, TH, EA, EB, ETH, CXX, CYY, CXY,
+    AREA, FISO, FISOE, FMAX, XPK, YPK, FAPER, FAPERE, aperFlags, FAUTO, FAUTOE, KRON, FRAD, FWHM, FPSF, FPSFE, SPREAD, SPREADE,
+    BACK, THRESH, FLAGS, IMAF, NIMAF, ELONG, SNRW } = m;
+  const id = k + 1;
+  NUMBER[k] = id;
+  let flags = o.flags;
+  X[k] = o.mx + 1; Y[k] = o.my + 1;
+  X2[k] = o.x2; Y2[k] = o.y2; XY[k] = o.xy;
+  A[k] = o.a; B[k] = o.b; TH[k] = (o.theta * 180) / Math.PI;
+  CXX[k] = o.cxx; CYY[k] = o.cyy; CXY[k] = o.cxy;
+  ELONG[k] = o.b > 0 ? o.a / o.b : 0;
+  // ISOAREA as SExtractor's: footprint pixels whose (unfiltered) value is above the threshold
+  let isoArea = 0;
+  for (let j = 0; j < o.pix.length; j++) if (d[o.pix[j]!]! > o.dthresh) isoArea++;
+  AREA[k] = isoArea; FISO[k] = o.flux; FMAX[k] = o.peak; XPK[k] = o.peakx + 1; YPK[k] = o.peaky + 1;
+  THRESH[k] = o.dthresh;
+  // without a variance plane, the sky variance of this object is the background RMS² at its centre
+  if (!skyVarPlane) { const r = c.bkg.rmsAt(o.mx, o.my); p.constVariance = r * r; }
+  const cv = p.constVariance ?? 0;
+  // isophotal errors, flags from the footprint
+  let sv = 0, sxx = 0, syy = 0, sxy = 0, imaf = 0, nimaf = 0, sat = false;
+  const pix = o.pix;
+  for (let j = 0; j < pix.length; j++) {
+    const i = pix[j]!;
+    const x = i % width, y = (i - x) / width;
+    const dv = d[i]!;
+    const s = (skyVarPlane ? skyVarPlane[i]! : cv) + (dv > 0 ? dv * ig : 0);
+    const dx = x - o.mx, dy = y - o.my;
+    sv += s; sxx += s * dx * dx; syy += s * dy * dy; sxy += s * dx * dy;
+    if (c.mask) { const m = c.mask[i]!; if (m) { imaf |= m; nimaf++; if (m & MaskBits.SAT) sat = true; } }
+    if (c.image[i]! >= c.satLevel) sat = true;
+  }
+  FISOE[k] = Math.sqrt(sv);
+  const fl2 = o.flux * o.flux;
+  if (fl2 > 0) { EX2[k] = sxx / fl2; EY2[k] = syy / fl2; EXY[k] = sxy / fl2; }
+  if (o.singular) { EX2[k]! += 1 / 144 / Math.max(fl2 / sv, 1); EY2[k]! += 1 / 144 / Math.max(fl2 / sv, 1); }
+  const es = errorEllipse(EX2[k]!, EY2[k]!, EXY[k]!);
+  EA[k] = es.a; EB[k] = es.b; ETH[k] = es.theta;
+  IMAF[k] = imaf; NIMAF[k] = nimaf;
+  if (sat) flags |= FLAG_SATURATED;
+  if (o.xmin === 0 || o.ymin === 0 || o.xmax === width - 1 || o.ymax === height - 1) flags |= FLAG_TRUNCATED;
+  BACK[k] = c.bkg.backAt(o.mx, o.my);
+  if (!c.full) { FLAGS[k] = flags; return; }
+
+  // circular apertures at the isophotal barycentre
+  sumCircles(p, o.mx, o.my, radii, FAPER, FAPERE, aperFlags, k * naper);
+  for (let q = 0; q < naper; q++) {
+    FAPERE[k * naper + q] = Math.sqrt(FAPERE[k * naper + q]!);
+    flags |= aperFlags[k * naper + q]!;
+  }
+
+  // Kron radius within 6 × the isophotal ellipse, neighbours and bad pixels left out
+  const kr = kronRadius(p, o, id);
+  const rk = kr.rk;
+  // as SExtractor: the Kron window (6 × the isophotal ellipse) crossing the edge flags 16
+  if (kronWindowCrossesEdge(o, width, height)) flags |= FLAG_APER_INCOMPLETE;
+  let kf = c.kronFact * rk;
+  if (!(kf >= c.kronMin)) kf = c.kronMin;
+  KRON[k] = kf;
+  const bmin = Math.max(o.b, 1e-3);
+  const auto = sumEllipse(p, o.mx, o.my, o.cxx, o.cyy, o.cxy, kf, bmin, id);
+  FAUTO[k] = auto.flux; FAUTOE[k] = Math.sqrt(auto.variance);
+  flags |= auto.flags;
+  // flag 1: other objects or unusable pixels cover more than 10% of the Kron window or of the AUTO aperture
+  if (kr.maskedFrac > 0.1 || auto.neighbourArea + auto.badArea > 0.1 * (auto.area + auto.badArea)) flags |= FLAG_CROWDED;
+
+  // half-light radius from the growth curve in circles, normalised to FLUX_AUTO
+  const rmax = Math.max(kf * o.a, 2);
+  FRAD[k] = fluxRadius(p, o.mx, o.my, rmax, c.fluxFrac * auto.flux, id, hist);
+
+  // windowed centroid
+  const sig = FRAD[k]! > 0 ? Math.max((2 * FRAD[k]!) / 2.3548, 0.5) : Math.max(o.a, 0.5);
+  const w = windowed(p, o.mx, o.my, sig);
+  XW[k] = w.x + 1; YW[k] = w.y + 1; EX2W[k] = w.ex2; EY2W[k] = w.ey2; EXYW[k] = w.exy; SNRW[k] = w.snr;
+
+  // FWHM from the areas above fractions of the peak (Gaussian profile: A(t) = 2πσ²·ln(peak/t))
+  FWHM[k] = fwhmFromAreas(pix, d, o.peak, areas);
+
+  if (c.psf && psfWork) {
+    const r = psfWork.measure(c.psf, p, w.x, w.y);
+    FPSF[k] = r.flux; FPSFE[k] = r.fluxErr; SPREAD[k] = r.spread; SPREADE[k] = r.spreadErr;
+    flags |= r.flags;
+  }
+  FLAGS[k] = flags;
+}
+
+function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCatalog {
+  const n = objs.length;
+  const naper = c.diam.length;
   const F64 = () => new Float64Array(n);
   const I32 = () => new Int32Array(n);
-  const NUMBER = I32(), X = F64(), Y = F64(), XW = F64(), YW = F64(), EX2W = F64(), EY2W = F64(), EXYW = F64();
-  const X2 = F64(), Y2 = F64(), XY = F64(), EX2 = F64(), EY2 = F64(), EXY = F64();
-  const A = F64(), B = F64(), TH = F64(), EA = F64(), EB = F64(), ETH = F64(), CXX = F64(), CYY = F64(), CXY = F64();
-  const AREA = I32(), FISO = F64(), FISOE = F64(), FMAX = F64(), XPK = I32(), YPK = I32();
-  const FAPER = new Float64Array(n * naper), FAPERE = new Float64Array(n * naper), aperFlags = new Int32Array(n * naper);
-  const FAUTO = F64(), FAUTOE = F64(), KRON = F64(), FRAD = F64(), FWHM = F64();
-  const FPSF = F64(), FPSFE = F64(), SPREAD = F64(), SPREADE = F64();
-  const BACK = F64(), THRESH = F64(), FLAGS = I32(), IMAF = I32(), NIMAF = I32(), ELONG = F64(), SNRW = F64();
-  const hist = new Float64Array(4096);
-  const areas = new Int32Array(FWHM_LEVELS.length);
-  const psfWork = c.psf ? new PsfWork() : null;
-
-  for (let k = 0; k < n; k++) {
-    const o = objs[k]!;
-    const id = k + 1;
-    NUMBER[k] = id;
-    let flags = o.flags;
-    X[k] = o.mx + 1; Y[k] = o.my + 1;
-    X2[k] = o.x2; Y2[k] = o.y2; XY[k] = o.xy;
-    A[k] = o.a; B[k] = o.b; TH[k] = (o.theta * 180) / Math.PI;
-    CXX[k] = o.cxx; CYY[k] = o.cyy; CXY[k] = o.cxy;
-    ELONG[k] = o.b > 0 ? o.a / o.b : 0;
-    // ISOAREA as SExtractor's: footprint pixels whose (unfiltered) value is above the threshold
-    let isoArea = 0;
-    for (let j = 0; j < o.pix.length; j++) if (d[o.pix[j]!]! > o.dthresh) isoArea++;
-    AREA[k] = isoArea; FISO[k] = o.flux; FMAX[k] = o.peak; XPK[k] = o.peakx + 1; YPK[k] = o.peaky + 1;
-    THRESH[k] = o.dthresh;
-    // without a variance plane, the sky variance of this object is the background RMS² at its centre
-    if (!skyVarPlane) { const r = c.bkg.rmsAt(o.mx, o.my); p.constVariance = r * r; }
-    const cv = p.constVariance ?? 0;
-    // isophotal errors, flags from the footprint
-    let sv = 0, sxx = 0, syy = 0, sxy = 0, imaf = 0, nimaf = 0, sat = false;
-    const pix = o.pix;
-    for (let j = 0; j < pix.length; j++) {
-      const i = pix[j]!;
-      const x = i % width, y = (i - x) / width;
-      const dv = d[i]!;
-      const s = (skyVarPlane ? skyVarPlane[i]! : cv) + (dv > 0 ? dv * ig : 0);
-      const dx = x - o.mx, dy = y - o.my;
-      sv += s; sxx += s * dx * dx; syy += s * dy * dy; sxy += s * dx * dy;
-      if (c.mask) { const m = c.mask[i]!; if (m) { imaf |= m; nimaf++; if (m & MaskBits.SAT) sat = true; } }
-      if (c.image[i]! >= c.satLevel) sat = true;
-    }
-    FISOE[k] = Math.sqrt(sv);
-    const fl2 = o.flux * o.flux;
-    if (fl2 > 0) { EX2[k] = sxx / fl2; EY2[k] = syy / fl2; EXY[k] = sxy / fl2; }
-    if (o.singular) { EX2[k]! += 1 / 144 / Math.max(fl2 / sv, 1); EY2[k]! += 1 / 144 / Math.max(fl2 / sv, 1); }
-    const es = errorEllipse(EX2[k]!, EY2[k]!, EXY[k]!);
-    EA[k] = es.a; EB[k] = es.b; ETH[k] = es.theta;
-    IMAF[k] = imaf; NIMAF[k] = nimaf;
-    if (sat) flags |= FLAG_SATURATED;
-    if (o.xmin === 0 || o.ymin === 0 || o.xmax === width - 1 || o.ymax === height - 1) flags |= FLAG_TRUNCATED;
-    BACK[k] = c.bkg.backAt(o.mx, o.my);
-    if (!c.full) { FLAGS[k] = flags; continue; }
-
-    // circular apertures at the isophotal barycentre
-    sumCircles(p, o.mx, o.my, radii, FAPER, FAPERE, aperFlags, k * naper);
-    for (let q = 0; q < naper; q++) {
-      FAPERE[k * naper + q] = Math.sqrt(FAPERE[k * naper + q]!);
-      flags |= aperFlags[k * naper + q]!;
-    }
-
-    // Kron radius within 6 × the isophotal ellipse, neighbours and bad pixels left out
-    const kr = kronRadius(p, o, id);
-    const rk = kr.rk;
-    // as SExtractor: the Kron window (6 × the isophotal ellipse) crossing the edge flags 16
-    if (kronWindowCrossesEdge(o, width, height)) flags |= FLAG_APER_INCOMPLETE;
-    let kf = c.kronFact * rk;
-    if (!(kf >= c.kronMin)) kf = c.kronMin;
-    KRON[k] = kf;
-    const bmin = Math.max(o.b, 1e-3);
-    const auto = sumEllipse(p, o.mx, o.my, o.cxx, o.cyy, o.cxy, kf, bmin, id);
-    FAUTO[k] = auto.flux; FAUTOE[k] = Math.sqrt(auto.variance);
-    flags |= auto.flags;
-    // flag 1: other objects or unusable pixels cover more than 10% of the Kron window or of the AUTO aperture
-    if (kr.maskedFrac > 0.1 || auto.neighbourArea + auto.badArea > 0.1 * (auto.area + auto.badArea)) flags |= FLAG_CROWDED;
-
-    // half-light radius from the growth curve in circles, normalised to FLUX_AUTO
-    const rmax = Math.max(kf * o.a, 2);
-    FRAD[k] = fluxRadius(p, o.mx, o.my, rmax, c.fluxFrac * auto.flux, id, hist);
-
-    // windowed centroid
-    const sig = FRAD[k]! > 0 ? Math.max((2 * FRAD[k]!) / 2.3548, 0.5) : Math.max(o.a, 0.5);
-    const w = windowed(p, o.mx, o.my, sig);
-    XW[k] = w.x + 1; YW[k] = w.y + 1; EX2W[k] = w.ex2; EY2W[k] = w.ey2; EXYW[k] = w.exy; SNRW[k] = w.snr;
-
-    // FWHM from the areas above fractions of the peak (Gaussian profile: A(t) = 2πσ²·ln(peak/t))
-    FWHM[k] = fwhmFromAreas(pix, d, o.peak, areas);
-
-    if (c.psf && psfWork) {
-      const r = psfWork.measure(c.psf, p, w.x, w.y);
-      FPSF[k] = r.flux; FPSFE[k] = r.fluxErr; SPREAD[k] = r.spread; SPREADE[k] = r.spreadErr;
-      flags |= r.flags;
-    }
-    FLAGS[k] = flags;
-  }
+  const m: MeasureColumns = {
+    NUMBER: I32(), X: F64(), Y: F64(), XW: F64(), YW: F64(), EX2W: F64(), EY2W: F64(), EXYW: F64(),
+    X2: F64(), Y2: F64(), XY: F64(), EX2: F64(), EY2: F64(), EXY: F64(),
+    A: F64(), B: F64(), TH: F64(), EA: F64(), EB: F64(), ETH: F64(), CXX: F64(), CYY: F64(), CXY: F64(),
+    AREA: I32(), FISO: F64(), FISOE: F64(), FMAX: F64(), XPK: I32(), YPK: I32(),
+    FAPER: new Float64Array(n * naper), FAPERE: new Float64Array(n * naper), aperFlags: new Int32Array(n * naper),
+    FAUTO: F64(), FAUTOE: F64(), KRON: F64(), FRAD: F64(), FWHM: F64(),
+    FPSF: F64(), FPSFE: F64(), SPREAD: F64(), SPREADE: F64(),
+    BACK: F64(), THRESH: F64(), FLAGS: I32(), IMAF: I32(), NIMAF: I32(), ELONG: F64(), SNRW: F64(),
+  };
+  const w: MeasureWork = {
+    radii: c.diam.map((x) => x / 2), hist: new Float64Array(4096), areas: new Int32Array(FWHM_LEVELS.length),
+    psfWork: c.psf ? new PsfWork() : null,
+  };
+  // one object at a time in a function of its own (compiled once, not on-stack in this loop)
+  for (let k = 0; k < n; k++) measureObject(k, objs[k]!, p, c, m, w);
+  const { NUMBER, X, Y, XW, YW, EX2W, EY2W, EXYW, X2, Y2, XY, EX2, EY2, EXY, A, B, TH, EA, EB, ETH, CXX, CYY, CXY,
+    AREA, FISO, FISOE, FMAX, XPK, YPK, FAPER, FAPERE, FAUTO, FAUTOE, KRON, FRAD, FWHM, FPSF, FPSFE, SPREAD, SPREADE,
+    BACK, THRESH, FLAGS, IMAF, NIMAF, ELONG, SNRW } = m;
 
   const cat = new SourceCatalog(n);
   cat.add('NUMBER', NUMBER, 'Running object number')
