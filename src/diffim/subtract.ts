@@ -476,14 +476,30 @@ export function decorrelationKernel(kappa: Float64Array, size: number, varTarget
 
 /** Clipped rms of D/√var over valid pixels (sampled), 3σ clip. */
 export function noiseRatio(d: Float32Array, v: Float32Array, step = 3): number {
-  const a = new Float32Array(Math.ceil(d.length / step));
-  let na = 0;
-  for (let i = 0; i < d.length; i += step) { const x = d[i]!, s = v[i]!; if (x === x && s > 0 && s < Infinity) a[na++] = x / Math.sqrt(s); }
+  // one pass into a fine histogram of D/σ over (−8, 8) (per-bin count, sum, sum of squares: the
+  // sums are exact, only the clip boundary is resolved to a bin of 0.004); the few values outside
+  // are kept as they are. The 3σ clipping then iterates over bins.
+  const NB = 4000, Z0 = -8, BW = 16 / NB;
+  const hn = new Float64Array(NB), hs = new Float64Array(NB), hs2 = new Float64Array(NB);
+  let out = new Float64Array(1024), no = 0, na = 0;
+  for (let i = 0; i < d.length; i += step) {
+    const x = d[i]!, s = v[i]!;
+    if (!(x === x && s > 0 && s < Infinity)) continue;
+    const z = x / Math.sqrt(s);
+    na++;
+    if (z > Z0 && z < -Z0) { const b = ((z - Z0) / BW) | 0; hn[b]!++; hs[b]! += z; hs2[b]! += z * z; }
+    else { if (no === out.length) { const o2 = new Float64Array(2 * no); o2.set(out); out = o2; } out[no++] = z; }
+  }
   if (!na) return NaN;
   let lo = -Infinity, hi = Infinity, sd = NaN;
   for (let it = 0; it < 10; it++) {
     let s = 0, s2 = 0, n = 0;
-    for (let i = 0; i < na; i++) { const x = a[i]!; if (x > lo && x < hi) { s += x; s2 += x * x; n++; } }
+    for (let b = 0; b < NB; b++) {
+      if (!hn[b]) continue;
+      const c = Z0 + (b + 0.5) * BW;
+      if (c > lo && c < hi) { s += hs[b]!; s2 += hs2[b]!; n += hn[b]!; }
+    }
+    for (let i = 0; i < no; i++) { const x = out[i]!; if (x > lo && x < hi) { s += x; s2 += x * x; n++; } }
     const m = s / n; const nsd = Math.sqrt(Math.max(0, s2 / n - m * m));
     if (Math.abs(nsd - sd) < 1e-6 * nsd) break;
     sd = nsd; lo = m - 3 * sd; hi = m + 3 * sd;
