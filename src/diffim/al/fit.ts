@@ -123,7 +123,17 @@ export function solveSpd(A: Float64Array, b: Float64Array, n: number): Float64Ar
  * Basis images of one stamp: for fit pixels (x, y) in [xc−rs, xc+rs]², C_k(x, y) = [R ⊗ B'_k](x, y).
  * Returns null when the convolved region touches a bad pixel or leaves the image.
  */
-function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, rs: number): Float64Array | null {
+/** Scratch planes reused from stamp to stamp (grown on demand; contents are not kept). */
+class Scratch {
+  private bufs = new Map<string, Float64Array>();
+  get(name: string, n: number): Float64Array {
+    let b = this.bufs.get(name);
+    if (!b || b.length < n) { b = new Float64Array(n); this.bufs.set(name, b); }
+    return b;
+  }
+}
+
+function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, rs: number, scratch: Scratch): Float64Array | null {
   const { width, height, ref, bad } = img;
   const hw = basis.spec.hw;
   const ext = rs + hw;
@@ -135,7 +145,7 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
   // Every 1-D factor is even or odd about 0 (Gaussian × power), so each tap pair (±v) is one
   // multiply of R(x − v) ± R(x + v). Horizontal pair sums/differences for every extended row:
   const vmaxX = Math.max(0, ...sym.hMax);
-  const R0 = new Float64Array(ns), SP = new Float64Array(vmaxX * ns), SM = new Float64Array(vmaxX * ns);
+  const R0 = scratch.get('R0', ns), SP = scratch.get('SP', vmaxX * ns), SM = scratch.get('SM', vmaxX * ns);
   for (let j = 0; j < tall; j++) {
     const row = (yc - ext + j) * width + xc - rs, o = j * side;
     for (let i = 0; i < side; i++) R0[o + i] = ref[row + i]!;
@@ -145,17 +155,18 @@ function stampBasis(img: FitImages, basis: KernelBasis, xc: number, yc: number, 
     }
   }
   // horizontal passes: H_h(x, yy) = Σ_u f(u)·R(x − u, yy), x in the fit columns, yy over the extended rows
-  const H = new Float64Array(nh * ns);
+  const H = scratch.get('H', nh * ns);
   for (let h = 0; h < nh; h++) {
     const f = basis.hFactors[h]!, base = h * ns, odd = sym.hOdd[h]!;
     if (!odd) { const c = f[hw]!; for (let q = 0; q < ns; q++) H[base + q] = c * R0[q]!; }
+    else H.fill(0, base, base + ns);
     addTaps(H, base, odd ? SM : SP, ns, f, hw, sym.hMax[h]!);
   }
   // vertical passes: C_k(y) = Σ_v g(v)·H(y − v); the output row j reads H rows j + hw ∓ v (stride side)
   const nb = basis.n;
   const C = new Float64Array(nb * np);
   const vmaxY = Math.max(0, ...sym.vMax);
-  const VP = new Float64Array(vmaxY * np), VM = new Float64Array(vmaxY * np);
+  const VP = scratch.get('VP', vmaxY * np), VM = scratch.get('VM', vmaxY * np);
   let curH = -1, curMax = 0;
   for (let k = 0; k < nb; k++) {
     const fy = basis.fy[k]!, h = basis.hIndex[k]!, hb = h * ns, ob = k * np;
@@ -238,12 +249,12 @@ function basisSymmetry(basis: KernelBasis): BasisSymmetry {
   return r;
 }
 
-function localNormal(sd: StampData, nb: number): void {
+function localNormal(sd: StampData, nb: number, scratch: Scratch): void {
   const nl = nb + 1, np = sd.np;
   const Q = new Float64Array(nl * nl), q = new Float64Array(nl);
   const { C, t, w } = sd;
   // weighted copies once, then plain dot products
-  const Cw = new Float64Array(nb * np);
+  const Cw = scratch.get('Cw', nb * np);
   for (let k = 0; k < nb; k++) { const o = k * np; for (let p = 0; p < np; p++) Cw[o + p] = C[o + p]! * w[p]!; }
   for (let i = 0; i < nb; i++) {
     const bi = i * np;
@@ -342,9 +353,10 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
   }
   ratios.sort((p, q) => p - q);
   const ks2 = ratios.length ? ratios[ratios.length >> 1]! ** 2 : 1;
+  const scratch = new Scratch();
   for (const c of centres) {
     const xc = Math.round(c.x), yc = Math.round(c.y);
-    const C = stampBasis(img, basis, xc, yc, rs);
+    const C = stampBasis(img, basis, xc, yc, rs, scratch);
     const st: AlStamp = { x: xc, y: yc, ksum: NaN, chi2: NaN, chi2Global: NaN, rejected: '' };
     stamps.push(st);
     if (!C) { st.rejected = 'edge or bad pixels'; data.push(null); continue; }
@@ -365,7 +377,7 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
     for (let y = yc - rc; y <= yc + rc && !coreBad; y++) for (let x = xc - rc; x <= xc + rc; x++) if (bad[y * width + x]) { coreBad = true; break; }
     if (okPix < np * 0.9 || coreBad) { st.rejected = 'bad pixels in target'; data.push(null); continue; }
     const sd: StampData = { x: xc, y: yc, C, t, w, Q: new Float64Array(0), q: new Float64Array(0), tt: 0, np };
-    localNormal(sd, nb);
+    localNormal(sd, nb, scratch);
     data.push(sd);
   }
   // per-stamp solutions
