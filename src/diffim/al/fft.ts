@@ -55,6 +55,19 @@ export class Fft {
         re[s] = ar + br; im[s] = ai + bi; re[s + 1] = ar - br; im[s + 1] = ai - bi;
       }
       h = 2; stage = 1;
+    } else {
+      // first fused pair of stages (halves 1 and 2): all twiddles are 1 or ±i
+      for (let g = off; g < off + n; g += 4) {
+        const a0r = re[g]!, a0i = im[g]!, x1r = re[g + 1]!, x1i = im[g + 1]!;
+        const a2r = re[g + 2]!, a2i = im[g + 2]!, x3r = re[g + 3]!, x3i = im[g + 3]!;
+        const b0r = a0r + x1r, b0i = a0i + x1i, b1r = a0r - x1r, b1i = a0i - x1i;
+        const b2r = a2r + x3r, b2i = a2i + x3i, b3r = a2r - x3r, b3i = a2i - x3i;
+        re[g] = b0r + b2r; im[g] = b0i + b2i; re[g + 2] = b0r - b2r; im[g + 2] = b0i - b2i;
+        // b3·(sg·i)
+        const tr = -sg * b3i, ti = sg * b3r;
+        re[g + 1] = b1r + tr; im[g + 1] = b1i + ti; re[g + 3] = b1r - tr; im[g + 3] = b1i - ti;
+      }
+      h = 4; stage = 2;
     }
     for (; stage < this.logn; stage += 2) {
       // fused stages with halves h and 2h over groups of 4h
@@ -92,7 +105,7 @@ export class Fft {
     const sg = inverse ? 1 : -1;
     // fused radix-2² blocks from the largest half-size down, then the odd radix-2 stage
     // (the DIT schedule: [h = 1 plain if log n is odd], fused h = 1|2, ×4, …, n/4)
-    const hMin = this.logn & 1 ? 2 : 1;
+    const hMin = this.logn & 1 ? 2 : 4;
     for (let h = n / 4; h >= hMin; h /= 4) {
       const q = 4 * h;
       const st1 = n / (2 * h), st2 = n / q;
@@ -124,6 +137,18 @@ export class Fft {
       for (let s = off; s < off + n; s += 2) {
         const ar = re[s]!, ai = im[s]!, br = re[s + 1]!, bi = im[s + 1]!;
         re[s] = ar + br; im[s] = ai + bi; re[s + 1] = ar - br; im[s + 1] = ai - bi;
+      }
+    } else {
+      // last fused pair of stages (halves 2 and 1): all twiddles are 1 or ±i
+      for (let g = off; g < off + n; g += 4) {
+        const a0r = re[g]!, a0i = im[g]!, a1r = re[g + 1]!, a1i = im[g + 1]!;
+        const a2r = re[g + 2]!, a2i = im[g + 2]!, a3r = re[g + 3]!, a3i = im[g + 3]!;
+        const c0r = a0r + a2r, c0i = a0i + a2i, c2r = a0r - a2r, c2i = a0i - a2i;
+        const c1r = a1r + a3r, c1i = a1i + a3i, dr = a1r - a3r, di = a1i - a3i;
+        // (a1 − a3)·(sg·i)
+        const c3r = -sg * di, c3i = sg * dr;
+        re[g] = c0r + c1r; im[g] = c0i + c1i; re[g + 1] = c0r - c1r; im[g + 1] = c0i - c1i;
+        re[g + 2] = c2r + c3r; im[g + 2] = c2i + c3i; re[g + 3] = c2r - c3r; im[g + 3] = c2i - c3i;
       }
     }
   }
@@ -161,7 +186,7 @@ export class Fft {
   private colsDif(re: Float64Array, im: Float64Array, inverse: boolean, cA: number, cB: number): void {
     const n = this.n, cs = this.cs, sn = this.sn;
     const sg = inverse ? 1 : -1;
-    const hMin = this.logn & 1 ? 2 : 1;
+    const hMin = this.logn & 1 ? 2 : 4;
     for (let h = n / 4; h >= hMin; h /= 4) {
       const q = 4 * h;
       const st1 = n / (2 * h), st2 = n / q;
@@ -199,6 +224,20 @@ export class Fft {
           re[o0 + c] = ar + br; im[o0 + c] = ai + bi; re[o1 + c] = ar - br; im[o1 + c] = ai - bi;
         }
       }
+    } else {
+      // last fused pair of stages (halves 2 and 1): twiddles 1 or ±i
+      for (let g = 0; g < n; g += 4) {
+        const o0 = g * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
+        for (let c = cA; c < cB; c++) {
+          const a0r = re[o0 + c]!, a0i = im[o0 + c]!, a1r = re[o1 + c]!, a1i = im[o1 + c]!;
+          const a2r = re[o2 + c]!, a2i = im[o2 + c]!, a3r = re[o3 + c]!, a3i = im[o3 + c]!;
+          const c0r = a0r + a2r, c0i = a0i + a2i, c2r = a0r - a2r, c2i = a0i - a2i;
+          const c1r = a1r + a3r, c1i = a1i + a3i, dr = a1r - a3r, di = a1i - a3i;
+          const c3r = -sg * di, c3i = sg * dr;
+          re[o0 + c] = c0r + c1r; im[o0 + c] = c0i + c1i; re[o1 + c] = c0r - c1r; im[o1 + c] = c0i - c1i;
+          re[o2 + c] = c2r + c3r; im[o2 + c] = c2i + c3i; re[o3 + c] = c2r - c3r; im[o3 + c] = c2i - c3i;
+        }
+      }
     }
   }
 
@@ -225,6 +264,21 @@ export class Fft {
         }
       }
       h = 2; stage = 1;
+    } else {
+      // first fused pair of stages (halves 1 and 2): twiddles 1 or ±i
+      for (let g = 0; g < n; g += 4) {
+        const o0 = g * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
+        for (let c = cA; c < cB; c++) {
+          const a0r = re[o0 + c]!, a0i = im[o0 + c]!, x1r = re[o1 + c]!, x1i = im[o1 + c]!;
+          const a2r = re[o2 + c]!, a2i = im[o2 + c]!, x3r = re[o3 + c]!, x3i = im[o3 + c]!;
+          const b0r = a0r + x1r, b0i = a0i + x1i, b1r = a0r - x1r, b1i = a0i - x1i;
+          const b2r = a2r + x3r, b2i = a2i + x3i, b3r = a2r - x3r, b3i = a2i - x3i;
+          re[o0 + c] = b0r + b2r; im[o0 + c] = b0i + b2i; re[o2 + c] = b0r - b2r; im[o2 + c] = b0i - b2i;
+          const tr = -sg * b3i, ti = sg * b3r;
+          re[o1 + c] = b1r + tr; im[o1 + c] = b1i + ti; re[o3 + c] = b1r - tr; im[o3 + c] = b1i - ti;
+        }
+      }
+      h = 4; stage = 2;
     }
     for (; stage < this.logn; stage += 2) {
       const q = 4 * h;
