@@ -64,12 +64,14 @@ const BIN_PER_SIGMA = 16;
 // The per-pixel loops of meshStats live in their own small functions: inside meshStats, a hot
 // loop optimised on the stack (OSR) on the first mesh left the rest of the function without type
 // feedback, and V8 deoptimised and re-optimised it over and over (~60 times per CCD).
-const cutOut = new Float64Array(2);
-/** Count, Σu and Σu² (u = v − centre; in out[0], out[1]) of the values within [lo, hi]. */
-function cutMoments(buf: Float32Array, n: number, centre: number, lo: number, hi: number, out: Float64Array): number {
+// cutMoments' Σu and Σu² (module variables: a keyed store after the loop, reached with no type
+// feedback when the loop was optimised on the stack, bailed out on every call).
+let cutSum = 0, cutSum2 = 0;
+/** Count, Σu and Σu² (u = v − centre; in cutSum, cutSum2) of the values within [lo, hi]. */
+function cutMoments(buf: Float32Array, n: number, centre: number, lo: number, hi: number): number {
   let m = 0, t = 0, t2 = 0;
   for (let i = 0; i < n; i++) { const v = buf[i]!; if (v >= lo && v <= hi) { const u = v - centre; m++; t += u; t2 += u * u; } }
-  out[0] = t; out[1] = t2;
+  cutSum = t; cutSum2 = t2;
   return m;
 }
 
@@ -92,10 +94,10 @@ function meshStats(buf: Float32Array, n: number, hist: Float64Array, pearson: nu
   mean += shift;
   // ±2σ cut about the mean (removes most of the bright object pixels)
   {
-    const m = cutMoments(buf, n, mean, mean - 2 * sig, mean + 2 * sig, cutOut);
+    const m = cutMoments(buf, n, mean, mean - 2 * sig, mean + 2 * sig);
     if (m < 2) return { back: mean, rms: sig };
-    const dm = cutOut[0]! / m;
-    sig = Math.sqrt(Math.max(0, cutOut[1]! / m - dm * dm));
+    const dm = cutSum / m;
+    sig = Math.sqrt(Math.max(0, cutSum2 / m - dm * dm));
     mean += dm;
   }
   if (!(sig > 0)) return { back: mean, rms: 0 };
