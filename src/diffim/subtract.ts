@@ -760,6 +760,9 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   // (an image with no flagged pixel and no mask bit adds nothing: skip its scan)
   if (convolved === 'template' ? tAny : sAny) grower.grow(mask, rMaskIn, flags, rBits[0], rBits[1], hw + hphi);
   if (convolved === 'template' ? sAny : tAny) grower.grow(mask, tMaskIn, flags, tgBits[0], tgBits[1], hphi);
+  // still all zero (clean inputs): written, never read, below (a read before the first write of a
+  // fresh page costs a second page fault)
+  const maskZero = !sAny && !tAny;
   // D in place of the convolution output
   const image = dgen;
   const edge = hw + hphi;
@@ -773,18 +776,22 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   for (let y = 0; y < height; y++) {
     const o = y * width;
     if (y < edge || y >= height - edge) {
-      for (let i = o; i < o + width; i++) mask[i]! |= MaskBits.EDGE;
+      if (maskZero) mask.fill(MaskBits.EDGE, o, o + width);
+      else for (let i = o; i < o + width; i++) mask[i]! |= MaskBits.EDGE;
       image.fill(NaN, o, o + width); variance.fill(NaN, o, o + width); matched.fill(NaN, o, o + width);
       continue;
     }
     backgroundRow(sol, y, bgRow);
-    for (let x = 0; x < xe0; x++) mask[o + x]! |= MaskBits.EDGE;
-    for (let x = xe1; x < width; x++) mask[o + x]! |= MaskBits.EDGE;
+    if (maskZero) { mask.fill(MaskBits.EDGE, o, o + xe0); mask.fill(MaskBits.EDGE, o + xe1, o + width); }
+    else {
+      for (let x = 0; x < xe0; x++) mask[o + x]! |= MaskBits.EDGE;
+      for (let x = xe1; x < width; x++) mask[o + x]! |= MaskBits.EDGE;
+    }
     image.fill(NaN, o, o + xe0); variance.fill(NaN, o, o + xe0); matched.fill(NaN, o, o + xe0);
     image.fill(NaN, o + xe1, o + width); variance.fill(NaN, o + xe1, o + width); matched.fill(NaN, o + xe1, o + width);
     for (let x = xe0; x < xe1; x++) {
       const i = o + x;
-      if (mask[i]! & dead0) { image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
+      if (!maskZero && (mask[i]! & dead0)) { image[i] = NaN; variance[i] = NaN; matched[i] = NaN; continue; }
       const d = (image[i]! - bgRow[x]!) * sign * scale;
       image[i] = d;
       variance[i] = (decorrelate ? targetVar[i]! + k2 * refVar[i]! : variance[i]!) * ss;

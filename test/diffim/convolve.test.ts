@@ -97,3 +97,28 @@ test('sparse mask growth equals the dense box dilation (bits from the mask plane
     assert.deepEqual(again, want, `reuse, r = ${r}`);
   }
 });
+
+test('flagged and NaN pixels read as 0 (bad plane) equal a convolution of the cleaned image', () => {
+  const W = 301, H = 257, rng = new Rng(9);
+  const src = new Float32Array(W * H), ex = new Float32Array(W * H), bad = new Uint8Array(W * H);
+  for (let i = 0; i < src.length; i++) { src[i] = 100 + rng.normal() * 10; ex[i] = rng.normal(); }
+  for (let i = 0; i < 400; i++) bad[Math.floor(rng.next() * W * H)] = 1 + Math.floor(rng.next() * 8);
+  for (let y = 0; y < H; y++) bad[y * W + 77] = 4; // a bad column
+  for (let i = 0; i < 50; i++) src[Math.floor(rng.next() * W * H)] = NaN; // NaN without a flag
+  for (let i = 0; i < 50; i++) ex[Math.floor(rng.next() * W * H)] = NaN;
+  const clean = (a: Float32Array) => Float32Array.from(a, (v, i) => (bad[i] || v !== v ? 0 : v));
+  const size = 13, terms: KernelTerm[] = [];
+  for (let t = 0; t <= 1; t++) for (let j = 0; j <= t; j++) {
+    const k = new Float64Array(size * size);
+    for (let i = 0; i < k.length; i++) k[i] = rng.normal();
+    terms.push({ kernel: k, size, ax: t - j, ay: j });
+  }
+  const ek = new Float64Array(size * size);
+  for (let i = 0; i < ek.length; i++) ek[i] = rng.normal();
+  const base = { width: W, height: H, terms, cx: 150, cy: 128, sx: 150, sy: 128 };
+  const a = convolveSpatial({ ...base, src, bad, extra: { src: ex, kernel: ek, size } });
+  const b = convolveSpatial({ ...base, src: clean(src), extra: { src: clean(ex), kernel: ek, size } });
+  let e = 0, m = 0;
+  for (let i = 0; i < a.length; i++) { e = Math.max(e, Math.abs(a[i]! - b[i]!)); m = Math.max(m, Math.abs(b[i]!)); }
+  assert.ok(e === 0 || e < 1e-7 * m, `max difference ${e} of ${m}`);
+});

@@ -173,7 +173,14 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   for (let b = 0; b <= maxB; b++) needB.push(specs.some((r) => r[b] !== null) || (b === 0 && espec !== null));
   const y0 = inp.y0 ?? 0, y1 = Math.min(inp.y1 ?? height, height);
   const bad = inp.bad;
-  const load = bad ? (a: Float32Array, w: number, h: number, bx: number, by: number, nt: number, dst: Float64Array) => loadTileClean(a, bad, w, h, bx, by, nt, dst) : loadTile;
+  let load = loadTile;
+  if (bad) {
+    // 32-px blocks of each needed row that hold a flagged or NaN pixel (the rest is copied plainly)
+    const r0 = Math.max(0, y0 - hk), r1 = Math.min(height, y1 + hk);
+    const dS = dirtyBlocks(src, bad, width, r0, r1), dE = inp.extra ? dirtyBlocks(inp.extra.src, bad, width, r0, r1) : dS;
+    const eSrc = inp.extra?.src;
+    load = (a, w, h, bx, by, nt, dst) => loadTileClean(a, bad, a === eSrc && a !== src ? dE : dS, w, h, bx, by, nt, dst);
+  }
   // bit-reversed row index of −ky for the row holding ky (Hermitian pairs)
   const rev = new Uint32Array(n);
   { let l = 0; while (1 << l < n) l++; for (let i = 0; i < n; i++) { let r = 0; for (let b = 0, v = i; b < l; b++, v >>= 1) r = (r << 1) | (v & 1); rev[i] = r; } }
@@ -276,17 +283,41 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
 }
 
 /** As loadTile (dst pre-zeroed, outside the image stays 0), with flagged and NaN pixels as 0. */
-function loadTileClean(src: Float32Array, bad: Uint8Array, width: number, height: number, bx: number, by: number, n: number, dst: Float64Array): void {
+function loadTileClean(src: Float32Array, bad: Uint8Array, dirty: Uint8Array, width: number, height: number, bx: number, by: number, n: number, dst: Float64Array): void {
   const x0 = Math.max(0, -bx), x1 = Math.min(n, width - bx);
+  const nb = (width + 31) >> 5;
   for (let y = 0; y < n; y++) {
     const sy = by + y;
     if (sy < 0 || sy >= height) continue;
-    const srow = sy * width + bx, drow = y * n;
-    for (let x = x0; x < x1; x++) {
-      const v = src[srow + x]!;
-      dst[drow + x] = bad[srow + x]! !== 0 || v - v !== 0 ? 0 : v;
+    const srow = sy * width + bx, drow = y * n, dr = sy * nb;
+    // runs of image columns [ix, ixEnd) within one 32-px block
+    for (let x = x0; x < x1;) {
+      const ix = bx + x, blk = ix >> 5;
+      const xe = Math.min(x1, ((blk + 1) << 5) - bx);
+      if (dirty[dr + blk]) {
+        for (let k = x; k < xe; k++) { const v = src[srow + k]!; dst[drow + k] = bad[srow + k]! !== 0 || v - v !== 0 ? 0 : v; }
+      } else {
+        for (let k = x; k < xe; k++) dst[drow + k] = src[srow + k]!;
+      }
+      x = xe;
     }
   }
+}
+
+/** Per row r0 ≤ y < r1 and 32-px block: 1 if a pixel there is flagged or NaN (rows outside stay 0). */
+function dirtyBlocks(src: Float32Array, bad: Uint8Array, width: number, r0: number, r1: number): Uint8Array {
+  const nb = (width + 31) >> 5;
+  const out = new Uint8Array(nb * Math.ceil(src.length / width));
+  for (let y = r0; y < r1; y++) {
+    const o = y * width;
+    for (let b = 0; b < nb; b++) {
+      const a = o + (b << 5), e = o + Math.min(width, (b + 1) << 5);
+      let d = 0;
+      for (let i = a; i < e; i++) { const v = src[i]!; if (bad[i]! !== 0 || v - v !== 0) { d = 1; break; } }
+      out[y * nb + b] = d;
+    }
+  }
+  return out;
 }
 
 /** Z[zo..zo+n) (=|+=) A[ao..ao+n)·S[zo..zo+n), complex; S interleaved (re, im). */
