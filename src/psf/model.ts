@@ -63,6 +63,29 @@ function lanczosTaps(count: number, c0: number, step: number, s: number, c: numb
   }
 }
 
+/**
+ * The coefficient planes (nTerms planes of n × n) convolved with a D × D kernel K, on the
+ * (n + D − 1)² grid: out(v, u) = Σ K(b, a) · coeffs(v − b, u − a) (coeffs zero outside).
+ */
+function convolveBasis(coeffs: Float64Array, nTerms: number, n: number, K: Float64Array, D: number): Float64Array {
+  const m = n + D - 1, mm = m * m, nn = n * n;
+  const co = new Float64Array(nTerms * mm);
+  for (let t = 0; t < nTerms; t++) {
+    const src = t * nn, dst = t * mm;
+    for (let v = 0; v < n; v++) {
+      for (let u = 0; u < n; u++) {
+        const c = coeffs[src + v * n + u]!;
+        if (c === 0) continue;
+        for (let b = 0; b < D; b++) {
+          const o = dst + (v + b) * m + u;
+          for (let a = 0; a < D; a++) co[o + a]! += c * K[b * D + a]!;
+        }
+      }
+    }
+  }
+  return co;
+}
+
 /** renderGrid's pass along x: tmp[by·w + i] = Σ_t wx[i·6 + t] · basis[by·n + jx[i] + t] for rows byLo..byHi. */
 function renderPassX(basis: Float64Array, n: number, w: number, jx: Int32Array, wx: Float64Array, tmp: Float64Array, byLo: number, byHi: number): void {
   for (let by = byLo; by <= byHi; by++) {
@@ -277,27 +300,11 @@ export class PsfModel {
   convolvedStampAt(x: number, y: number, size: number, kernel: { key: number; r: number; k: Float64Array }, out?: Float32Array): Float32Array | undefined {
     if (this.sampling !== 1) return undefined;
     if (size % 2 !== 1) throw new RangeError(`PSF stamp size ${size} must be odd`);
-    const R = kernel.r, D = 2 * R + 1, n = this.size, m = n + 2 * R, mm = m * m, nn = n * n;
+    const R = kernel.r, D = 2 * R + 1, n = this.size, m = n + 2 * R, mm = m * m;
     let cv = this.convCache.get(kernel.key);
     if (!cv) {
       if (this.convCache.size > 256) this.convCache.clear();
-      const co = new Float64Array(this.nTerms * mm);
-      const K = kernel.k;
-      for (let t = 0; t < this.nTerms; t++) {
-        const src = t * nn, dst = t * mm;
-        // out(v, u) = Σ K(b, a) · coeffs(v − b, u − a) over the (n + 2R)² grid (coeffs zero outside)
-        for (let v = 0; v < n; v++) {
-          for (let u = 0; u < n; u++) {
-            const c = this.coeffs[src + v * n + u]!;
-            if (c === 0) continue;
-            for (let b = 0; b < D; b++) {
-              const o = dst + (v + b) * m + u;
-              for (let a = 0; a < D; a++) co[o + a]! += c * K[b * D + a]!;
-            }
-          }
-        }
-      }
-      cv = co;
+      cv = convolveBasis(this.coeffs, this.nTerms, n, kernel.k, D);
       this.convCache.set(kernel.key, cv);
     }
     const X = (x - this.polZero[0]) / this.polScale[0];
