@@ -12,6 +12,7 @@
  * expanded by the spatial polynomial terms at the stamp centre.
  */
 import { TesseraError } from '../../util/errors.js';
+import { quickselect } from '../../image/stats.js';
 import { type KernelBasis, nPoly, polyTerms } from './basis.js';
 
 export interface FitImages {
@@ -495,25 +496,34 @@ export function fitAlKernel(img: FitImages, basis: KernelBasis, centres: readonl
     const ratios: { r: number; w: number }[] = [];
     const rAp = Math.max(3, rs - 4), rIn = rs - 2;
     const mk = new Float64Array(np);
-    const ringT: number[] = [], ringM: number[] = [];
+    const ringT = new Float64Array(np), ringM = new Float64Array(np);
     for (const s of usedIdx) {
       const sd = data[s]!;
       localCoef(sd, theta, a);
       const a0 = a[0]!;
       if (!(a0 > 0)) continue;
       mk.fill(0);
-      for (let k = 0; k < nb; k++) { const c = a[k]! / a0, o = k * np; if (c !== 0) for (let q = 0; q < np; q++) mk[q]! += c * sd.C[o + q]!; }
-      ringT.length = 0; ringM.length = 0;
+      {
+        // four basis images per pass over mk
+        const C = sd.C;
+        let k = 0;
+        for (; k + 3 < nb; k += 4) {
+          const c0 = a[k]! / a0, c1 = a[k + 1]! / a0, c2 = a[k + 2]! / a0, c3 = a[k + 3]! / a0;
+          const o0 = k * np, o1 = o0 + np, o2 = o1 + np, o3 = o2 + np;
+          for (let q = 0; q < np; q++) mk[q]! += c0 * C[o0 + q]! + c1 * C[o1 + q]! + c2 * C[o2 + q]! + c3 * C[o3 + q]!;
+        }
+        for (; k < nb; k++) { const c = a[k]! / a0, o = k * np; for (let q = 0; q < np; q++) mk[q]! += c * C[o + q]!; }
+      }
+      let nr = 0;
       let st = 0, sm = 0, nAp = 0, vAp = 0, ok = true;
       for (let j = 0; j < side && ok; j++) for (let i = 0; i < side; i++) {
         const q = j * side + i, r2 = (i - rs) ** 2 + (j - rs) ** 2;
         if (sd.w[q] === 0) { if (r2 <= rAp * rAp) { ok = false; break; } continue; }
-        if (r2 >= rIn * rIn) { ringT.push(sd.t[q]!); ringM.push(mk[q]!); }
+        if (r2 >= rIn * rIn) { ringT[nr] = sd.t[q]!; ringM[nr++] = mk[q]!; }
         else if (r2 <= rAp * rAp) { st += sd.t[q]!; sm += mk[q]!; nAp++; vAp += 1 / sd.w[q]!; }
       }
-      if (!ok || ringT.length < 20) continue;
-      ringT.sort((x, y) => x - y); ringM.sort((x, y) => x - y);
-      const ft = st - nAp * ringT[ringT.length >> 1]!, fm = sm - nAp * ringM[ringM.length >> 1]!;
+      if (!ok || nr < 20) continue;
+      const ft = st - nAp * quickselect(ringT, nr >> 1, nr), fm = sm - nAp * quickselect(ringM, nr >> 1, nr);
       if (!(fm > 0)) continue;
       ratios.push({ r: ft / fm, w: (fm * fm) / vAp });
     }
