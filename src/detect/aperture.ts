@@ -67,6 +67,18 @@ export interface PixelPlanes {
   segmentation?: Int32Array;
 }
 
+/**
+ * PixelPlanes with every field present, always in the same order: the aperture and window
+ * functions then see one object shape from every caller (detection, calibration, PSF
+ * measurements), so V8 compiles them once instead of deoptimising on a second shape.
+ */
+export function pixelPlanes(p: PixelPlanes): PixelPlanes {
+  return {
+    width: p.width, height: p.height, data: p.data, variance: p.variance, constVariance: p.constVariance ?? 0,
+    gain: p.gain ?? 0, bad: p.bad, segmentation: p.segmentation,
+  };
+}
+
 export interface ApertureSum {
   flux: number;
   variance: number;

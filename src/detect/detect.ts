@@ -16,7 +16,7 @@ import {
   analyse, cleanObjects, deblendFootprint, type IsoObject,
   FLAG_CROWDED, FLAG_BLENDED, FLAG_SATURATED, FLAG_TRUNCATED, FLAG_APER_INCOMPLETE, FLAG_DEBLEND_OVERFLOW, MAX_DEBLEND_CELLS,
 } from './deblend.js';
-import { sumCircles, sumEllipse, type PixelPlanes } from './aperture.js';
+import { pixelPlanes, sumCircles, sumEllipse, type PixelPlanes } from './aperture.js';
 import { SourceCatalog } from './catalog.js';
 import { stampOrigin, type PsfLike } from './psf-like.js';
 
@@ -277,7 +277,7 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   lap('segmentation');
   // errors: the sky variance plane when there is one, else the background RMS² at each object
   // (set per object in measure), plus the sources' Poisson noise with a gain
-  const planes: PixelPlanes = { width, height, data: d, variance: skyVar, constVariance: 0, gain, bad, segmentation: seg };
+  const planes: PixelPlanes = pixelPlanes({ width, height, data: d, variance: skyVar, constVariance: 0, gain, bad, segmentation: seg });
   const cat = measure(objs, planes, {
     image, mask, bkg, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
     full,
@@ -772,6 +772,7 @@ export function measurePsfAt(planes: PixelPlanes, psf: PsfLike, x: ArrayLike<num
   const out: PsfMeasurement = {
     flux: new Float64Array(n), fluxErr: new Float64Array(n), spread: new Float64Array(n), spreadErr: new Float64Array(n), flags: new Int32Array(n),
   };
+  planes = pixelPlanes(planes);
   const work = new PsfWork();
   for (let k = 0; k < n; k++) {
     const xk = x[k]!, yk = y[k]!;

@@ -109,7 +109,7 @@ function renderPassX(basis: Float64Array, n: number, w: number, jx: Int32Array, 
 }
 
 /** renderGrid's pass along y: out[yy·w + i] = Σ_t wy[yy·6 + t] · tmp[(jy[yy] + t)·w + i]. */
-function renderPassY(out: Float32Array | Float64Array, n: number, w: number, h: number, jy: Int32Array, wy: Float64Array, tmp: Float64Array): void {
+function renderPassY(out: Float64Array, n: number, w: number, h: number, jy: Int32Array, wy: Float64Array, tmp: Float64Array): void {
   for (let yy = 0; yy < h; yy++) {
     const j0 = jy[yy]!, wo = yy * 6;
     const ro = yy * w;
@@ -358,17 +358,22 @@ export class PsfModel {
     const tmp = sc.tmp;
     const byLo = Math.max(0, jy[0]!), byHi = Math.min(n - 1, jy[h - 1]! + 5);
     renderPassX(basis, n, w, jx, wx, tmp, byLo, byHi);
-    renderPassY(out, n, w, h, jy, wy, tmp);
+    // the y pass always writes doubles (one array type: compiled once); float32 stamps get a copy
+    if (out instanceof Float64Array) renderPassY(out, n, w, h, jy, wy, tmp);
+    else {
+      renderPassY(sc.res, n, w, h, jy, wy, tmp);
+      out.set(sc.res.subarray(0, w * h));
+    }
   }
 
-  private sc: { w: number; h: number; n: number; jx: Int32Array; jy: Int32Array; wx: Float64Array; wy: Float64Array; tmp: Float64Array } | undefined;
+  private sc: { w: number; h: number; n: number; jx: Int32Array; jy: Int32Array; wx: Float64Array; wy: Float64Array; tmp: Float64Array; res: Float64Array } | undefined;
 
   /** Scratch buffers of renderOffset, reused between calls of the same size. */
   private scratch(w: number, h: number, n: number) {
     const c = this.sc;
     if (c && c.w >= w && c.h >= h && c.n >= n) return c;
     const W = Math.max(w, c?.w ?? 0), H = Math.max(h, c?.h ?? 0), N = Math.max(n, c?.n ?? 0);
-    this.sc = { w: W, h: H, n: N, jx: new Int32Array(W), jy: new Int32Array(H), wx: new Float64Array(W * 6), wy: new Float64Array(H * 6), tmp: new Float64Array(N * W) };
+    this.sc = { w: W, h: H, n: N, jx: new Int32Array(W), jy: new Int32Array(H), wx: new Float64Array(W * 6), wy: new Float64Array(H * 6), tmp: new Float64Array(N * W), res: new Float64Array(W * H) };
     return this.sc;
   }
 

@@ -9,7 +9,7 @@
  */
 import { TesseraError } from '../../util/errors.js';
 import { DEFAULT_BAD_MASK, type MaskedImage } from '../../image/masked-image.js';
-import { detectSources, sumCircles, measurePsfAt, type SourceCatalog } from '../../detect/index.js';
+import { detectSources, sumCircles, measurePsfAt, pixelPlanes, type SourceCatalog } from '../../detect/index.js';
 import { fitPsf, selectPsfStars, psfPhotometry, noiseEquivalentArea, type PsfModel } from '../../psf/index.js';
 import type { Wcs } from '../../wcs/wcs.js';
 import { solveAstrometry, mjdToJulianYear, type AstromModel } from '../../calib/astrometry.js';
@@ -265,7 +265,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
     const NUM = cat.get('NUMBER');
     const R = Math.ceil(rAc) + 1, S = 2 * R + 1;
     const cutData = new Float32Array(S * S), cutVar = new Float32Array(S * S), cutBad = new Uint8Array(S * S);
-    const planes = { width: S, height: S, data: cutData, variance: cutVar, bad: cutBad };
+    const planes = pixelPlanes({ width: S, height: S, data: cutData, variance: cutVar, bad: cutBad });
     const f = new Float64Array(1), v = new Float64Array(1);
     const ann: number[] = [];
     // The 30 brightest PSF stars away from the edges (apertureCorrection uses the top 15).
@@ -315,7 +315,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   // SPREAD_MODEL (star/galaxy separation) with the fitted PSF at the same positions. The weights
   // are the sky variance; a variance plane given with the image (a weight map) holds no source
   // noise, so the gain adds it to the errors; one built here already does.
-  const spr = measurePsfAt({ width, height, data: sub, variance, bad, gain: img.variance ? inp.gain ?? 0 : 0 }, psf, x0, y0);
+  const spr = measurePsfAt(pixelPlanes({ width, height, data: sub, variance, bad, gain: img.variance ? inp.gain ?? 0 : 0 }), psf, x0, y0);
   lap('photometry');
 
   // 4. Astrometry.
