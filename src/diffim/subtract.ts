@@ -881,16 +881,19 @@ function* preconvolvedSteps(c: PreconvContext): Generator<SpatialConvolveInput, 
   let kc = 0;
   for (const v of kCentre) kc += v;
   const varS = medianSample(sVar, flags), varT = medianSample(tVar, flags);
-  const F = scoreFilter(kCentre, size, Ps, psfSize, varS, varT);
-  const hF = (size - 1) >> 1;
+  // the score filter (decorrelate = false: none, L = S ⋆ P_s − K ⊗ T − bg)
+  const filtered = opts.decorrelate ?? true;
+  const fSize = filtered ? size : 1;
+  const F = filtered ? scoreFilter(kCentre, size, Ps, psfSize, varS, varT) : new Float64Array([1]);
+  const hF = (fSize - 1) >> 1;
   const terms: KernelTerm[] = [];
   for (let m = 0; m < nTerm; m++) {
     for (let k = 0; k < basis.n; k++) cvec[k] = m < sol.coef[k]!.length ? sol.coef[k]![m]! : 0;
-    const fk = convolveKernels(kernelImage(basis, cvec), size, F, size);
+    const fk = convolveKernels(kernelImage(basis, cvec), size, F, fSize);
     terms.push({ kernel: fk.kernel, size: fk.size, ax: exps[m]![0], ay: exps[m]![1] });
   }
-  const FP = convolveKernels(F, size, Pflip, psfSize);
-  const FKc = convolveKernels(kCentre, size, F, size).kernel;
+  const FP = convolveKernels(F, fSize, Pflip, psfSize);
+  const FKc = convolveKernels(kCentre, size, F, fSize).kernel;
   let nFP = 0, nFK = 0;
   for (const v of FP.kernel) nFP += v * v;
   for (const v of FKc) nFK += v * v;
@@ -953,8 +956,8 @@ function* preconvolvedSteps(c: PreconvContext): Generator<SpatialConvolveInput, 
     diff: { width, height, image: L, variance, mask },
     diffPsf: { data: PL, size: lSize, fwhmPix: fwhmL },
     psf: new DiffPsf(sPsfLike, FP.kernel, fsz, fwhmL),
-    phi: { kernel: F, size },
-    solution: sol, convolved: 'template', ksum: kc, ksumErr: sol.ksumErr, chi2Dof: sol.chi2Dof, residRms, decorrelated: true,
+    phi: { kernel: F, size: fSize },
+    solution: sol, convolved: 'template', ksum: kc, ksumErr: sol.ksumErr, chi2Dof: sol.chi2Dof, residRms, decorrelated: filtered,
     fwhmSci: fwhmS, fwhmTmpl: fwhmT,
     templateSources: { x: c.tStars.x, y: c.tStars.y, flux: c.tStars.flux },
     matchedTemplate: matched, preconvolved: true, score: { snr, flux }, notes, timings,

@@ -106,6 +106,16 @@ test('pre-convolution (template blurrier): kernel sum, score noise, PSF, transie
   assert.equal(foundS, transients.length);
 });
 
+test('pre-convolution without the score filter (decorrelate: false): S ⋆ P_s − K ⊗ T with its own pixel variance', () => {
+  const p = simulatePair({ width: 512, height: 512, seed: 53, fluxRange: [2000, 1e6], fwhmSci: 3.0, fwhmTmpl: 3.5 });
+  const r = subtractImages(p.science, p.template, { convolve: 'preconvolve', decorrelate: false });
+  assert.equal(r.preconvolved, true);
+  assert.equal(r.decorrelated, false);
+  assert.equal(r.phi.size, 1);
+  assert.ok(Math.abs(r.ksum / 1.2 - 1) < 0.005, `kernel sum ${r.ksum}`);
+  assert.ok(Math.abs(r.residRms - 1) < 0.05, `RESIDRMS ${r.residRms}`);
+});
+
 test('tessera diff --convolve preconvolve: score image with PRECONV/SCOREIMG keywords, diaSources from its S/N map', async () => {
   const dir = tempDir();
   const p = simulatePair({ width: 512, height: 512, seed: 47, fluxRange: [2000, 1e6], fwhmSci: 3.0, fwhmTmpl: 3.5, transients: [{ x: 200.3, y: 300.6, flux: 6000 }] });
