@@ -173,6 +173,10 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
   for (let b = 0; b <= maxB; b++) needB.push(specs.some((r) => r[b] !== null) || (b === 0 && espec !== null));
   const y0 = inp.y0 ?? 0, y1 = Math.min(inp.y1 ?? height, height);
   const bad = inp.bad;
+  // the common case (spatial order 2, every term present, an extra image): one fused product loop
+  let full2 = maxA === 2 && maxB === 2 && espec !== null;
+  for (let k = 0; k <= 2 && full2; k++) for (let b = 0; b <= 2 - k; b++) if (!specs[k]![b]) full2 = false;
+  for (let k = 0; k <= 2 && full2; k++) for (let b = 3 - k; b <= 2; b++) if (specs[k]![b]) full2 = false;
   let load = loadTile;
   if (bad) {
     // 32-px blocks of each needed row that hold a flagged or NaN pixel (the rest is copied plainly)
@@ -242,6 +246,10 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
           if (needK[0]) F.runDif(zR, zI, oo, false);
           for (let k = 1; k <= maxA; k++) if (needK[k]) F.runDif(rR[k]!, rI[k]!, wo, false);
           if (eR && eI) F.runDif(eR, eI, oo, false);
+          if (full2 && eR && eI && espec) {
+            rowMul2(zR, zI, oo, rR[1]!, rI[1]!, rR[2]!, rI[2]!, wo, eR, eI, specs, espec, bR, bI, n);
+            continue;
+          }
           for (let b = 0; b <= maxB; b++) {
             if (!needB[b]) continue;
             const ZR = bR[b]!, ZI = bI[b]!;
@@ -318,6 +326,32 @@ function dirtyBlocks(src: Float32Array, bad: Uint8Array, width: number, r0: numb
     }
   }
   return out;
+}
+
+/**
+ * The seven products of spatial order 2 in one pass over a frequency row (offset o in the tile
+ * arrays, wo in the row buffers of W_1, W_2): Z_0 = W_0·Ĥ_00 + W_1·Ĥ_10 + W_2·Ĥ_20 + E·Φ̂,
+ * Z_1 = W_0·Ĥ_01 + W_1·Ĥ_11, Z_2 = W_0·Ĥ_02.
+ */
+function rowMul2(w0R: Float64Array, w0I: Float64Array, o: number, w1R: Float64Array, w1I: Float64Array, w2R: Float64Array, w2I: Float64Array, wo: number,
+  eR: Float64Array, eI: Float64Array, specs: (Float32Array | null)[][], espec: Float32Array, bR: Float64Array[], bI: Float64Array[], n: number): void {
+  const h00 = specs[0]![0]!, h01 = specs[0]![1]!, h02 = specs[0]![2]!, h10 = specs[1]![0]!, h11 = specs[1]![1]!, h20 = specs[2]![0]!;
+  const z0R = bR[0]!, z0I = bI[0]!, z1R = bR[1]!, z1I = bI[1]!, z2R = bR[2]!, z2I = bI[2]!;
+  for (let i = 0; i < n; i++) {
+    const q = o + i, s = 2 * q, w = wo + i;
+    const ar = w0R[q]!, ai = w0I[q]!, br = w1R[w]!, bi = w1I[w]!, cr = w2R[w]!, ci = w2I[w]!, er = eR[q]!, ei = eI[q]!;
+    let hr = h00[s]!, hi = h00[s + 1]!;
+    let zr = ar * hr - ai * hi, zi = ar * hi + ai * hr;
+    hr = h10[s]!; hi = h10[s + 1]!; zr += br * hr - bi * hi; zi += br * hi + bi * hr;
+    hr = h20[s]!; hi = h20[s + 1]!; zr += cr * hr - ci * hi; zi += cr * hi + ci * hr;
+    hr = espec[s]!; hi = espec[s + 1]!; zr += er * hr - ei * hi; zi += er * hi + ei * hr;
+    z0R[q] = zr; z0I[q] = zi;
+    hr = h01[s]!; hi = h01[s + 1]!; zr = ar * hr - ai * hi; zi = ar * hi + ai * hr;
+    hr = h11[s]!; hi = h11[s + 1]!; zr += br * hr - bi * hi; zi += br * hi + bi * hr;
+    z1R[q] = zr; z1I[q] = zi;
+    hr = h02[s]!; hi = h02[s + 1]!;
+    z2R[q] = ar * hr - ai * hi; z2I[q] = ar * hi + ai * hr;
+  }
 }
 
 /** Z[zo..zo+n) (=|+=) A[ao..ao+n)·S[zo..zo+n), complex; S interleaved (re, im). */
