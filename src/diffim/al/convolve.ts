@@ -231,7 +231,20 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
         const r2 = negRow[r]!;
         if (r2 < r) continue;
         const o = r * n, o2 = r2 * n;
-        for (let k = 1; k <= maxA; k++) {
+        if (full2) {
+          // W_1 and W_2 for both rows in one pass over Z
+          const w1r = rR[1]!, w1i = rI[1]!, w2r = rR[2]!, w2i = rI[2]!;
+          const a1 = alpha[1]!, b1 = beta[1]!, a2 = alpha[2]!, b2 = beta[2]!;
+          for (let c = 0; c < n; c++) {
+            const pr = zR[o + c]!, pi = zI[o + c]!, qr = zR[o2 + c]!, qi = zI[o2 + c]!;
+            let a = a1[c]!, b = b1[c]!;
+            w1r[c] = a * pr + b * qr; w1i[c] = a * pi - b * qi;
+            w1r[n + c] = a * qr + b * pr; w1i[n + c] = a * qi - b * pi;
+            a = a2[c]!; b = b2[c]!;
+            w2r[c] = a * pr + b * qr; w2i[c] = a * pi - b * qi;
+            w2r[n + c] = a * qr + b * pr; w2i[n + c] = a * qi - b * pi;
+          }
+        } else for (let k = 1; k <= maxA; k++) {
           if (!needK[k]) continue;
           const wr = rR[k]!, wi = rI[k]!, al = alpha[k]!, be = beta[k]!;
           for (let c = 0; c < n; c++) {
@@ -273,7 +286,13 @@ export function convolveSpatial(inp: SpatialConvolveInput, out: Float32Array = n
         for (let b = 0; b <= maxB; b++) yW[b] = Y ** b;
         const o = (y + hk) * n;
         let first = true;
-        for (let b = 0; b <= maxB; b++) {
+        if (full2) {
+          const z0R = bR[0]!, z0I = bI[0]!, z1R = bR[1]!, z1I = bI[1]!, z2R = bR[2]!, z2I = bI[2]!, f1 = yW[1]!, f2 = yW[2]!;
+          for (let c = 0; c < n; c++) {
+            gR[c] = z0R[o + c]! + f1 * z1R[o + c]! + f2 * z2R[o + c]!;
+            gI[c] = z0I[o + c]! + f1 * z1I[o + c]! + f2 * z2I[o + c]!;
+          }
+        } else for (let b = 0; b <= maxB; b++) {
           if (!needB[b]) continue;
           const ZR = bR[b]!, ZI = bI[b]!, f = yW[b]!;
           if (first) { for (let c = 0; c < n; c++) { gR[c] = f * ZR[o + c]!; gI[c] = f * ZI[o + c]!; } first = false; }
