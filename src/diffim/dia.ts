@@ -238,26 +238,86 @@ export function boxCascadeFor(P: Float32Array, size: number): { wx: [number, num
 }
 
 /**
+ * How far the separable approximation A = gx ⊗ gy can fall short of the exact matched filter P in
+ * the response to a point source: max over offsets t of |R_P(t)| − sgn(R_P(t))·R_A(t), with
+ * R_X = (X/‖X‖) ⋆ P the S/N response per unit exact peak S/N. A source of exact peak S/N S can
+ * therefore make the approximate S/N fall short by at most S times this (plus the noise term).
+ */
+export function responseShortfall(P: Float32Array, size: number, gx: Float64Array, gy: Float64Array): number {
+  const h = (size - 1) >> 1, hx = (gx.length - 1) >> 1, hy = (gy.length - 1) >> 1;
+  const Hx = h + Math.max(h, hx), Hy = h + Math.max(h, hy), nx = 2 * Hx + 1, ny = 2 * Hy + 1;
+  let pp = 0, gxx = 0, gyy = 0;
+  for (let i = 0; i < P.length; i++) pp += P[i]! * P[i]!;
+  for (const v of gx) gxx += v * v;
+  for (const v of gy) gyy += v * v;
+  // R_P(t) = Σ_u P(u)·P(u + t) / ‖P‖; R_A(t) = Σ_u A(u)·P(u + t) / ‖A‖ (A separable: rows of P first)
+  const rp = new Float64Array(nx * ny), ra = new Float64Array(nx * ny);
+  for (let ty = -Hy; ty <= Hy; ty++) for (let tx = -Hx; tx <= Hx; tx++) {
+    let s = 0;
+    for (let v = Math.max(-h, -h - ty); v <= Math.min(h, h - ty); v++) {
+      const r0 = (v + h) * size, r1 = (v + ty + h) * size;
+      for (let u = Math.max(-h, -h - tx); u <= Math.min(h, h - tx); u++) s += P[r0 + u + h]! * P[r1 + u + tx + h]!;
+    }
+    rp[(ty + Hy) * nx + tx + Hx] = s / Math.sqrt(pp);
+  }
+  // c(v, tx) = Σ_u gx(u)·P(v, u + tx), then R_A(ty, tx) = Σ_v gy(v − ty)·c(v, tx)
+  const c = new Float64Array(size * nx);
+  for (let v = 0; v < size; v++) for (let tx = -Hx; tx <= Hx; tx++) {
+    let s = 0;
+    for (let u = -hx; u <= hx; u++) { const q = u + tx; if (q >= -h && q <= h) s += gx[u + hx]! * P[v * size + q + h]!; }
+    c[v * nx + tx + Hx] = s;
+  }
+  for (let ty = -Hy; ty <= Hy; ty++) for (let tx = -Hx; tx <= Hx; tx++) {
+    let s = 0;
+    for (let v = -h; v <= h; v++) { const w = v - ty; if (w >= -hy && w <= hy) s += gy[w + hy]! * c[(v + h) * nx + tx + Hx]!; }
+    ra[(ty + Hy) * nx + tx + Hx] = s / Math.sqrt(gxx * gyy);
+  }
+  const peak = rp[Hy * nx + Hx]!;
+  let worst = 0;
+  for (let i = 0; i < rp.length; i++) {
+    const k = rp[i]! / peak, a = ra[i]! / peak;
+    const short = Math.abs(k) - (k >= 0 ? a : -a);
+    if (short > worst) worst = short;
+  }
+  return worst;
+}
+
+/**
  * Matched-filter S/N evaluated exactly (direct correlation with P0, as the FFT computes it) only
  * where it can matter. A separable two-box approximation A of the PSF (boxCascadeFor; normalised
- * correlation ρ with P0) is run over the whole image with running sums (a few operations per pixel, independent
- * of the PSF size); pixels whose approximate |S/N| reaches thr − m are candidates. For white noise
- * the approximate and exact S/N differ by N(0, 2(1 − ρ)); the margin m = max(1, 7·√(2(1 − ρ))) is
- * ≥ 7 standard deviations of that difference, so every pixel with exact |S/N| ≥ thr is a
- * candidate. `at(i)` gives the exact S/N of pixel i, computed on demand and memoised (the peak
- * test and the sub-pixel interpolation read only candidates and their 5 × 5 neighbours).
- * Returns null (use the FFT) when ρ is too low (m > 2.5) or the candidates are too many.
+ * correlation ρ with P0) is run over the whole image with running sums (a few operations per pixel,
+ * independent of the PSF size); pixels whose approximate |S/N| reaches thr − m are candidates. For
+ * white noise the approximate and exact S/N differ by N(0, 2(1 − ρ)); m = max(1, 6·√(2(1 − ρ))) + ½
+ * covers that (≥ 6σ) plus ½ for the approximation's different response to sources, which for a
+ * source of S/N S is at most S·responseShortfall: around sources brighter than ½/shortfall every
+ * pixel within the reach of both responses is evaluated exactly and joins the candidates if it
+ * reaches thr. So every pixel with exact |S/N| ≥ thr is a candidate (for point sources; features
+ * sharper than the PSF, e.g. cosmic rays, are only covered by the margin). `at(i)` gives the
+ * exact S/N of pixel i, computed on demand and memoised (the peak test and the sub-pixel
+ * interpolation read only candidates and their 5 × 5 neighbours). Returns null (use the FFT) when
+ * ρ is too low (m > 3) or the candidates or bright regions are too many.
  */
 function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width: number, height: number, P0: Float32Array, size: number, p2: number, thr: number): { cand: Int32Array; at: (i: number) => number } | null {
   if (width < 8 || height < 8) return null;
   const box = boxCascadeFor(P0, size);
-  const margin = Math.max(1, 7 * Math.sqrt(Math.max(0, 2 * (1 - box.rho))));
-  if (!(margin <= 2.5)) return null;
+  // margin: 6σ of the noise difference (≥ 1) plus EXTRA for the approximation's response to sources
+  const EXTRA = 0.5;
+  const margin = Math.max(1, 6 * Math.sqrt(Math.max(0, 2 * (1 - box.rho)))) + EXTRA;
+  if (!(margin <= 3)) return null;
   const tlo = Math.max(0, thr - margin);
+  // sources brighter (approximate |S/N|) than B may make the approximation fall short by more than
+  // EXTRA in their wings: around them every pixel within R is evaluated exactly
+  const eps = responseShortfall(P0, size, box.gx, box.gy);
+  const B = eps > 0 ? Math.max(thr, EXTRA / eps) : Infinity;
+  const RG = size + ((Math.max(box.gx.length, box.gy.length) - 1) >> 1);
   let ggx = 0, ggy = 0;
   for (const v of box.gx) ggx += v * v;
   for (const v of box.gy) ggy += v * v;
   const k2 = tlo * tlo * ggx * ggy; // candidate: (A⋆d)² ≥ tlo²·ΣA²·var
+  const kB = B * B * ggx * ggy;
+  const CELL = 8, ncx = Math.ceil(width / CELL);
+  const bright = new Uint8Array(ncx * Math.ceil(height / CELL));
+  let nBright = 0;
   const [r0, r1] = box.wx.map((w) => (w - 1) >> 1) as [number, number];
   const [q0, q1] = box.wy.map((w) => (w - 1) >> 1) as [number, number];
   const R = r0 + r1, Ry = q0 + q1;
@@ -301,6 +361,7 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
           const c = new Int32Array(nc * 2); c.set(cand); cand = c;
         }
         cand[nc++] = o + x;
+        if (a * a >= kB * variance[o + x]!) { const c = ((y / CELL) | 0) * ncx + ((x / CELL) | 0); if (!bright[c]) { bright[c] = 1; nBright++; } }
       }
     }
   }
@@ -340,6 +401,33 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
     snr[i] = Math.fround(sum) / Math.sqrt(s * p2);
     return snr[i]!;
   };
+  if (nBright) {
+    // exact S/N around bright sources; pixels reaching thr join the candidates (sorted, unique)
+    const side = CELL + 2 * RG;
+    if (nBright * side * side > (width * height) / 8) return null;
+    const extra: number[] = [];
+    for (let c = 0; c < bright.length; c++) {
+      if (!bright[c]) continue;
+      const cx = (c % ncx) * CELL, cy = ((c / ncx) | 0) * CELL;
+      const y0 = Math.max(2, cy - RG), y1 = Math.min(height - 3, cy + CELL - 1 + RG);
+      const x0 = Math.max(2, cx - RG), x1 = Math.min(width - 3, cx + CELL - 1 + RG);
+      for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) {
+        const i = y * width + x;
+        if (done[i]) continue;
+        const v = at(i);
+        if (v >= thr || v <= -thr) extra.push(i);
+      }
+    }
+    if (extra.length) {
+      const all = new Int32Array(nc + extra.length);
+      all.set(cand.subarray(0, nc));
+      all.set(extra, nc);
+      all.sort();
+      let n = 0;
+      for (let k = 0; k < all.length; k++) if (!k || all[k] !== all[n - 1]) all[n++] = all[k]!;
+      return { cand: all.subarray(0, n), at };
+    }
+  }
   return { cand: cand.subarray(0, nc), at };
 }
 
