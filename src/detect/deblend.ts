@@ -361,8 +361,45 @@ function deblendTree(pix: Int32Array, f: Float32Array, d: Float32Array, width: n
 /** Children's footprints: the kept nodes' cores, and every other pixel given to the most likely child. */
 function splitChildren(pix: Int32Array, f: Float32Array, d: Float32Array, width: number, dthresh: number, L: LocalFootprint,
   kept: number[], thr: Float64Array, nodeLevel: number[], nodeRep: number[]): Int32Array[] {
-  const { n, xmin, ymin, bw, bh, sub, lx, ly, fv } = L;
+  const { n, xmin, ymin, bw, bh, lx, ly } = L;
+  const nk = kept.length;
   // core pixels of each kept node: flood fill from its representative over pixels above its level
+  const owner = floodCores(L, kept, thr, nodeLevel, nodeRep);
+  // Gaussian models of the children from their cores
+  const cm = new Float64Array(nk * 6); // mx, my, cxx, cyy, cxy, amp
+  const abc = new Float64Array(nk);
+  const maxA = childModels(pix, owner, nk, d, f, width, dthresh, cm, abc);
+  // children near each pixel: beyond ~12 σ (Mahalanobis distance² / 2 ≥ 70) a child's
+  // probability is 0, so only children in the neighbouring grid cells can compete
+  const cell = Math.max(8, Math.ceil(12 * maxA) + 1);
+  const gw = Math.floor(bw / cell) + 1, gh = Math.floor(bh / cell) + 1;
+  const gridStart = new Int32Array(gw * gh + 1);
+  const cellOf = new Int32Array(nk);
+  for (let c = 0; c < nk; c++) {
+    const gx = Math.min(gw - 1, Math.max(0, Math.floor((cm[c * 6]! - xmin) / cell)));
+    const gy = Math.min(gh - 1, Math.max(0, Math.floor((cm[c * 6 + 1]! - ymin) / cell)));
+    cellOf[c] = gy * gw + gx;
+    gridStart[cellOf[c]! + 1]!++;
+  }
+  for (let g = 0; g < gw * gh; g++) gridStart[g + 1]! += gridStart[g]!;
+  const gridList = new Int32Array(nk);
+  const gfill = gridStart.slice(0, gw * gh);
+  for (let c = 0; c < nk; c++) gridList[gfill[cellOf[c]!]!++] = c;
+  const counts = new Int32Array(nk);
+  for (let k = 0; k < n; k++) {
+    if (owner[k]! < 0) owner[k] = likeliestChild(lx[k]!, ly[k]!, xmin, ymin, cell, gw, gh, gridStart, gridList, cm, abc, nk);
+    counts[owner[k]!]!++;
+  }
+  const out: Int32Array[] = [];
+  const fills = new Int32Array(nk);
+  for (let c = 0; c < nk; c++) out.push(new Int32Array(counts[c]!));
+  for (let k = 0; k < n; k++) { const c = owner[k]!; out[c]![fills[c]!++] = pix[k]!; }
+  return out;
+}
+
+/** Owner (kept-node rank) of each footprint pixel from flood fills of the kept nodes' cores; −1 elsewhere. */
+function floodCores(L: LocalFootprint, kept: number[], thr: Float64Array, nodeLevel: number[], nodeRep: number[]): Int32Array {
+  const { n, bw, bh, sub, lx, ly, fv } = L;
   const owner = new Int32Array(n).fill(-1);
   const nk = kept.length;
   const stack: number[] = [];
@@ -388,6 +425,12 @@ function splitChildren(pix: Int32Array, f: Float32Array, d: Float32Array, width:
       }
     }
   }
+  return owner;
+}
+
+/** Gaussian model (cm: mx, my, cxx, cyy, cxy, amp; abc: abcor) of each child from its core; returns the largest a/√abcor. */
+function childModels(pix: Int32Array, owner: Int32Array, nk: number, d: Float32Array, f: Float32Array, width: number, dthresh: number, cm: Float64Array, abc: Float64Array): number {
+  const n = owner.length;
   // the cores, grouped by child (counting sort)
   const coreStart = new Int32Array(nk + 1);
   for (let k = 0; k < n; k++) if (owner[k]! >= 0) coreStart[owner[k]! + 1]!++;
@@ -395,9 +438,6 @@ function splitChildren(pix: Int32Array, f: Float32Array, d: Float32Array, width:
   const corePix = new Int32Array(coreStart[nk]!);
   const cfill = coreStart.slice(0, nk);
   for (let k = 0; k < n; k++) { const c = owner[k]!; if (c >= 0) corePix[cfill[c]!++] = pix[k]!; }
-  // Gaussian models of the children from their cores
-  const cm = new Float64Array(nk * 6); // mx, my, cxx, cyy, cxy, amp
-  const abc = new Float64Array(nk);
   let maxA = 0;
   for (let c = 0; c < nk; c++) {
     const o = analyse(corePix.subarray(coreStart[c]!, coreStart[c + 1]!), d, f, width, dthresh, dthresh);
@@ -408,59 +448,38 @@ function splitChildren(pix: Int32Array, f: Float32Array, d: Float32Array, width:
     abc[c] = o.abcor;
     maxA = Math.max(maxA, o.a / Math.sqrt(o.abcor));
   }
-  // children near each pixel: beyond ~12 σ (Mahalanobis distance² / 2 ≥ 70) a child's
-  // probability is 0, so only children in the neighbouring grid cells can compete
-  const cell = Math.max(8, Math.ceil(12 * maxA) + 1);
-  const gw = Math.floor(bw / cell) + 1, gh = Math.floor(bh / cell) + 1;
-  const gridStart = new Int32Array(gw * gh + 1);
-  const cellOf = new Int32Array(nk);
-  for (let c = 0; c < nk; c++) {
-    const gx = Math.min(gw - 1, Math.max(0, Math.floor((cm[c * 6]! - xmin) / cell)));
-    const gy = Math.min(gh - 1, Math.max(0, Math.floor((cm[c * 6 + 1]! - ymin) / cell)));
-    cellOf[c] = gy * gw + gx;
-    gridStart[cellOf[c]! + 1]!++;
-  }
-  for (let g = 0; g < gw * gh; g++) gridStart[g + 1]! += gridStart[g]!;
-  const gridList = new Int32Array(nk);
-  const gfill = gridStart.slice(0, gw * gh);
-  for (let c = 0; c < nk; c++) gridList[gfill[cellOf[c]!]!++] = c;
-  const counts = new Int32Array(nk);
-  for (let k = 0; k < n; k++) {
-    if (owner[k]! < 0) {
-      const x = lx[k]! + xmin, y = ly[k]! + ymin;
-      let best = -1, bestP = 0;
-      const gx = Math.floor(lx[k]! / cell), gy = Math.floor(ly[k]! / cell);
-      for (let yy = Math.max(0, gy - 1); yy <= Math.min(gh - 1, gy + 1); yy++) {
-        for (let xx = Math.max(0, gx - 1); xx <= Math.min(gw - 1, gx + 1); xx++) {
-          const g = yy * gw + xx;
-          for (let q = gridStart[g]!; q < gridStart[g + 1]!; q++) {
-            const c = gridList[q]!;
-            const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
-            const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
-            if (dist >= 70) continue;
-            const p = cm[c * 6 + 5]! * Math.exp(-dist);
-            if (p > bestP) { bestP = p; best = c; }
-          }
-        }
+  return maxA;
+}
+
+/** The child most likely at local pixel (lxk, lyk): the largest Gaussian profile among the neighbouring grid cells, else the nearest in Mahalanobis distance. */
+function likeliestChild(lxk: number, lyk: number, xmin: number, ymin: number, cell: number, gw: number, gh: number,
+  gridStart: Int32Array, gridList: Int32Array, cm: Float64Array, abc: Float64Array, nk: number): number {
+  const x = lxk + xmin, y = lyk + ymin;
+  let best = -1, bestP = 0;
+  const gx = Math.floor(lxk / cell), gy = Math.floor(lyk / cell);
+  for (let yy = Math.max(0, gy - 1); yy <= Math.min(gh - 1, gy + 1); yy++) {
+    for (let xx = Math.max(0, gx - 1); xx <= Math.min(gw - 1, gx + 1); xx++) {
+      const g = yy * gw + xx;
+      for (let q = gridStart[g]!; q < gridStart[g + 1]!; q++) {
+        const c = gridList[q]!;
+        const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
+        const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
+        if (dist >= 70) continue;
+        const p = cm[c * 6 + 5]! * Math.exp(-dist);
+        if (p > bestP) { bestP = p; best = c; }
       }
-      if (best < 0 || !(bestP > 1e-31)) {
-        // nobody nearby: the child at the smallest Mahalanobis distance
-        let bestD = Infinity;
-        for (let c = 0; c < nk; c++) {
-          const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
-          const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
-          if (dist < bestD) { bestD = dist; best = c; }
-        }
-      }
-      owner[k] = best;
     }
-    counts[owner[k]!]!++;
   }
-  const out: Int32Array[] = [];
-  const fills = new Int32Array(nk);
-  for (let c = 0; c < nk; c++) out.push(new Int32Array(counts[c]!));
-  for (let k = 0; k < n; k++) { const c = owner[k]!; out[c]![fills[c]!++] = pix[k]!; }
-  return out;
+  if (best < 0 || !(bestP > 1e-31)) {
+    // nobody nearby: the child at the smallest Mahalanobis distance
+    let bestD = Infinity;
+    for (let c = 0; c < nk; c++) {
+      const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
+      const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
+      if (dist < bestD) { bestD = dist; best = c; }
+    }
+  }
+  return best;
 }
 
 /** Root of i with path halving. */
