@@ -69,13 +69,17 @@ export default {
     // log-uniform fluxes across the detection limit (m = 21.7 .. 24.8 at ZP 30)
     for (let i = 0; i < 800; i++) transients.push({ x: 40 + rng.next() * (W - 80), y: 40 + rng.next() * (H - 80), flux: 10 ** (2 + rng.next() * 1.3) * 1.0 });
     const pair = simulatePair({ width: W, height: H, seed: 77, nStars: 4000, fluxRange: [500, 1e6], fwhmSci: 4.7, fwhmTmpl: 3.0, fluxRatio: 1.2, shift: [0.15, -0.1], transients });
-    // ours: subtraction + detection, CPU time of this (single-threaded) process, best of 2
+    // ours: subtraction + detection, CPU time of this (single-threaded) process, best of 3
     let best = Infinity, res: ReturnType<typeof subtractImages> | undefined, dia: ReturnType<typeof detectDiaSources> = [];
-    for (let rep = 0; rep < 2; rep++) {
+    let bestStages: Record<string, number> = {};
+    for (let rep = 0; rep < 3; rep++) {
       const c0 = cpuSeconds();
       res = subtractImages(pair.science, pair.template);
+      const c1 = cpuSeconds();
       dia = detectDiaSources(res.diff, res.psf, { thresh: 5, fwhmPix: res.diffPsf.fwhmPix, templateSources: res.templateSources, matchedTemplate: res.matchedTemplate });
-      best = Math.min(best, cpuSeconds() - c0);
+      const c2 = cpuSeconds();
+      // stage times of the fastest run
+      if (c2 - c0 < best) { best = c2 - c0; bestStages = { ...res.timings, 'DIA detection': c2 - c1 }; }
     }
     const r = res!;
     const ours = dia.map((d) => ({ x: d.x, y: d.y, flux: d.flux }));
@@ -98,7 +102,7 @@ export default {
           '-il', '0', '-iu', '1e7', '-tl', '0', '-tu', '1e7', '-ig', '4', '-ir', '5', '-tg', '16', '-tr', '2.5',
           '-r', '10', '-rss', '15', '-nsx', '10', '-nsy', '20', '-ko', '2', '-bgo', '1',
           '-ng', '3', '6', '0.77', '4', '1.54', '2', '3.07', '-c', 't', '-n', 'i', '-v', '0'];
-        for (let rep = 0; rep < 2; rep++) {
+        for (let rep = 0; rep < 3; rep++) {
           const p = spawnSync('bash', ['-c', `TIMEFORMAT='%U %S'; { time ${hp} ${args.join(' ')} >/dev/null 2>&1 ; } 2>&1`], { cwd: dir, encoding: 'utf8' });
           const m = /([\d.]+) ([\d.]+)\s*$/.exec(p.stdout);
           if (m) hpTime = Math.min(Number.isFinite(hpTime) ? hpTime : Infinity, Number(m[1]) + Number(m[2]));
@@ -152,7 +156,7 @@ export default {
       const h = effHp?.bins.find((x) => Math.abs(x.m - b.m) < 1e-6);
       effRows.push(`| ${b.m.toFixed(2)} | ${b.n} | ${b.eff.toFixed(2)} | ${h ? h.eff.toFixed(2) : 'n/a'} |`);
     }
-    const tim = Object.entries(r.timings).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ');
+    const tim = Object.entries(bestStages).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ');
     const body = `${machineLine()}
 
 Simulated pair 2048×4096 (seed 77): 4000 stars (template fluxes 500–10⁶ counts, N(>F) ∝ 1/F), template FWHM 3.0 px,
@@ -162,11 +166,11 @@ Both tools get the same pixels and the same kernel set-up (half-width 10 → 21�
 degrees 6/4/2, kernel order 2, background order 1, template convolved, output normalised to the science image).
 tessera: \`subtractImages\` + \`detectDiaSources\` (matched-filter S/N ≥ 5, positive and negative). HOTPANTS: 10×20 stamp grid,
 noise from gain/read noise; its difference and noise images then go to SEP (matched Gaussian filter of the science FWHM,
-5σ, both signs). Times are CPU seconds (user+sys) of one run (best of 2); the machine was shared while measuring.
+5σ, both signs). Times are CPU seconds (user+sys) of one run (best of 3, both tools); the machine was shared while measuring.
 A transient counts as found if a positive detection lies within 2 px; a false detection is any detection farther than
 3 px from every transient. SEP's threshold assumes white noise, but HOTPANTS's difference image has the convolved
 template's correlated noise, so its nominal 5σ is a lower effective threshold (more false detections); the 4.5σ row shows
-tessera's trade-off at a lower threshold. ${hpNote}tessera stage times: ${tim}.
+tessera's trade-off at a lower threshold. ${hpNote}tessera stage times (CPU, fastest run): ${tim}.
 
 ${rows.join('\n')}
 
