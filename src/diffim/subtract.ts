@@ -87,7 +87,8 @@ export interface SubtractResult {
    * cross-correlation with the science PSF P_s, F the noise-optimal filter, unit sum) — already
    * matched-filtered, so detection must NOT filter it again: S/N = L/√VARIANCE (the `score.snr`
    * map), and a point source of flux f (science counts) adds f·psf, so f = L(peak)/psf(0)
-   * (`score.flux`, exact at pixel centres; fit the PSF `psf` for sub-pixel positions).
+   * (`score.flux`: at a local extremum the sub-pixel peak of parabolas through the 3 × 3
+   * neighbourhood, else L/psf(0); or fit the PSF `psf`).
    * `matchedTemplate` is the template term at the same resolution (F ⊗ K ⊗ T + bg).
    */
   preconvolved: boolean;
@@ -946,7 +947,26 @@ function* preconvolvedSteps(c: PreconvContext): Generator<SpatialConvolveInput, 
       const d = L[i]! - mt;
       const v = sVar[i]! * nFP + tVar[i]! * nFK;
       L[i] = d; variance[i] = v; matched[i] = mt;
-      snr[i] = d / Math.sqrt(v); flux[i] = d / pl0;
+      snr[i] = d / Math.sqrt(v);
+    }
+  }
+  // point-source flux: where a pixel is a local extremum along x and along y, the peak value of a
+  // parabola through it and its two neighbours on each axis (the source's sub-pixel peak; reading
+  // L at the pixel alone would be low by the PSF's fall-off over up to half a pixel), else L itself
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    for (let x = 0; x < width; x++) {
+      const i = o + x, c = L[i]!;
+      if (c !== c) { flux[i] = NaN; continue; }
+      let pk = c;
+      if (x > 0 && x < width - 1 && y > 0 && y < height - 1) {
+        const l = L[i - 1]!, r = L[i + 1]!, u = L[i - width]!, dn = L[i + width]!;
+        const dx = l - 2 * c + r, dy = u - 2 * c + dn;
+        // same sign of curvature on both axes, opposite to c's sign: an extremum (peak or trough)
+        // (and the vertex within half a pixel on each axis)
+        if (dx * c < 0 && dy * c < 0 && Math.abs(l - r) <= Math.abs(dx) && Math.abs(u - dn) <= Math.abs(dy)) pk = c - ((l - r) * (l - r)) / (8 * dx) - ((u - dn) * (u - dn)) / (8 * dy);
+      }
+      flux[i] = pk / pl0;
     }
   }
   t = tick('mask+variance', t);
