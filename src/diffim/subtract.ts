@@ -17,7 +17,6 @@ import { DEFAULT_BAD_MASK, MaskBits, type MaskedImage } from '../image/masked-im
 import { detectSources, type DetectResult } from '../detect/detect.js';
 import { estimateBackground } from '../detect/background.js';
 import { GaussianPsf, type PsfLike } from '../detect/psf-like.js';
-import { fftComplex } from '../image/fft.js';
 import { quickselect } from '../image/stats.js';
 import { TesseraError } from '../util/errors.js';
 import { defaultBasis, kernelImage, makeBasis, nPoly, type BasisSpec } from './al/basis.js';
@@ -471,7 +470,6 @@ export function decorrelationKernel(kappa: Float64Array, size: number, varTarget
     s += v;
   }
   for (let i = 0; i < out.length; i++) out[i]! /= s;
-  void fftComplex;
   return out;
 }
 
