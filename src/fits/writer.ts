@@ -79,7 +79,7 @@ function encodeHdu(hdu: HduInput, i: number, opts: WriteOptions): Uint8Array[] {
   let data: Uint8Array[];
   if (hdu.kind === 'image' && hdu.compress) {
     if (!hdu.data) throw new TesseraError(`${where}: a compressed image needs data`);
-    const ih = imageHeader(hdu, false, where);
+    const ih = imageHeader(hdu, false, where, false);
     const out = compressImage(ih.header, hdu.data, hdu.shape, hdu.compress, where);
     header = out.header;
     data = [out.bytes];
