@@ -112,15 +112,16 @@ const S_BAD = 1, S_SAT = 2, T_BAD = 4, T_SAT = 8;
 /**
  * OR into `flags` the image's `badBit` where a pixel is unusable (NaN, bad variance, bad mask
  * bits), else `satBit` where it is saturated (≥ img.saturation). Returns whether any pixel was
- * flagged or carries any mask bit (false: nothing of this image to grow into the output mask).
+ * flagged or carries any mask bit (false: nothing of this image to grow into the output mask), and
+ * how many pixels it flagged that had no flag before.
  */
-function markBad(img: DiffInput, flags: Uint8Array, badBit: number, satBit: number): boolean {
+function markBad(img: DiffInput, flags: Uint8Array, badBit: number, satBit: number): { any: boolean; fresh: number } {
   const n = img.width * img.height;
   const { image, variance, mask } = img;
   const s0 = img.saturation;
   const sat = s0 !== undefined && s0 > 0 && s0 < Infinity ? s0 : Infinity;
   const badMask = DEFAULT_BAD_MASK;
-  let any = false;
+  let any = false, fresh = 0;
   if (variance && mask) {
     // common case first (all tests pass: one well-predicted branch), details only when one fails
     for (let i = 0; i < n; i++) {
@@ -129,18 +130,18 @@ function markBad(img: DiffInput, flags: Uint8Array, badBit: number, satBit: numb
       any = true;
       let b = v - v !== 0 ? badBit : v >= sat ? satBit : 0;
       if (!(s > 0 && s < Infinity) || (m & badMask) !== 0) b = badBit;
-      if (b) flags[i]! |= b;
+      if (b) { if (!flags[i]) fresh++; flags[i]! |= b; }
     }
-    return any;
+    return { any, fresh };
   }
   for (let i = 0; i < n; i++) {
     const v = image[i]!;
     let b = v - v !== 0 ? badBit : v >= sat ? satBit : 0;
     if (variance) { const s = variance[i]!; if (!(s > 0 && s < Infinity)) b = badBit; }
     if (mask) { const m = mask[i]!; if (m !== 0) any = true; if ((m & badMask) !== 0) b = badBit; }
-    if (b) { flags[i]! |= b; any = true; }
+    if (b) { if (!flags[i]) fresh++; flags[i]! |= b; any = true; }
   }
-  return any;
+  return { any, fresh };
 }
 
 /** Variance plane: given, or background RMS² plus source Poisson noise when a gain is known. */
@@ -640,15 +641,15 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   const notes: string[] = [];
   // flags: S_BAD/S_SAT science, T_BAD/T_SAT template; any flag = unusable for the fit and convolution
   const flags = new Uint8Array(width * height);
-  const sAny = markBad(science, flags, S_BAD, S_SAT);
-  const tAny = markBad(template, flags, T_BAD, T_SAT);
-  let nOver = 0, nSci = 0;
-  for (let i = 0; i < flags.length; i++) { const f = flags[i]!; if (!(f & 3)) { nSci++; if (!f) nOver++; } }
+  const sm = markBad(science, flags, S_BAD, S_SAT), tm = markBad(template, flags, T_BAD, T_SAT);
+  const sAny = sm.any, tAny = tm.any;
+  // usable science pixels (no science flag) and those also usable in the template (no flag at all)
+  const nSci = flags.length - sm.fresh, nOver = nSci - tm.fresh;
   if (nSci === 0) throw new TesseraError(`${sName}: no usable pixel (all NaN or masked)`);
   const overlap = nOver / nSci;
   if (nOver === 0) throw new TesseraError(`${tName} does not overlap ${sName}: no science pixel has valid template data`);
   if (overlap < (opts.minOverlap ?? 0.1)) throw new TesseraError(`${tName} covers only ${(100 * overlap).toFixed(1)}% of ${sName} (need at least ${(100 * (opts.minOverlap ?? 0.1)).toFixed(0)}%)`);
-  let t = cpu();
+  let t = tick('flags', t0);
   const sVar = ensureVariance(science), tVar = ensureVariance(template);
   t = tick('variance', t);
   // template detection: stamp candidates, template FWHM, nearest-source distances later
@@ -799,6 +800,7 @@ function* subtractionSteps(science: DiffInput, template: DiffInput, opts: Subtra
   }
   t = tick('mask+variance', t);
   const residRms = noiseRatio(image, variance);
+  t = tick('residual rms', t);
   // PSF of D: PSF of the unconvolved image ⊗ φ
   const psfSize = 2 * Math.ceil(2.5 * blurry) + 1;
   const tgtPsf = (convolved === 'template' ? sPsf : tPsf) ?? new GaussianPsf(convolved === 'template' ? fwhmS : fwhmT);
