@@ -282,6 +282,46 @@ export function responseShortfall(P: Float32Array, size: number, gx: Float64Arra
   return worst;
 }
 
+/** Pixel index → Float32 value, open addressing with linear probing (grows at half load). */
+class PixelMemo {
+  private keys: Int32Array;
+  private vals: Float32Array;
+  private n = 0;
+  constructor(capacity: number) {
+    let c = 1024;
+    while (c < 2 * capacity) c *= 2;
+    this.keys = new Int32Array(c).fill(-1);
+    this.vals = new Float32Array(c);
+  }
+  private slot(k: number): number {
+    const keys = this.keys, m = keys.length - 1;
+    let s = Math.imul(k, 0x9e3779b1) >>> 0 & m;
+    while (keys[s] !== -1 && keys[s] !== k) s = (s + 1) & m;
+    return s;
+  }
+  /** The stored value, NaN when absent. */
+  get(k: number): number {
+    const s = this.slot(k);
+    return this.keys[s] === k ? this.vals[s]! : NaN;
+  }
+  set(k: number, v: number): number {
+    let s = this.slot(k);
+    if (this.keys[s] !== k) {
+      if (2 * (this.n + 1) > this.keys.length) {
+        const ok = this.keys, ov = this.vals;
+        this.keys = new Int32Array(2 * ok.length).fill(-1);
+        this.vals = new Float32Array(2 * ok.length);
+        for (let q = 0; q < ok.length; q++) if (ok[q] !== -1) { const t = this.slot(ok[q]!); this.keys[t] = ok[q]!; this.vals[t] = ov[q]!; }
+        s = this.slot(k);
+      }
+      this.keys[s] = k;
+      this.n++;
+    }
+    this.vals[s] = v;
+    return this.vals[s]!;
+  }
+}
+
 /**
  * Matched-filter S/N evaluated exactly (direct correlation with P0, as the FFT computes it) only
  * where it can matter. A separable two-box approximation A of the PSF (boxCascadeFor; normalised
@@ -366,15 +406,15 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
     }
   }
   // exact S/N on demand, memoised (NaN pixels and non-positive variance give 0, as in the FFT path)
-  const snr = new Float32Array(width * height);
-  const done = new Uint8Array(width * height);
+  // (a small hash table rather than image-sized planes: no large allocation, no GC pressure)
+  const memo = new PixelMemo(4 * nc + 1024);
   const h = (size - 1) >> 1;
   const Pd = Float64Array.from(P0);
   const at = (i: number): number => {
-    if (done[i]) return snr[i]!;
-    done[i] = 1;
+    const known = memo.get(i);
+    if (known === known) return known;
     const v0 = image[i]!, s = variance[i]!;
-    if (v0 !== v0 || !(s > 0)) return 0;
+    if (v0 !== v0 || !(s > 0)) { memo.set(i, 0); return 0; }
     const xs = (i % width) - h, ys = ((i / width) | 0) - h;
     let sum = 0;
     const inside = xs >= 0 && ys >= 0 && xs + size <= width && ys + size <= height;
@@ -398,8 +438,7 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
         }
       }
     }
-    snr[i] = Math.fround(sum) / Math.sqrt(s * p2);
-    return snr[i]!;
+    return memo.set(i, Math.fround(Math.fround(sum) / Math.sqrt(s * p2)));
   };
   if (nBright) {
     // exact S/N around bright sources; pixels reaching thr join the candidates (sorted, unique)
@@ -413,7 +452,7 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
       const x0 = Math.max(2, cx - RG), x1 = Math.min(width - 3, cx + CELL - 1 + RG);
       for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) {
         const i = y * width + x;
-        if (done[i]) continue;
+        if (memo.get(i) === memo.get(i)) continue; // already evaluated (an overlapping zone)
         const v = at(i);
         if (v >= thr || v <= -thr) extra.push(i);
       }
