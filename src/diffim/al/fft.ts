@@ -73,12 +73,13 @@ export class Fft {
       // fused stages with halves h and 2h over groups of 4h
       const q = 4 * h;
       const st1 = n / (2 * h), st2 = n / q;
-      for (let g = off; g < off + n; g += q) {
-        for (let k = 0; k < h; k++) {
-          const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
-          const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
-          // w3 = W_{4h}^{k+h} = w2 · W_4^1 = w2 · (sg·i)
-          const w3r = -sg * w2i, w3i = sg * w2r;
+      // twiddle index outermost: each twiddle set is formed once per stage
+      for (let k = 0; k < h; k++) {
+        const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
+        const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
+        // w3 = W_{4h}^{k+h} = w2 · W_4^1 = w2 · (sg·i)
+        const w3r = -sg * w2i, w3i = sg * w2r;
+        for (let g = off; g < off + n; g += q) {
           const i0 = g + k, i1 = i0 + h, i2 = i1 + h, i3 = i2 + h;
           const a0r = re[i0]!, a0i = im[i0]!;
           let tr = re[i1]! * w1r - im[i1]! * w1i, ti = re[i1]! * w1i + im[i1]! * w1r;
@@ -109,11 +110,11 @@ export class Fft {
     for (let h = n / 4; h >= hMin; h /= 4) {
       const q = 4 * h;
       const st1 = n / (2 * h), st2 = n / q;
-      for (let g = off; g < off + n; g += q) {
-        for (let k = 0; k < h; k++) {
-          const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
-          const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
-          const w3r = -sg * w2i, w3i = sg * w2r;
+      for (let k = 0; k < h; k++) {
+        const w1r = cs[k * st1]!, w1i = sg * sn[k * st1]!;
+        const w2r = cs[k * st2]!, w2i = sg * sn[k * st2]!;
+        const w3r = -sg * w2i, w3i = sg * w2r;
+        for (let g = off; g < off + n; g += q) {
           const i0 = g + k, i1 = i0 + h, i2 = i1 + h, i3 = i2 + h;
           const a0r = re[i0]!, a0i = im[i0]!, a1r = re[i1]!, a1i = im[i1]!;
           const a2r = re[i2]!, a2i = im[i2]!, a3r = re[i3]!, a3i = im[i3]!;
