@@ -323,43 +323,15 @@ class PixelMemo {
 }
 
 /**
- * Matched-filter S/N evaluated exactly (direct correlation with P0, as the FFT computes it) only
- * where it can matter. A separable two-box approximation A of the PSF (boxCascadeFor; normalised
- * correlation ρ with P0) is run over the whole image with running sums (a few operations per pixel,
- * independent of the PSF size); pixels whose approximate |S/N| reaches thr − m are candidates. For
- * white noise the approximate and exact S/N differ by N(0, 2(1 − ρ)); m = max(1, 6·√(2(1 − ρ))) + ½
- * covers that (≥ 6σ) plus ½ for the approximation's different response to sources, which for a
- * source of S/N S is at most S·responseShortfall: around sources brighter than ½/shortfall every
- * pixel within the reach of both responses is evaluated exactly and joins the candidates if it
- * reaches thr. So every pixel with exact |S/N| ≥ thr is a candidate (for point sources; features
- * sharper than the PSF, e.g. cosmic rays, are only covered by the margin). `at(i)` gives the
- * exact S/N of pixel i, computed on demand and memoised (the peak test and the sub-pixel
- * interpolation read only candidates and their 5 × 5 neighbours). Returns null (use the FFT) when
- * ρ is too low (m > 3) or the candidates or bright regions are too many.
+ * The streaming pass of sparseMatchedFilter: the separable two-box filter over the whole image;
+ * returns the pixels (raster order) with (A⋆d)² ≥ k2·var and marks the CELL × CELL cells holding a
+ * pixel with (A⋆d)² ≥ kB·var; null when the candidates exceed maxCand.
  */
-function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width: number, height: number, P0: Float32Array, size: number, p2: number, thr: number): { cand: Int32Array; at: (i: number) => number } | null {
-  if (width < 8 || height < 8) return null;
-  const box = boxCascadeFor(P0, size);
-  // margin: 6σ of the noise difference (≥ 1) plus EXTRA for the approximation's response to sources
-  const EXTRA = 0.5;
-  const margin = Math.max(1, 6 * Math.sqrt(Math.max(0, 2 * (1 - box.rho)))) + EXTRA;
-  if (!(margin <= 3)) return null;
-  const tlo = Math.max(0, thr - margin);
-  // sources brighter (approximate |S/N|) than B may make the approximation fall short by more than
-  // EXTRA in their wings: around them every pixel within R is evaluated exactly
-  const eps = responseShortfall(P0, size, box.gx, box.gy);
-  const B = eps > 0 ? Math.max(thr, EXTRA / eps) : Infinity;
-  const RG = size + ((Math.max(box.gx.length, box.gy.length) - 1) >> 1);
-  let ggx = 0, ggy = 0;
-  for (const v of box.gx) ggx += v * v;
-  for (const v of box.gy) ggy += v * v;
-  const k2 = tlo * tlo * ggx * ggy; // candidate: (A⋆d)² ≥ tlo²·ΣA²·var
-  const kB = B * B * ggx * ggy;
-  const CELL = 8, ncx = Math.ceil(width / CELL);
+function approxCandidates(image: Float32Array, variance: Float32Array, width: number, height: number, wx: [number, number], wy: [number, number], k2: number, kB: number, CELL: number): { cand: Int32Array; bright: Uint8Array; nBright: number } | null {
+  const ncx = Math.ceil(width / CELL);
   const bright = new Uint8Array(ncx * Math.ceil(height / CELL));
   let nBright = 0;
-  const [r0, r1] = box.wx.map((w) => (w - 1) >> 1) as [number, number];
-  const [q0, q1] = box.wy.map((w) => (w - 1) >> 1) as [number, number];
+  const r0 = (wx[0] - 1) >> 1, r1 = (wx[1] - 1) >> 1, q0 = (wy[0] - 1) >> 1, q1 = (wy[1] - 1) >> 1;
   const R = r0 + r1, Ry = q0 + q1;
   const maxCand = Math.max(1000, (width * height) >> 6);
   let cand = new Int32Array(4096), nc = 0;
@@ -405,6 +377,46 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
       }
     }
   }
+  return { cand: cand.subarray(0, nc), bright, nBright };
+}
+
+/**
+ * Matched-filter S/N evaluated exactly (direct correlation with P0, as the FFT computes it) only
+ * where it can matter. A separable two-box approximation A of the PSF (boxCascadeFor; normalised
+ * correlation ρ with P0) is run over the whole image with running sums (a few operations per pixel,
+ * independent of the PSF size); pixels whose approximate |S/N| reaches thr − m are candidates. For
+ * white noise the approximate and exact S/N differ by N(0, 2(1 − ρ)); m = max(1, 6·√(2(1 − ρ))) + ½
+ * covers that (≥ 6σ) plus ½ for the approximation's different response to sources, which for a
+ * source of S/N S is at most S·responseShortfall: around sources brighter than ½/shortfall every
+ * pixel within the reach of both responses is evaluated exactly and joins the candidates if it
+ * reaches thr. So every pixel with exact |S/N| ≥ thr is a candidate (for point sources; features
+ * sharper than the PSF, e.g. cosmic rays, are only covered by the margin). `at(i)` gives the
+ * exact S/N of pixel i, computed on demand and memoised (the peak test and the sub-pixel
+ * interpolation read only candidates and their 5 × 5 neighbours). Returns null (use the FFT) when
+ * ρ is too low (m > 3) or the candidates or bright regions are too many.
+ */
+function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width: number, height: number, P0: Float32Array, size: number, p2: number, thr: number): { cand: Int32Array; at: (i: number) => number } | null {
+  if (width < 8 || height < 8) return null;
+  const box = boxCascadeFor(P0, size);
+  // margin: 6σ of the noise difference (≥ 1) plus EXTRA for the approximation's response to sources
+  const EXTRA = 0.5;
+  const margin = Math.max(1, 6 * Math.sqrt(Math.max(0, 2 * (1 - box.rho)))) + EXTRA;
+  if (!(margin <= 3)) return null;
+  const tlo = Math.max(0, thr - margin);
+  // sources brighter (approximate |S/N|) than B may make the approximation fall short by more than
+  // EXTRA in their wings: around them every pixel within R is evaluated exactly
+  const eps = responseShortfall(P0, size, box.gx, box.gy);
+  const B = eps > 0 ? Math.max(thr, EXTRA / eps) : Infinity;
+  const RG = size + ((Math.max(box.gx.length, box.gy.length) - 1) >> 1);
+  let ggx = 0, ggy = 0;
+  for (const v of box.gx) ggx += v * v;
+  for (const v of box.gy) ggy += v * v;
+  const k2 = tlo * tlo * ggx * ggy; // candidate: (A⋆d)² ≥ tlo²·ΣA²·var
+  const kB = B * B * ggx * ggy;
+  const CELL = 8, ncx = Math.ceil(width / CELL);
+  const pass = approxCandidates(image, variance, width, height, box.wx, box.wy, k2, kB, CELL);
+  if (!pass) return null;
+  const { cand, bright, nBright } = pass, nc = cand.length;
   // exact S/N on demand, memoised (NaN pixels and non-positive variance give 0, as in the FFT path)
   // (a small hash table rather than image-sized planes: no large allocation, no GC pressure)
   const memo = new PixelMemo(4 * nc + 1024);
@@ -459,7 +471,7 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
     }
     if (extra.length) {
       const all = new Int32Array(nc + extra.length);
-      all.set(cand.subarray(0, nc));
+      all.set(cand);
       all.set(extra, nc);
       all.sort();
       let n = 0;
@@ -467,7 +479,7 @@ function sparseMatchedFilter(image: Float32Array, variance: Float32Array, width:
       return { cand: all.subarray(0, n), at };
     }
   }
-  return { cand: cand.subarray(0, nc), at };
+  return { cand, at };
 }
 
 /**
