@@ -412,37 +412,17 @@ export class PsfModel {
  * weighted by a circular Gaussian of σ = FWHM/2.355 (iterated once).
  */
 export function stampShape(img: Float64Array | Float32Array, m: number, step: number): PsfShape {
-  let peak = -Infinity;
-  for (let i = 0; i < img.length; i++) if (img[i]! > peak) peak = img[i]!;
-  let count = 0;
-  for (let i = 0; i < img.length; i++) if (img[i]! >= 0.5 * peak) count++;
-  const area = count * step * step;
+  // The loops are in their own small functions: in one long function the optimised (on-stack)
+  // code met the moment arithmetic after them without feedback and deoptimised on every stamp.
+  const peak = peakOf(img);
+  const area = countAtLeast(img, 0.5 * peak) * step * step;
   const fwhmPix = 2 * Math.sqrt(area / Math.PI);
-  const half = (m - 1) / 2;
-  // centroid
-  let sw = 0, sx = 0, sy = 0;
   const sig = fwhmPix / 2.3548;
   const inv2s2 = 1 / (2 * sig * sig);
-  for (let j = 0; j < m; j++) {
-    const dy = (j - half) * step;
-    for (let i = 0; i < m; i++) {
-      const dx = (i - half) * step;
-      const w = img[j * m + i]! * Math.exp(-(dx * dx + dy * dy) * inv2s2);
-      sw += w; sx += w * dx; sy += w * dy;
-    }
-  }
-  const cx = sx / sw, cy = sy / sw;
-  let xx = 0, yy = 0, xy = 0;
-  sw = 0;
-  for (let j = 0; j < m; j++) {
-    const dy = (j - half) * step - cy;
-    for (let i = 0; i < m; i++) {
-      const dx = (i - half) * step - cx;
-      const w = img[j * m + i]! * Math.exp(-(dx * dx + dy * dy) * inv2s2);
-      sw += w; xx += w * dx * dx; yy += w * dy * dy; xy += w * dx * dy;
-    }
-  }
-  xx /= sw; yy /= sw; xy /= sw;
+  weightedMoments(img, m, step, 0, 0, inv2s2);
+  const cx = momX / momW, cy = momY / momW;
+  weightedMoments(img, m, step, cx, cy, inv2s2);
+  const xx = momXX / momW, yy = momYY / momW, xy = momXY / momW;
   const tr = xx + yy;
   const det = Math.sqrt(Math.max(0, ((xx - yy) / 2) ** 2 + xy * xy));
   const l1 = tr / 2 + det, l2 = Math.max(1e-12, tr / 2 - det);
@@ -455,4 +435,32 @@ export function stampShape(img: Float64Array | Float32Array, m: number, step: nu
   const thetaDeg = (0.5 * Math.atan2(2 * xy, xx - yy) * 180) / Math.PI;
   const fwhmOpticalPix = Math.sqrt(Math.max(0, fwhmPix * fwhmPix - (8 * Math.LN2) / 12));
   return { fwhmPix, fwhmOpticalPix, ellipticity, thetaDeg };
+}
+
+function peakOf(img: Float64Array | Float32Array): number {
+  let peak = -Infinity;
+  for (let i = 0; i < img.length; i++) if (img[i]! > peak) peak = img[i]!;
+  return peak;
+}
+
+function countAtLeast(img: Float64Array | Float32Array, t: number): number {
+  let count = 0;
+  for (let i = 0; i < img.length; i++) if (img[i]! >= t) count++;
+  return count;
+}
+
+/** Gaussian-weighted moments about (cx, cy) of an m × m stamp sampled every `step` pixels. */
+let momW = 0, momX = 0, momY = 0, momXX = 0, momYY = 0, momXY = 0;
+function weightedMoments(img: Float64Array | Float32Array, m: number, step: number, cx: number, cy: number, inv2s2: number): void {
+  const half = (m - 1) / 2;
+  let sw = 0, sx = 0, sy = 0, xx = 0, yy = 0, xy = 0;
+  for (let j = 0; j < m; j++) {
+    const dy = (j - half) * step - cy;
+    for (let i = 0; i < m; i++) {
+      const dx = (i - half) * step - cx;
+      const w = img[j * m + i]! * Math.exp(-(dx * dx + dy * dy) * inv2s2);
+      sw += w; sx += w * dx; sy += w * dy; xx += w * dx * dx; yy += w * dy * dy; xy += w * dx * dy;
+    }
+  }
+  momW = sw; momX = sx; momY = sy; momXX = xx; momYY = yy; momXY = xy;
 }
