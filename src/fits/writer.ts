@@ -80,7 +80,8 @@ function encodeHdu(hdu: HduInput, i: number, opts: WriteOptions): Uint8Array[] {
   if (hdu.kind === 'image' && hdu.compress) {
     if (!hdu.data) throw new TesseraError(`${where}: a compressed image needs data`);
     const ih = imageHeader(hdu, false, where, false);
-    const out = compressImage(ih.header, hdu.data, hdu.shape, hdu.compress, where);
+    const opts = hdu.compress.ditherSeed === undefined ? { ...hdu.compress, ditherSeed: headerSeed(ih.header) } : hdu.compress;
+    const out = compressImage(ih.header, hdu.data, hdu.shape, opts, where);
     header = out.header;
     data = [out.bytes];
   } else if (hdu.kind === 'image') {
@@ -157,6 +158,21 @@ function writeImageInPieces(writeAll: (b: Uint8Array) => void, hdu: Extract<HduI
   writeAll(header.toBytes());
   for (const p of pieces()) writeAll(p);
   writeAll(pad(n * size));
+}
+
+/**
+ * The dither seed (ZDITHER0, 1..10000) of a compressed HDU written without one: from its header
+ * (FNV-1a of the cards), so that the same inputs give the same bytes (pipeline tasks are
+ * reproducible) while different CCDs and exposures still get different dither sequences.
+ * fpack, and `tessera fits compress`, take it from the clock instead.
+ */
+function headerSeed(h: Header): number {
+  let x = 0x811c9dc5;
+  for (const c of h.cards) {
+    const text = `${c.key}=${String(c.value)};`;
+    for (let i = 0; i < text.length; i++) x = Math.imul(x ^ text.charCodeAt(i), 0x01000193);
+  }
+  return ((x >>> 0) % 10000) + 1;
 }
 
 function imageHeader(hdu: Extract<HduInput, { kind: 'image' }>, primary: boolean, where: string, encode = true): { header: Header; data?: Uint8Array } {

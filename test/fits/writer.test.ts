@@ -264,3 +264,29 @@ test('raw: true on a compressed unsigned-16 HDU returns the stored signed intege
   assert.ok(raw.data instanceof Int16Array);
   for (let i = 0; i < u.length; i++) assert.equal((raw.data as Int16Array)[i], u[i]! - 32768);
 });
+
+test('compressed HDUs written without a dither seed are reproducible: the seed comes from the header, not the clock', () => {
+  const img = new Float32Array(300 * 200);
+  let s = 7;
+  for (let i = 0; i < img.length; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; img[i] = 100 + 10 * (s / 2 ** 32); }
+  const hdu = (ccd: string) => {
+    const h = new Header([], 'x');
+    h.set('CCDNAME', ccd);
+    return { kind: 'image' as const, extname: 'IMAGE', header: h, data: img, shape: [300, 200], compress: { type: 'RICE_1' as const, quantizeLevel: 8 } };
+  };
+  const a = Buffer.from(encodeFits([hdu('N4')]).reduce((x, y) => Buffer.concat([x, y]), Buffer.alloc(0)));
+  const b = Buffer.from(encodeFits([hdu('N4')]).reduce((x, y) => Buffer.concat([x, y]), Buffer.alloc(0)));
+  assert.ok(a.equals(b), 'the same HDU twice gives the same bytes');
+  const seeds = new Set<number>();
+  for (const ccd of ['N4', 'S4', 'N5', 'S5', 'N6']) {
+    const dir = tempDir();
+    const f = join(dir, `${ccd}.fits.fz`);
+    writeFits(f, [hdu(ccd)]);
+    const r = FitsReader.open(f);
+    const z = r.hdu(1).header.integer('ZDITHER0');
+    r.close();
+    assert.ok(z >= 1 && z <= 10000);
+    seeds.add(z);
+  }
+  assert.ok(seeds.size >= 4, `different CCD headers give different dither seeds: ${[...seeds].join(', ')}`);
+});
