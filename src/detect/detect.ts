@@ -144,6 +144,64 @@ function paintSegmentation(objs: IsoObject[], seg: Int32Array): void {
   for (let k = 0; k < objs.length; k++) { const px = objs[k]!.pix; for (let j = 0; j < px.length; j++) seg[px[j]!] = k + 1; }
 }
 
+/** Unusable pixels counted by the first pass of subtractRowVariance. */
+let rowBad = 0;
+
+/**
+ * One row with a variance plane: bad, d and skyVar (the variance; the background RMS² at unusable
+ * pixels), returning the row's smallest skyVar. The pixel loop has no call in it; the RMS row is
+ * only evaluated when the row has an unusable pixel.
+ */
+function subtractRowVariance(image: Float32Array, mask: Uint32Array | undefined, vp: Float32Array, badMask: number, brow: Float32Array,
+  bad: Uint8Array, d: Float32Array, skyVar: Float32Array, o: number, width: number, bkg: Background, y: number, rrow: Float32Array): number {
+  const vmin = mask !== undefined
+    ? rowPassMasked(image, mask, vp, badMask, brow, bad, d, skyVar, o, width)
+    : rowPassUnmasked(image, vp, brow, bad, d, skyVar, o, width);
+  if (rowBad === 0) return vmin === Infinity ? 0 : vmin;
+  bkg.rmsRow(y, rrow);
+  const m = badRowRms(bad, skyVar, rrow, o, width, vmin);
+  return m === Infinity ? 0 : m;
+}
+
+function rowPassMasked(image: Float32Array, mask: Uint32Array, vp: Float32Array, badMask: number, brow: Float32Array,
+  bad: Uint8Array, d: Float32Array, skyVar: Float32Array, o: number, width: number): number {
+  let vmin = Infinity, nb = 0;
+  for (let x = 0; x < width; x++) {
+    const i = o + x;
+    const v = image[i]!, s = vp[i]!;
+    skyVar[i] = s;
+    if (v - v !== 0 || (mask[i]! & badMask) !== 0 || !(s > 0 && s < Infinity)) { bad[i] = 1; d[i] = 0; nb++; }
+    else { bad[i] = 0; d[i] = v - brow[x]!; if (s < vmin) vmin = s; }
+  }
+  rowBad = nb;
+  return vmin;
+}
+
+function rowPassUnmasked(image: Float32Array, vp: Float32Array, brow: Float32Array,
+  bad: Uint8Array, d: Float32Array, skyVar: Float32Array, o: number, width: number): number {
+  let vmin = Infinity, nb = 0;
+  for (let x = 0; x < width; x++) {
+    const i = o + x;
+    const v = image[i]!, s = vp[i]!;
+    skyVar[i] = s;
+    if (v - v !== 0 || !(s > 0 && s < Infinity)) { bad[i] = 1; d[i] = 0; nb++; }
+    else { bad[i] = 0; d[i] = v - brow[x]!; if (s < vmin) vmin = s; }
+  }
+  rowBad = nb;
+  return vmin;
+}
+
+/** Unusable pixels of a row get the background RMS² as their noise; the row minimum with them. */
+function badRowRms(bad: Uint8Array, skyVar: Float32Array, rrow: Float32Array, o: number, width: number, vmin: number): number {
+  for (let x = 0; x < width; x++) {
+    if (bad[o + x] === 0) continue;
+    const r = rrow[x]!, s = r * r;
+    skyVar[o + x] = s;
+    if (s < vmin) vmin = s;
+  }
+  return vmin;
+}
+
 function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, bad: Uint8Array, d: Float32Array,
   skyVar: Float32Array | undefined, rowMinVar: Float64Array, sub: Float32Array | undefined): void {
   const { width, height, image, mask } = img;
@@ -153,6 +211,12 @@ function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, 
     const o = y * width;
     bkg.backRow(y, brow);
     if (sub) for (let x = 0; x < width; x++) sub[o + x] = image[o + x]! - brow[x]!;
+    if (skyVar && vp) {
+      // with a variance plane (the calibrate case): one pass over the row, then the background
+      // RMS only at the row's unusable pixels
+      rowMinVar[y] = subtractRowVariance(image, mask, vp, badMask, brow, bad, d, skyVar, o, width, bkg, y, rrow);
+      continue;
+    }
     if (!skyVar && mask === undefined) {
       // the common case, in a tight loop: only NaN/Inf pixels are unusable
       for (let x = 0; x < width; x++) {

@@ -215,6 +215,64 @@ function meanDirection(ra: ArrayLike<number>, dec: ArrayLike<number>, used: Uint
   return [a, Math.atan2(z, Math.sqrt(x * x + y * y)) * R2D];
 }
 
+/** The exponents of a term list as typed arrays (cached per list). */
+const exponentCache = new WeakMap<Term[], { p: Int32Array; q: Int32Array; r: Int32Array }>();
+function termExponents(terms: Term[]): { p: Int32Array; q: Int32Array; r: Int32Array } {
+  let e = exponentCache.get(terms);
+  if (!e) {
+    e = { p: Int32Array.from(terms, (t) => t.p), q: Int32Array.from(terms, (t) => t.q), r: Int32Array.from(terms, (t) => t.r) };
+    exponentCache.set(terms, e);
+  }
+  return e;
+}
+
+/** Powers b^0 .. b^maxE into out, each as `b ** e` (the same values as evaluating it per term). */
+function powers(b: number, maxE: number, out: Float64Array): void {
+  for (let e = 0; e <= maxE; e++) out[e] = b ** e;
+}
+
+function maxOf(a: Int32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) if (a[i]! > m) m = a[i]!;
+  return m;
+}
+
+/**
+ * Design matrix rows r = 0..k−1, A[r·mm + j] = xs^p_j · ys^q_j · sw_r with (xs, ys) = (ax, ay)/scale.
+ * The powers come from a table per star (a small loop function, optimised early; the values are
+ * those of `xs ** p` per term).
+ */
+function design(ax: Float64Array, ay: Float64Array, sw: Float64Array, k: number, scale: number, tp: Int32Array, tq: Int32Array, mm: number,
+  A: Float64Array, powX: Float64Array, powY: Float64Array): void {
+  const mp = maxOf(tp), mq = maxOf(tq);
+  for (let r = 0; r < k; r++) {
+    powers(ax[r]! / scale, mp, powX);
+    powers(ay[r]! / scale, mq, powY);
+    const s = sw[r]!, o = r * mm;
+    for (let j = 0; j < mm; j++) A[o + j] = powX[tp[j]!]! * powY[tq[j]!]! * s;
+  }
+}
+
+/** TPV's two design matrices: axis 1 on T_j(ξ, η), axis 2 on T_j(η, ξ) (with the radial terms rs^r). */
+function designTpv(ax: Float64Array, ay: Float64Array, sw: Float64Array, k: number, scale: number, tp: Int32Array, tq: Int32Array, tr: Int32Array,
+  mm: number, A: Float64Array, A2: Float64Array, powX: Float64Array, powY: Float64Array, powR: Float64Array): void {
+  const me = Math.max(maxOf(tp), maxOf(tq)), mr = maxOf(tr);
+  for (let r = 0; r < k; r++) {
+    const xs = ax[r]! / scale;
+    const ys = ay[r]! / scale;
+    powers(xs, me, powX);
+    powers(ys, me, powY);
+    powers(Math.sqrt(xs * xs + ys * ys), mr, powR);
+    const s = sw[r]!, o = r * mm;
+    for (let j = 0; j < mm; j++) {
+      const e = tr[j]!;
+      const rr = e ? powR[e]! : 1;
+      A[o + j] = powX[tp[j]!]! * powY[tq[j]!]! * rr * s;
+      A2[o + j] = powY[tp[j]!]! * powX[tq[j]!]! * rr * s;
+    }
+  }
+}
+
 function fitOnce(
   px: Float64Array, py: Float64Array, ra: ArrayLike<number>, dec: ArrayLike<number>, w: Float64Array, used: Uint8Array,
   crpix: [number, number], model: FitModel, order: number, terms: Term[], previous: Wcs | undefined, opts: FitOptions,
@@ -223,11 +281,11 @@ function fitOnce(
   for (let i = 0; i < used.length; i++) if (used[i]) idx.push(i);
   const k = idx.length;
   const m = terms.length;
-  const sra = Float64Array.from(idx, (i) => ra[i]!);
-  const sdec = Float64Array.from(idx, (i) => dec[i]!);
-  const u = Float64Array.from(idx, (i) => px[i]! - crpix[0]);
-  const v = Float64Array.from(idx, (i) => py[i]! - crpix[1]);
-  const sw = Float64Array.from(idx, (i) => Math.sqrt(w[i]!));
+  const sra = new Float64Array(k), sdec = new Float64Array(k), u = new Float64Array(k), v = new Float64Array(k), sw = new Float64Array(k);
+  for (let r = 0; r < k; r++) {
+    const i = idx[r]!;
+    sra[r] = ra[i]!; sdec[r] = dec[i]!; u[r] = px[i]! - crpix[0]; v[r] = py[i]! - crpix[1]; sw[r] = Math.sqrt(w[i]!);
+  }
   const all = new Uint8Array(k).fill(1);
 
   let tangent: [number, number] = previous ? [previous.crval[0], previous.crval[1]] : meanDirection(sra, sdec, all);
@@ -235,6 +293,8 @@ function fitOnce(
   let cd: [number, number, number, number] = previous ? [...previous.cd] : [0, 0, 0, 0];
   let haveCd = previous !== undefined;
   const A = new Float64Array(k * m);
+  // powers xs^p, ys^q, rs^r of one star (exponents ≤ 9: SIP order 9, TPV radial r⁷)
+  const powX = new Float64Array(10), powY = new Float64Array(10), powR = new Float64Array(10);
   let iterations = 0;
   let coefX: Float64Array = new Float64Array(m);
   let coefY: Float64Array = new Float64Array(m);
@@ -263,31 +323,15 @@ function fitOnce(
     scale = 0;
     for (let r = 0; r < k; r++) scale = Math.max(scale, Math.abs(ax[r]!), Math.abs(ay[r]!));
     if (scale === 0) scale = 1;
+    const te = termExponents(useTerms);
     if (model === 'tpv' && tpvMode) {
       // Axis 1 on T_j(ξ, η), axis 2 on T_j(η, ξ): two design matrices.
       const A2 = new Float64Array(k * mm);
-      for (let r = 0; r < k; r++) {
-        const xs = ax[r]! / scale;
-        const ys = ay[r]! / scale;
-        const rs = Math.sqrt(xs * xs + ys * ys);
-        for (let j = 0; j < mm; j++) {
-          const t = useTerms[j]!;
-          const rr = t.r ? rs ** t.r : 1;
-          A[r * mm + j] = xs ** t.p * ys ** t.q * rr * sw[r]!;
-          A2[r * mm + j] = ys ** t.p * xs ** t.q * rr * sw[r]!;
-        }
-      }
+      designTpv(ax, ay, sw, k, scale, te.p, te.q, te.r, mm, A, A2, powX, powY, powR);
       coefX = leastSquares(A.subarray(0, k * mm), k, mm, [X], 'fitWcs')[0]!;
       coefY = leastSquares(A2, k, mm, [Y], 'fitWcs')[0]!;
     } else {
-      for (let r = 0; r < k; r++) {
-        const xs = ax[r]! / scale;
-        const ys = ay[r]! / scale;
-        for (let j = 0; j < mm; j++) {
-          const t = useTerms[j]!;
-          A[r * mm + j] = xs ** t.p * ys ** t.q * sw[r]!;
-        }
-      }
+      design(ax, ay, sw, k, scale, te.p, te.q, mm, A, powX, powY);
       [coefX, coefY] = leastSquares(A.subarray(0, k * mm), k, mm, [X, Y], 'fitWcs') as [Float64Array, Float64Array];
     }
     // Unscale.
