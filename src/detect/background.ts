@@ -143,6 +143,49 @@ function meshStats(buf: Float32Array, n: number, hist: Float64Array, pearson: nu
   return { back: sextractorMode(cmean, med, csig, pearson), rms: csig };
 }
 
+// The mesh copy loops, in functions of their own (optimised early, not on the stack of
+// estimateBackground); Σu and Σu² (u = v − shift) of the copied values in copySum, copySum2.
+let copySum = 0, copySum2 = 0;
+
+/** Copy the finite pixels of mesh [x0, x1) × [y0, y1) into buf; returns their number. */
+function copyMesh(image: Float32Array, width: number, x0: number, x1: number, y0: number, y1: number, shift: number, buf: Float32Array): number {
+  let n = 0, sum = 0, sum2 = 0;
+  for (let y = y0; y < y1; y++) {
+    const row = y * width;
+    for (let x = x0; x < x1; x++) {
+      const v = image[row + x]!;
+      if (v - v !== 0) continue;
+      buf[n++] = v;
+      const u = v - shift;
+      sum += u; sum2 += u * u;
+    }
+  }
+  copySum = sum; copySum2 = sum2;
+  return n;
+}
+
+/** copyMesh for usable pixels only: finite, no badMask bit, finite positive variance, not excluded. */
+function copyMeshMasked(image: Float32Array, mask: Uint32Array | undefined, variance: Float32Array | undefined, exclude: Uint8Array | undefined,
+  badMask: number, width: number, x0: number, x1: number, y0: number, y1: number, shift: number, buf: Float32Array): number {
+  let n = 0, sum = 0, sum2 = 0;
+  for (let y = y0; y < y1; y++) {
+    const row = y * width;
+    for (let x = x0; x < x1; x++) {
+      const k = row + x;
+      const v = image[k]!;
+      if (v - v !== 0) continue;
+      if (mask !== undefined && (mask[k]! & badMask) !== 0) continue;
+      if (variance !== undefined) { const s = variance[k]!; if (!(s > 0 && s < Infinity)) continue; }
+      if (exclude !== undefined && exclude[k]) continue;
+      buf[n++] = v;
+      const u = v - shift;
+      sum += u; sum2 += u * u;
+    }
+  }
+  copySum = sum; copySum2 = sum2;
+  return n;
+}
+
 function pair(v: number | [number, number] | undefined, def: number): [number, number] {
   if (v === undefined) return [def, def];
   return typeof v === 'number' ? [v, v] : v;
@@ -166,36 +209,12 @@ export function estimateBackground(img: MaskedImage, opts: BackgroundOptions = {
     const y0 = j * bh, y1 = Math.min(height, y0 + bh);
     for (let i = 0; i < nx; i++) {
       const x0 = i * bw, x1 = Math.min(width, x0 + bw);
-      let n = 0, sum = 0, sum2 = 0;
       // sums about a shift (the first pixel of the mesh) keep the variance accurate
       const shift = Number.isFinite(image[y0 * width + x0]!) ? image[y0 * width + x0]! : 0;
-      if (mask === undefined && variance === undefined && exclude === undefined) {
-        for (let y = y0; y < y1; y++) {
-          const row = y * width;
-          for (let x = x0; x < x1; x++) {
-            const v = image[row + x]!;
-            if (v - v !== 0) continue;
-            buf[n++] = v;
-            const u = v - shift;
-            sum += u; sum2 += u * u;
-          }
-        }
-      } else {
-        for (let y = y0; y < y1; y++) {
-          const row = y * width;
-          for (let x = x0; x < x1; x++) {
-            const k = row + x;
-            const v = image[k]!;
-            if (v - v !== 0) continue;
-            if (mask !== undefined && (mask[k]! & badMask) !== 0) continue;
-            if (variance !== undefined) { const s = variance[k]!; if (!(s > 0 && s < Infinity)) continue; }
-            if (exclude !== undefined && exclude[k]) continue;
-            buf[n++] = v;
-            const u = v - shift;
-            sum += u; sum2 += u * u;
-          }
-        }
-      }
+      const n = mask === undefined && variance === undefined && exclude === undefined
+        ? copyMesh(image, width, x0, x1, y0, y1, shift, buf)
+        : copyMeshMasked(image, mask, variance, exclude, badMask, width, x0, x1, y0, y1, shift, buf);
+      const sum = copySum, sum2 = copySum2;
       const area = (x1 - x0) * (y1 - y0);
       if (n < 0.5 * area) continue;
       const st = meshStats(buf, n, hist, pearson, sum, sum2, shift);

@@ -175,6 +175,37 @@ function addSourceNoise(variance: Float32Array, sub: Float32Array, g: number): v
   }
 }
 
+/** Finite image values at distance r1 ≤ d ≤ r2 from (xc, yc), outside unusable pixels and detected objects, appended to out. */
+function annulusValues(im: Float32Array, width: number, bad: Uint8Array | undefined, seg: Int32Array,
+  xc: number, yc: number, r1: number, r2: number, out: number[]): void {
+  for (let yy = Math.floor(yc - r2); yy <= Math.ceil(yc + r2); yy++) {
+    for (let xx = Math.floor(xc - r2); xx <= Math.ceil(xc + r2); xx++) {
+      const d2 = (xx - xc) ** 2 + (yy - yc) ** 2;
+      if (d2 < r1 * r1 || d2 > r2 * r2) continue;
+      const p = yy * width + xx;
+      if ((bad && bad[p]) || seg[p] !== 0) continue;
+      const val = im[p]!;
+      if (val - val === 0) out.push(val);
+    }
+  }
+}
+
+/**
+ * The S × S cut-out at (ox, oy) of image − sky and the variance; cutBad = 1 for unusable pixels,
+ * pixels of other objects than `id` (segmentation) and non-finite values.
+ */
+function fillCutout(im: Float32Array, variance: Float32Array, bad: Uint8Array | undefined, seg: Int32Array, width: number,
+  ox: number, oy: number, S: number, sky: number, id: number, cutData: Float32Array, cutVar: Float32Array, cutBad: Uint8Array): void {
+  for (let yy = 0; yy < S; yy++) {
+    for (let xx = 0; xx < S; xx++) {
+      const p = (oy + yy) * width + ox + xx, q = yy * S + xx;
+      cutData[q] = im[p]! - sky; cutVar[q] = variance[p]!;
+      const sg = seg[p]!;
+      cutBad[q] = (bad && bad[p]) || (sg !== 0 && sg !== id) || !(im[p]! - im[p]! === 0) ? 1 : 0;
+    }
+  }
+}
+
 /** Calibrate one CCD. Throws TesseraError naming the CCD when it cannot be calibrated. */
 export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = {}): CalibrateCcdResult {
   const what = `exposure ${inp.expnum} CCD ${inp.ccdName}`;
@@ -277,30 +308,13 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
       const xc = x0[i]!, yc = y0[i]!;
       const id = NUM[i]!;
       ann.length = 0;
-      const r1 = rAc + 3, r2 = rAc + 10;
-      for (let yy = Math.floor(yc - r2); yy <= Math.ceil(yc + r2); yy++) {
-        for (let xx = Math.floor(xc - r2); xx <= Math.ceil(xc + r2); xx++) {
-          const d2 = (xx - xc) ** 2 + (yy - yc) ** 2;
-          if (d2 < r1 * r1 || d2 > r2 * r2) continue;
-          const p = yy * width + xx;
-          if ((bad && bad[p]) || seg[p] !== 0) continue;
-          const val = im[p]!;
-          if (val - val === 0) ann.push(val);
-        }
-      }
+      annulusValues(im, width, bad, seg, xc, yc, rAc + 3, rAc + 10, ann);
       const skyLocal = skyMode(ann);
       // The cut-out holds image − local sky: a pixel of a neighbour whose mirror about the star
       // is unusable too is left out of the sum, and so is its sky (in a crowded field, subtracting
       // π r² × sky after such gaps would take away the sky of pixels never summed).
       const ox = Math.round(xc) - R, oy = Math.round(yc) - R;
-      for (let yy = 0; yy < S; yy++) {
-        for (let xx = 0; xx < S; xx++) {
-          const p = (oy + yy) * width + ox + xx, q = yy * S + xx;
-          cutData[q] = im[p]! - skyLocal; cutVar[q] = variance[p]!;
-          const sg = seg[p]!;
-          cutBad[q] = (bad && bad[p]) || (sg !== 0 && sg !== id) || !(im[p]! - im[p]! === 0) ? 1 : 0;
-        }
-      }
+      fillCutout(im, variance, bad, seg, width, ox, oy, S, skyLocal, id, cutData, cutVar, cutBad);
       sumCircles(planes, xc - ox, yc - oy, [rAc], f, v, null, 0);
       starPsf.push(ph.flux[i]!); starAp.push(f[0]!); starApE.push(Math.sqrt(v[0]!));
     }
