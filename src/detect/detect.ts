@@ -73,6 +73,12 @@ export interface DetectOptions {
    * need the sky-subtracted image (tessera calibrate) save a pass over the background spline.
    */
   subtractedOut?: Float32Array;
+  /**
+   * A plane (width × height) to receive the map of unusable pixels that detection uses (1 = NaN or
+   * ±Inf, a badMask bit, or no finite positive variance; else 0) instead of an internal scratch
+   * plane: callers that measure on the same pixels afterwards (tessera calibrate) reuse it.
+   */
+  unusableOut?: Uint8Array;
   /** When given, filled with the wall time in milliseconds of each phase (diagnostics). */
   timings?: Record<string, number>;
   /**
@@ -293,7 +299,8 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   // One pass, row by row from the background spline (no full-resolution maps are built):
   // the usable-pixel map, the background-subtracted image (unusable pixels set to 0) and, when
   // needed, the per-pixel sky variance with each row's smallest value (a threshold pre-test).
-  const bad = scratch.u8('bad', npixTot);
+  if (opts.unusableOut && opts.unusableOut.length !== npixTot) throw new RangeError(`detectSources: unusableOut holds ${opts.unusableOut.length} pixels, the image ${npixTot}`);
+  const bad = opts.unusableOut ?? scratch.u8('bad', npixTot);
   const d = scratch.f32('d', npixTot);
   const skyVar = needPlane ? scratch.f32('skyVar', npixTot) : undefined;
   const rowMinVar = new Float64Array(height);

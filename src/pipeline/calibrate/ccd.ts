@@ -8,7 +8,7 @@
  * Pixel convention: planes are 0-based row-major; catalog columns are FITS 1-based.
  */
 import { TesseraError } from '../../util/errors.js';
-import { DEFAULT_BAD_MASK, type MaskedImage } from '../../image/masked-image.js';
+import type { MaskedImage } from '../../image/masked-image.js';
 import { detectSources, sumCircles, measurePsfAt, pixelPlanes, type SourceCatalog } from '../../detect/index.js';
 import { fitPsf, selectPsfStars, psfPhotometry, noiseEquivalentArea, type PsfModel } from '../../psf/index.js';
 import type { Wcs } from '../../wcs/wcs.js';
@@ -146,18 +146,14 @@ function countFinite(a: Float32Array, step: number): number {
 }
 
 /**
- * Row by row: bad = 1 where the mask has DEFAULT_BAD_MASK bits; and, when `variance` is given (no
- * variance plane came with the image), the variance = RMS map² plus the sources' Poisson noise
- * max(0, sub)/gain (sub = the sky-subtracted image).
+ * Row by row (no variance plane came with the image): the variance = RMS map² plus the sources'
+ * Poisson noise max(0, sub)/gain (sub = the sky-subtracted image).
  */
-function badAndVariance(width: number, height: number, bk: { rmsRow(y: number, out: Float32Array): void },
-  sub: Float32Array, m: ArrayLike<number> | undefined, bad: Uint8Array | undefined, variance: Float32Array | undefined, g: number): void {
-  if (m) for (let i = 0; i < width * height; i++) bad![i] = (m[i]! & DEFAULT_BAD_MASK) !== 0 ? 1 : 0;
-  if (!variance) return;
+function sourceVariance(width: number, height: number, bk: { rmsRow(y: number, out: Float32Array): void },
+  sub: Float32Array, variance: Float32Array, g: number): void {
   const rrow = new Float32Array(width);
   for (let y = 0; y < height; y++) {
     const o = y * width;
-    // No variance plane: sky RMS map plus Poisson noise of the sources.
     bk.rmsRow(y, rrow);
     for (let x = 0; x < width; x++) { const r = rrow[x]!, v = sub[o + x]!; variance[o + x] = r * r + (g > 0 ? Math.max(0, v) / g : 0); }
   }
@@ -229,10 +225,14 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   // 1. Background, detection, measurement.
   // Sky-subtracted image from detection's own background pass.
   const sub = new Float32Array(width * height);
+  // Unusable pixels (mask bits, NaN, no usable variance) for the PSF fit and PSF photometry:
+  // detection's own map (each of those steps skips NaN and non-positive-variance pixels anyway).
+  const bad = new Uint8Array(width * height);
   let det;
   try {
     det = detectSources(img, {
       subtractedOut: sub,
+      unusableOut: bad,
       threshSigma: config.threshSigma ?? 1.5,
       minArea: config.minArea ?? 5,
       apertures: config.apertures ?? [6, 12, 24],
@@ -253,10 +253,7 @@ export function calibrateCcd(inp: CalibrateCcdInputs, config: CalibrateConfig = 
   let variance = img.variance;
   const g = inp.gain ?? 0;
   if (!variance) variance = new Float32Array(width * height);
-  // Unusable pixels (mask bits) for the PSF fit and PSF photometry, in the same pass.
-  const m = img.mask;
-  const bad = m ? new Uint8Array(width * height) : undefined;
-  badAndVariance(width, height, det.background, sub, m, bad, img.variance ? undefined : variance, g);
+  if (!img.variance) sourceVariance(width, height, det.background, sub, variance, g);
   if (n < 3) throw new TesseraError(`${what}: only ${n} source(s) detected`);
   lap('detect');
 

@@ -133,6 +133,7 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     let variance: Float32Array | undefined;
     let weight: ArrayLike<number> | undefined;
     let mask: Uint32Array | undefined;
+    let rawMask16: Int16Array | Uint16Array | undefined;
     if (task.weight) {
       const wr = FitsReader.open(task.weight);
       try {
@@ -151,6 +152,8 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
         const m = mr.readImage(mr.hdus.find((x) => x.extname?.trim().toUpperCase() === ccdName.toUpperCase())?.index ?? task.hdu);
         if (m.shape[0] !== width || m.shape[1] !== height) throw new TesseraError(`${task.mask}: mask HDU for ${ccdName} is ${m.shape.join('×')}, image is ${width}×${height}`);
         mask = cpMaskToTessera(m.data as ArrayLike<number>, width * height);
+        // the raw 16-bit plane is not read again: the MASK HDU is written from its memory
+        if ((m.data instanceof Int16Array || m.data instanceof Uint16Array) && m.data.length === width * height) rawMask16 = m.data;
       } finally {
         mr.close();
       }
@@ -191,8 +194,10 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     for (const k of res.keywords) ih.set(k.key, k.value, k.comment);
     ih.set('BUNIT', 'count', 'sky-subtracted counts');
     ih.set('CALSOFT', `tessera ${TESSERA_VERSION}`, 'calibration software');
-    const mask16 = new Uint16Array(width * height);
+    // (a fresh 16 MB plane would cost ~4k page faults; the raw mask's plane is free by now)
+    const mask16 = rawMask16 ? new Uint16Array(rawMask16.buffer, rawMask16.byteOffset, width * height) : new Uint16Array(width * height);
     if (res.mask) mask16.set(res.mask);
+    else if (rawMask16) mask16.fill(0);
     const vh = new Header([], 'VARIANCE');
     vh.set('BUNIT', 'count**2');
     res.wcs.toHeader(vh);
