@@ -159,13 +159,14 @@ let rowBad = 0;
  * only evaluated when the row has an unusable pixel.
  */
 function subtractRowVariance(image: Float32Array, mask: Uint32Array | undefined, vp: Float32Array, badMask: number, brow: Float32Array,
-  bad: Uint8Array, d: Float32Array, skyVar: Float32Array, o: number, width: number, bkg: Background, y: number, rrow: Float32Array): number {
+  bad: Uint8Array, d: Float32Array, skyVar: Float32Array, o: number, width: number, bkg: Background, y: number, rrow: Float32Array,
+  saved: SavedPixels | undefined): number {
   const vmin = mask !== undefined
     ? rowPassMasked(image, mask, vp, badMask, brow, bad, d, skyVar, o, width)
     : rowPassUnmasked(image, vp, brow, bad, d, skyVar, o, width);
   if (rowBad === 0) return vmin === Infinity ? 0 : vmin;
   bkg.rmsRow(y, rrow);
-  const m = badRowRms(bad, skyVar, rrow, o, width, vmin);
+  const m = saved ? badRowRmsSaved(bad, skyVar, rrow, o, width, vmin, saved) : badRowRms(bad, skyVar, rrow, o, width, vmin);
   return m === Infinity ? 0 : m;
 }
 
@@ -208,8 +209,20 @@ function badRowRms(bad: Uint8Array, skyVar: Float32Array, rrow: Float32Array, o:
   return vmin;
 }
 
+/** badRowRms on the caller's variance plane: each value is saved before it is replaced. */
+function badRowRmsSaved(bad: Uint8Array, skyVar: Float32Array, rrow: Float32Array, o: number, width: number, vmin: number, saved: SavedPixels): number {
+  for (let x = 0; x < width; x++) {
+    if (bad[o + x] === 0) continue;
+    const r = rrow[x]!, s = r * r;
+    saved.save(o + x, skyVar[o + x]!);
+    skyVar[o + x] = s;
+    if (s < vmin) vmin = s;
+  }
+  return vmin;
+}
+
 function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, bad: Uint8Array, d: Float32Array,
-  skyVar: Float32Array | undefined, rowMinVar: Float64Array, sub: Float32Array | undefined): void {
+  skyVar: Float32Array | undefined, rowMinVar: Float64Array, sub: Float32Array | undefined, saved: SavedPixels | undefined): void {
   const { width, height, image, mask } = img;
   const vp = img.variance;
   const brow = new Float32Array(width), rrow = new Float32Array(width);
@@ -220,7 +233,7 @@ function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, 
     if (skyVar && vp) {
       // with a variance plane (the calibrate case): one pass over the row, then the background
       // RMS only at the row's unusable pixels
-      rowMinVar[y] = subtractRowVariance(image, mask, vp, badMask, brow, bad, d, skyVar, o, width, bkg, y, rrow);
+      rowMinVar[y] = subtractRowVariance(image, mask, vp, badMask, brow, bad, d, skyVar, o, width, bkg, y, rrow, saved);
       continue;
     }
     if (!skyVar && mask === undefined) {
@@ -259,16 +272,9 @@ function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, 
 }
 
 export function detectSources(img: MaskedImage, opts: DetectOptions = {}): DetectResult {
-  const { width, height, image, mask } = img;
+  const { width, height } = img;
   const npixTot = width * height;
-  const thresh = opts.threshSigma ?? 1.5;
-  const minArea = opts.minArea ?? 5;
   const badMask = opts.badMask ?? DEFAULT_BAD_MASK;
-  const gain = opts.gain ?? 0;
-  const satLevel = opts.satLevel ?? Infinity;
-  const diam = opts.apertures ?? [6];
-  const [kronFact, kronMin] = opts.autoParams ?? [2.5, 3.5];
-  const fluxFrac = opts.fluxFrac ?? 0.5;
   const psf = opts.psf;
 
   // quick check: at least one usable pixel
@@ -302,12 +308,56 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   if (opts.unusableOut && opts.unusableOut.length !== npixTot) throw new RangeError(`detectSources: unusableOut holds ${opts.unusableOut.length} pixels, the image ${npixTot}`);
   const bad = opts.unusableOut ?? scratch.u8('bad', npixTot);
   const d = scratch.f32('d', npixTot);
-  const skyVar = needPlane ? scratch.f32('skyVar', npixTot) : undefined;
+  // With a variance plane, the sky variance IS that plane, its unusable pixels holding the
+  // background RMS² for the duration of this call (their values are saved and restored before
+  // it returns or throws): no 32 MB copy per 2k×4k CCD.
+  const skyVar = vp ?? (needPlane ? scratch.f32('skyVar', npixTot) : undefined);
+  const saved = vp ? new SavedPixels() : undefined;
   const rowMinVar = new Float64Array(height);
   if (opts.subtractedOut && opts.subtractedOut.length !== npixTot) throw new RangeError(`detectSources: subtractedOut holds ${opts.subtractedOut.length} pixels, the image ${npixTot}`);
-  subtractBackground(img, bkg, badMask, bad, d, skyVar, rowMinVar, opts.subtractedOut);
+  try {
+    subtractBackground(img, bkg, badMask, bad, d, skyVar, rowMinVar, opts.subtractedOut, saved);
+    return detectOnPlanes(img, opts, bkg, kern, bad, d, skyVar, rowMinVar, tm ? lap : undefined);
+  } finally {
+    if (saved && vp) saved.restore(vp);
+  }
+}
 
-  lap('subtract');
+/** Pixel values saved before an in-place change (index, value), to be put back. */
+class SavedPixels {
+  idx = new Int32Array(4096);
+  val = new Float32Array(4096);
+  n = 0;
+  save(i: number, v: number): void {
+    if (this.n === this.idx.length) {
+      const a = new Int32Array(this.n * 2), b = new Float32Array(this.n * 2);
+      a.set(this.idx); b.set(this.val); this.idx = a; this.val = b;
+    }
+    this.idx[this.n] = i; this.val[this.n++] = v;
+  }
+  restore(plane: Float32Array): void {
+    const { idx, val, n } = this;
+    for (let k = 0; k < n; k++) plane[idx[k]!] = val[k]!;
+    this.n = 0;
+  }
+}
+
+/** detectSources after the background pass: filtering, labelling, deblending, cleaning, measurement. */
+function detectOnPlanes(img: MaskedImage, opts: DetectOptions, bkg: Background, kern: Kernel | null, bad: Uint8Array, d: Float32Array,
+  skyVar: Float32Array | undefined, rowMinVar: Float64Array, lap: ((name: string) => void) | undefined): DetectResult {
+  const { width, height, image, mask } = img;
+  const npixTot = width * height;
+  const thresh = opts.threshSigma ?? 1.5;
+  const minArea = opts.minArea ?? 5;
+  const gain = opts.gain ?? 0;
+  const satLevel = opts.satLevel ?? Infinity;
+  const diam = opts.apertures ?? [6];
+  const [kronFact, kronMin] = opts.autoParams ?? [2.5, 3.5];
+  const fluxFrac = opts.fluxFrac ?? 0.5;
+  const psf = opts.psf;
+  const filteredMode = kern !== null && (opts.threshMode ?? 'unfiltered') === 'filtered';
+
+  lap?.('subtract');
   const f = kern ? correlate(d, width, height, kern, 'auto', scratch.f32('f', npixTot)) : d;
   // the variance the threshold is compared with (per pixel), when there is a plane
   let threshVar: Float32Array | undefined = skyVar;
@@ -315,24 +365,24 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     const k2: Kernel = { width: kern!.width, height: kern!.height, data: kern!.data.map((v) => v * v) };
     threshVar = correlate(skyVar!, width, height, k2, 'auto', scratch.f32('threshVar', npixTot));
   }
-  lap('filter');
+  lap?.('filter');
   // unusable pixels hold d = 0; they may join a footprint (so IMAFLAGS_ISO sees them) but never start one
   const fp = threshVar
     ? labelAboveThreshold(f, width, height, thresh, threshVar, minArea, undefined, true, threshVar === skyVar ? rowMinVar : undefined)
     : labelAboveThreshold(f, width, height, thresh, (y, out) => bkg.rmsRow(y, out), minArea);
-  lap('label');
+  lap?.('label');
 
   // deblend and analyse
   const nthresh = opts.deblendNThresh ?? 32;
   const mincont = opts.deblendMinCont ?? 0.005;
   let objs = deblendAll(fp, f, d, width, thresh, threshVar, bkg, { nthresh, mincont, minArea });
-  lap('deblend');
+  lap?.('deblend');
   if (opts.clean ?? true) {
     // SEP's mthresh: how far the object's minArea-th brightest pixel rises above the threshold
     for (const o of objs) o.mthresh = excessAtMinArea(o.pix, f, threshVar, o.dthresh, thresh, minArea);
     objs = cleanObjects(objs, d, f, width, opts.cleanParam ?? 1);
   }
-  lap('clean');
+  lap?.('clean');
   // number objects in raster order of their barycentres
   objs.sort((p, q) => (Math.round(p.my) - Math.round(q.my)) || (p.mx - q.mx));
   const n = objs.length;
@@ -345,7 +395,7 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     paintSegmentation(objs, seg);
   }
 
-  lap('segmentation');
+  lap?.('segmentation');
   // errors: the sky variance plane when there is one, else the background RMS² at each object
   // (set per object in measure), plus the sources' Poisson noise with a gain
   const planes: PixelPlanes = pixelPlanes({ width, height, data: d, variance: skyVar, constVariance: 0, gain, bad, segmentation: seg });
@@ -353,7 +403,7 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
     image, mask, bkg, diam, kronFact, kronMin, fluxFrac, satLevel, psf, width, height, f,
     full,
   });
-  lap('measure');
+  lap?.('measure');
   return {
     catalog: cat, background: bkg, globalBack: bkg.globalBack, globalRms: bkg.globalRms,
     segmentation: opts.segmentation ? seg : undefined, nFootprints: fp.count,

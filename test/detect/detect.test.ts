@@ -327,6 +327,36 @@ test('scratch planes reused between calls leave no trace: a second image gives t
   assert.deepEqual(Array.from(first.catalog.get('FLUX_AUTO')), firstFlux, 'the first catalog is untouched by the second call');
 });
 
+test('variance plane used in place: its unusable pixels are restored; unusableOut receives the unusable-pixel map', () => {
+  const w = 256, h = 200;
+  const a = simulate({ width: w, height: h, stars: randomStars(30, w, h, 1e3, 1e5, 5, 10), profile: 'gaussian', fwhm: 3, sky: 300, readNoise: 5, gain: 1, seed: 3 });
+  const image = Float32Array.from(a.image);
+  const variance = new Float32Array(w * h).fill(325);
+  const mask = new Uint32Array(w * h);
+  for (let x = 0; x < w; x++) mask[60 * w + x] = MaskBits.BAD; // masked row, variance kept
+  for (let y = 0; y < h; y++) variance[y * w + 90] = 0; // zero-weight column
+  for (let y = 0; y < h; y++) variance[y * w + 91] = Infinity;
+  image[120 * w + 7] = NaN;
+  const before = Float32Array.from(variance);
+  const unusable = new Uint8Array(w * h);
+  const res = detectSources({ width: w, height: h, image, variance, mask }, { gain: 1, unusableOut: unusable });
+  assert.ok(res.catalog.length > 20);
+  assert.deepEqual(variance, before, 'variance plane unchanged after the call');
+  let nBad = 0;
+  for (let i = 0; i < w * h; i++) {
+    const expect = (mask[i]! & MaskBits.BAD) !== 0 || !(variance[i]! > 0 && variance[i]! < Infinity) || Number.isNaN(image[i]!) ? 1 : 0;
+    assert.equal(unusable[i], expect, `pixel ${i}`);
+    nBad += expect;
+  }
+  assert.equal(nBad, w + 2 * (h - 1) + 1);
+  // the same catalog as with a copy of the variance plane
+  const again = detectSources({ width: w, height: h, image, variance: Float32Array.from(before), mask }, { gain: 1 });
+  for (const name of ['X_IMAGE', 'FLUX_AUTO', 'FLUXERR_APER', 'FLAGS']) assert.deepEqual(Array.from(again.catalog.get(name)), Array.from(res.catalog.get(name)), name);
+  // a failing call (unusableOut of the wrong size) leaves it unchanged too
+  assert.throws(() => detectSources({ width: w, height: h, image, variance, mask }, { unusableOut: new Uint8Array(5) }), /unusableOut/);
+  assert.deepEqual(variance, before);
+});
+
 test('sumCircles (edge-shared overlaps) equals the per-pixel exact overlap sum for several radii', () => {
   const W = 120, H = 120;
   const data = new Float32Array(W * H);
