@@ -71,6 +71,8 @@ export interface DetectOptions {
    * A plane (width × height) to receive image − background at EVERY pixel (unusable ones
    * included, NaN stays NaN), from the same background pass the detection uses: callers that
    * need the sky-subtracted image (tessera calibrate) save a pass over the background spline.
+   * During the call it also serves as detection's working plane (unusable pixels 0); their values
+   * are put back before detectSources returns.
    */
   subtractedOut?: Float32Array;
   /**
@@ -221,54 +223,78 @@ function badRowRmsSaved(bad: Uint8Array, skyVar: Float32Array, rrow: Float32Arra
   return vmin;
 }
 
+/**
+ * The background pass (see detectSources). When `d` is the caller's `sub` plane (subtractedOut),
+ * it holds d during the call: the image − background values of its unusable pixels (where d is 0)
+ * go to `savedSub`, to be put back when detection is done.
+ */
 function subtractBackground(img: MaskedImage, bkg: Background, badMask: number, bad: Uint8Array, d: Float32Array,
-  skyVar: Float32Array | undefined, rowMinVar: Float64Array, sub: Float32Array | undefined, saved: SavedPixels | undefined): void {
+  skyVar: Float32Array | undefined, rowMinVar: Float64Array, sub: Float32Array | undefined, saved: SavedPixels | undefined,
+  savedSub: SavedPixels | undefined): void {
   const { width, height, image, mask } = img;
   const vp = img.variance;
   const brow = new Float32Array(width), rrow = new Float32Array(width);
   for (let y = 0; y < height; y++) {
     const o = y * width;
     bkg.backRow(y, brow);
-    if (sub) for (let x = 0; x < width; x++) sub[o + x] = image[o + x]! - brow[x]!;
+    if (sub && sub !== d) for (let x = 0; x < width; x++) sub[o + x] = image[o + x]! - brow[x]!;
     if (skyVar && vp) {
       // with a variance plane (the calibrate case): one pass over the row, then the background
       // RMS only at the row's unusable pixels
       rowMinVar[y] = subtractRowVariance(image, mask, vp, badMask, brow, bad, d, skyVar, o, width, bkg, y, rrow, saved);
-      continue;
-    }
-    if (!skyVar && mask === undefined) {
+    } else if (!skyVar && mask === undefined) {
       // the common case, in a tight loop: only NaN/Inf pixels are unusable
-      for (let x = 0; x < width; x++) {
-        const i = o + x;
-        const v = image[i]!;
-        if (v - v !== 0) { bad[i] = 1; d[i] = 0; } else { bad[i] = 0; d[i] = v - brow[x]!; }
-      }
-      continue;
+      subtractRowPlain(image, brow, bad, d, o, width);
+    } else {
+      subtractRowGeneral(img, bkg, badMask, bad, d, skyVar, rowMinVar, brow, rrow, y);
     }
-    // the RMS row is needed for every pixel without a variance plane, else only for unusable ones
-    let haveRms = false;
-    if (skyVar && !vp) { bkg.rmsRow(y, rrow); haveRms = true; }
-    let vmin = Infinity;
-    for (let x = 0; x < width; x++) {
-      const i = o + x;
-      const v = image[i]!;
-      let isBad = v - v !== 0 || (mask !== undefined && (mask[i]! & badMask) !== 0);
-      let s = 0;
-      if (vp) { s = vp[i]!; if (!(s > 0 && s < Infinity)) isBad = true; }
-      else if (skyVar) { const r = rrow[x]!; s = r * r; }
-      // an unusable pixel gets the background RMS as its noise (for the threshold only: it is
-      // never summed), so a footprint can cover it but nothing is detected on it
-      if (isBad) {
-        bad[i] = 1; d[i] = 0;
-        if (skyVar) {
-          if (!haveRms) { bkg.rmsRow(y, rrow); haveRms = true; }
-          const r = rrow[x]!; s = r * r;
-        }
-      } else { bad[i] = 0; d[i] = v - brow[x]!; }
-      if (skyVar) { skyVar[i] = s; if (s < vmin) vmin = s; }
-    }
-    rowMinVar[y] = vmin === Infinity ? 0 : vmin;
+    if (savedSub) saveUnusable(bad, image, brow, o, width, savedSub);
   }
+}
+
+/** Only NaN/Inf pixels are unusable (no mask, no variance plane). */
+function subtractRowPlain(image: Float32Array, brow: Float32Array, bad: Uint8Array, d: Float32Array, o: number, width: number): void {
+  for (let x = 0; x < width; x++) {
+    const i = o + x;
+    const v = image[i]!;
+    if (v - v !== 0) { bad[i] = 1; d[i] = 0; } else { bad[i] = 0; d[i] = v - brow[x]!; }
+  }
+}
+
+/** image − background of the row's unusable pixels, saved (as the sub plane would hold them). */
+function saveUnusable(bad: Uint8Array, image: Float32Array, brow: Float32Array, o: number, width: number, saved: SavedPixels): void {
+  for (let x = 0; x < width; x++) if (bad[o + x] !== 0) saved.save(o + x, image[o + x]! - brow[x]!);
+}
+
+/** A row with a mask and/or a sky-variance plane from the RMS map (no variance plane given). */
+function subtractRowGeneral(img: MaskedImage, bkg: Background, badMask: number, bad: Uint8Array, d: Float32Array,
+  skyVar: Float32Array | undefined, rowMinVar: Float64Array, brow: Float32Array, rrow: Float32Array, y: number): void {
+  const { width, image, mask } = img;
+  const vp = img.variance;
+  const o = y * width;
+  // the RMS row is needed for every pixel without a variance plane, else only for unusable ones
+  let haveRms = false;
+  if (skyVar && !vp) { bkg.rmsRow(y, rrow); haveRms = true; }
+  let vmin = Infinity;
+  for (let x = 0; x < width; x++) {
+    const i = o + x;
+    const v = image[i]!;
+    let isBad = v - v !== 0 || (mask !== undefined && (mask[i]! & badMask) !== 0);
+    let s = 0;
+    if (vp) { s = vp[i]!; if (!(s > 0 && s < Infinity)) isBad = true; }
+    else if (skyVar) { const r = rrow[x]!; s = r * r; }
+    // an unusable pixel gets the background RMS as its noise (for the threshold only: it is
+    // never summed), so a footprint can cover it but nothing is detected on it
+    if (isBad) {
+      bad[i] = 1; d[i] = 0;
+      if (skyVar) {
+        if (!haveRms) { bkg.rmsRow(y, rrow); haveRms = true; }
+        const r = rrow[x]!; s = r * r;
+      }
+    } else { bad[i] = 0; d[i] = v - brow[x]!; }
+    if (skyVar) { skyVar[i] = s; if (s < vmin) vmin = s; }
+  }
+  rowMinVar[y] = vmin === Infinity ? 0 : vmin;
 }
 
 export function detectSources(img: MaskedImage, opts: DetectOptions = {}): DetectResult {
@@ -307,19 +333,22 @@ export function detectSources(img: MaskedImage, opts: DetectOptions = {}): Detec
   // needed, the per-pixel sky variance with each row's smallest value (a threshold pre-test).
   if (opts.unusableOut && opts.unusableOut.length !== npixTot) throw new RangeError(`detectSources: unusableOut holds ${opts.unusableOut.length} pixels, the image ${npixTot}`);
   const bad = opts.unusableOut ?? scratch.u8('bad', npixTot);
-  const d = scratch.f32('d', npixTot);
+  // the caller's subtractedOut plane holds d during the call (its unusable pixels restored after)
+  const d = opts.subtractedOut ?? scratch.f32('d', npixTot);
   // With a variance plane, the sky variance IS that plane, its unusable pixels holding the
   // background RMS² for the duration of this call (their values are saved and restored before
   // it returns or throws): no 32 MB copy per 2k×4k CCD.
   const skyVar = vp ?? (needPlane ? scratch.f32('skyVar', npixTot) : undefined);
   const saved = vp ? new SavedPixels() : undefined;
+  const savedSub = opts.subtractedOut ? new SavedPixels() : undefined;
   const rowMinVar = new Float64Array(height);
   if (opts.subtractedOut && opts.subtractedOut.length !== npixTot) throw new RangeError(`detectSources: subtractedOut holds ${opts.subtractedOut.length} pixels, the image ${npixTot}`);
   try {
-    subtractBackground(img, bkg, badMask, bad, d, skyVar, rowMinVar, opts.subtractedOut, saved);
+    subtractBackground(img, bkg, badMask, bad, d, skyVar, rowMinVar, opts.subtractedOut, saved, savedSub);
     return detectOnPlanes(img, opts, bkg, kern, bad, d, skyVar, rowMinVar, tm ? lap : undefined);
   } finally {
     if (saved && vp) saved.restore(vp);
+    if (savedSub && opts.subtractedOut) savedSub.restore(opts.subtractedOut);
   }
 }
 

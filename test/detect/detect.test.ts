@@ -339,9 +339,16 @@ test('variance plane used in place: its unusable pixels are restored; unusableOu
   image[120 * w + 7] = NaN;
   const before = Float32Array.from(variance);
   const unusable = new Uint8Array(w * h);
-  const res = detectSources({ width: w, height: h, image, variance, mask }, { gain: 1, unusableOut: unusable });
+  const sub = new Float32Array(w * h);
+  const res = detectSources({ width: w, height: h, image, variance, mask }, { gain: 1, unusableOut: unusable, subtractedOut: sub });
   assert.ok(res.catalog.length > 20);
   assert.deepEqual(variance, before, 'variance plane unchanged after the call');
+  // subtractedOut (detection's working plane during the call) holds image − background everywhere, unusable pixels included
+  const brow = new Float32Array(w);
+  for (let y = 0; y < h; y++) {
+    res.background.backRow(y, brow);
+    for (let x = 0; x < w; x++) assert.ok(Object.is(sub[y * w + x], Math.fround(image[y * w + x]! - brow[x]!)), `sub at ${x},${y}`);
+  }
   let nBad = 0;
   for (let i = 0; i < w * h; i++) {
     const expect = (mask[i]! & MaskBits.BAD) !== 0 || !(variance[i]! > 0 && variance[i]! < Infinity) || Number.isNaN(image[i]!) ? 1 : 0;
