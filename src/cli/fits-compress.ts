@@ -91,7 +91,7 @@ export const compressCommands: CommandSpec[] = [
       { name: 'lossless', type: 'boolean', description: 'floats without quantization (needs --type gzip1, gzip2 or none)' },
       { name: 'checksum', type: 'boolean', description: 'write CHECKSUM/DATASUM on every HDU' },
       { name: 'no-checksum', type: 'boolean', description: 'drop CHECKSUM/DATASUM (default: recompute on HDUs that had them)' },
-      { name: 'threads', short: 'j', type: 'string', valueName: 'N', description: 'threads sharing the tiles of each image (default: the cores, at most 4; 1 = no worker threads; the output is the same)' },
+      { name: 'threads', short: 'j', type: 'string', valueName: 'N', description: 'threads sharing the tiles of each image (default: 1 below two CCDs of image pixels, else the cores, at most 4; the output is the same for any N)' },
       { name: 'verbose', short: 'v', type: 'boolean', description: 'print each HDU and its compression ratio' },
     ],
     details: `
@@ -119,7 +119,7 @@ cfitsio. PLIO_1 is read (decompress) but not written.`,
     options: [
       { name: 'checksum', type: 'boolean', description: 'write CHECKSUM/DATASUM on every HDU' },
       { name: 'no-checksum', type: 'boolean', description: 'drop CHECKSUM/DATASUM (default: recompute on HDUs that had them)' },
-      { name: 'threads', short: 'j', type: 'string', valueName: 'N', description: 'threads sharing the tiles of each image (default: the cores, at most 4; 1 = no worker threads; the output is the same)' },
+      { name: 'threads', short: 'j', type: 'string', valueName: 'N', description: 'threads sharing the tiles of each image (default: 1 below two CCDs of image pixels, else the cores, at most 4; the output is the same for any N)' },
       { name: 'verbose', short: 'v', type: 'boolean', description: 'print each HDU' },
     ],
     details: `

@@ -167,14 +167,33 @@ export function compressFits(r: FitsReader, opts: CompressOptions & FileOptions 
 
 /** Threads that share the work of the threaded file functions: the main one plus workers. */
 export interface ThreadOptions {
-  /** Threads in all (1 = no workers); default: the available cores, at most 4. */
+  /**
+   * Threads in all (1 = no workers). Default: 1 for files with fewer than two CCDs' worth of
+   * image pixels (a worker's start-up and its own JIT warm-up cost about what it would save),
+   * else the available cores, at most 4.
+   */
   threads?: number;
 }
 
-function threadCount(opts: ThreadOptions): number {
-  const n = opts.threads ?? Math.min(4, availableParallelism());
-  if (!Number.isInteger(n) || n < 1) throw new TesseraError(`threads: expected a positive integer, got ${n}`);
-  return n;
+/** Image pixels below which the default is one thread: two 2048×4096 CCDs. */
+const THREADED_MIN_PIXELS = 2 * 2048 * 4096;
+
+function threadCount(opts: ThreadOptions, r: FitsReader, compressed: boolean): number {
+  if (opts.threads !== undefined) {
+    const n = opts.threads;
+    if (!Number.isInteger(n) || n < 1) throw new TesseraError(`threads: expected a positive integer, got ${n}`);
+    return n;
+  }
+  let pixels = 0;
+  for (const info of r.hdus) {
+    const h = info.header;
+    if (compressed ? !isCompressedImage(h) : info.type !== 'image' || info.dataBytes === 0) continue;
+    const n = h.optionalNumber(compressed ? 'ZNAXIS' : 'NAXIS') ?? 0;
+    let p = n > 0 ? 1 : 0;
+    for (let k = 1; k <= n; k++) p *= h.optionalNumber(`${compressed ? 'Z' : ''}NAXIS${k}`) ?? 0;
+    pixels += p;
+  }
+  return pixels < THREADED_MIN_PIXELS ? 1 : Math.min(4, availableParallelism());
 }
 
 /** Runs of tile rows per image and thread: small enough to balance a worker that starts late. */
@@ -186,12 +205,21 @@ const RUNS_PER_THREAD = 8;
  * compressFile's).
  */
 export async function compressFileThreaded(inPath: string, outPath: string, opts: CompressOptions & FileOptions & ThreadOptions = {}): Promise<HduReport[]> {
-  const threads = threadCount(opts);
   const { threads: _t, ...rest } = opts;
-  if (threads === 1) return compressFile(inPath, outPath, rest);
+  const r = FitsReader.open(inPath);
+  let threads: number;
+  try {
+    threads = threadCount(opts, r, false);
+  } catch (e) {
+    r.close();
+    throw e;
+  }
+  if (threads === 1) {
+    r.close();
+    return compressFile(inPath, outPath, rest);
+  }
   const pool = new CodecPool(threads - 1);
   try {
-    const r = FitsReader.open(inPath);
     try {
       const steps = compressSteps(r, rest);
       let step = steps.next();
@@ -438,12 +466,21 @@ export function decompressFile(inPath: string, outPath: string, opts: FileOption
  * the runs are written in order as they complete (the same bytes as decompressFile's).
  */
 export async function decompressFileThreaded(inPath: string, outPath: string, opts: FileOptions & ThreadOptions = {}): Promise<HduReport[]> {
-  const threads = threadCount(opts);
   const { threads: _t, ...rest } = opts;
-  if (threads === 1) return decompressFile(inPath, outPath, rest);
+  const r = FitsReader.open(inPath);
+  let threads: number;
+  try {
+    threads = threadCount(opts, r, true);
+  } catch (e) {
+    r.close();
+    throw e;
+  }
+  if (threads === 1) {
+    r.close();
+    return decompressFile(inPath, outPath, rest);
+  }
   const pool = new CodecPool(threads - 1);
   try {
-    const r = FitsReader.open(inPath);
     let f: AtomicFile | undefined;
     try {
       f = new AtomicFile(outPath);
