@@ -142,8 +142,7 @@ export function fitWcs(pairs: FitPairs, opts: FitOptions): FitResult {
   let dDec = new Float64Array(n);
   let rounds = 0;
   for (; rounds < maxIter; rounds++) {
-    let nUsed = 0;
-    for (let i = 0; i < n; i++) nUsed += used[i]!;
+    const nUsed = countUsed(used);
     if (nUsed < need) throw new TesseraError(`fitWcs: only ${nUsed} stars remain after clipping, too few for a ${label} fit (needs at least ${need})`);
     result = fitOnce(px, py, pairs.ra, pairs.dec, w, used, crpix, model, order, terms, result?.wcs, opts);
     // Residuals of all valid stars on the sky.
@@ -151,30 +150,14 @@ export function fitWcs(pairs: FitPairs, opts: FitOptions): FitResult {
     dRa = new Float64Array(n);
     dDec = new Float64Array(n);
     const r2 = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      if (!finite[i]) { dRa[i] = NaN; dDec[i] = NaN; r2[i] = NaN; continue; }
-      let da = pairs.ra[i]! - sky.ra[i]!;
-      if (da > 180) da -= 360;
-      if (da < -180) da += 360;
-      dRa[i] = da * Math.cos(pairs.dec[i]! * D2R) * 3600;
-      dDec[i] = (pairs.dec[i]! - sky.dec[i]!) * 3600;
-      r2[i] = dRa[i]! ** 2 + dDec[i]! ** 2;
-    }
+    skyResiduals(pairs.ra, pairs.dec, sky.ra, sky.dec, finite, dRa, dDec, r2);
     if (!(clipSigma > 0)) break;
-    const usedR2: number[] = [];
-    for (let i = 0; i < n; i++) if (used[i]) usedR2.push(r2[i]!);
-    usedR2.sort((a, b) => a - b);
-    const med = usedR2.length % 2 ? usedR2[(usedR2.length - 1) / 2]! : (usedR2[usedR2.length / 2 - 1]! + usedR2[usedR2.length / 2]!) / 2;
+    const med = usedMedian(r2, used);
     // For a 2-D Gaussian with per-axis σ, r² has median 2 ln2 σ².
     const sigma2 = med / (2 * Math.LN2);
     const limit2 = Math.max(clipSigma * clipSigma * sigma2, CLIP_FLOOR_ARCSEC ** 2);
     const next = new Uint8Array(n);
-    let changed = false;
-    for (let i = 0; i < n; i++) {
-      next[i] = valid[i] && r2[i]! <= limit2 ? 1 : 0;
-      if (next[i] !== used[i]) changed = true;
-    }
-    if (!changed) break;
+    if (!clipStars(valid, r2, limit2, used, next)) break;
     used = next;
   }
   let nUsed = 0;
@@ -273,19 +256,98 @@ function designTpv(ax: Float64Array, ay: Float64Array, sw: Float64Array, k: numb
   }
 }
 
+// The per-star loops of fitWcs and fitOnce live in small functions: the two big functions run a
+// few dozen times per CCD and then stay unoptimised (cheap), instead of being compiled by
+// TurboFan with everything they call inlined (~0.13 s of compile time on one core).
+
+/** X = x·sw, Y = y·sw. */
+function weighted(x: ArrayLike<number>, y: ArrayLike<number>, sw: Float64Array, k: number, X: Float64Array, Y: Float64Array): void {
+  for (let r = 0; r < k; r++) {
+    X[r] = x[r]! * sw[r]!;
+    Y[r] = y[r]! * sw[r]!;
+  }
+}
+
+/** (ax, ay) = CD·(u, v). */
+function applyCd(c0: number, c1: number, c2: number, c3: number, u: Float64Array, v: Float64Array, k: number, ax: Float64Array, ay: Float64Array): void {
+  for (let r = 0; r < k; r++) {
+    ax[r] = c0 * u[r]! + c1 * v[r]!;
+    ay[r] = c2 * u[r]! + c3 * v[r]!;
+  }
+}
+
+/** max |a|, |b| over the first k elements (0 when none). */
+function maxAbs2(a: Float64Array, b: Float64Array, k: number): number {
+  let s = 0;
+  for (let r = 0; r < k; r++) s = Math.max(s, Math.abs(a[r]!), Math.abs(b[r]!));
+  return s;
+}
+
+/** Indices of the used stars and their ra, dec, pixel offsets from crpix and √weight. */
+function usedStars(used: Uint8Array, ra: ArrayLike<number>, dec: ArrayLike<number>, px: Float64Array, py: Float64Array, w: Float64Array,
+  c0: number, c1: number): { k: number; sra: Float64Array; sdec: Float64Array; u: Float64Array; v: Float64Array; sw: Float64Array } {
+  let k = 0;
+  for (let i = 0; i < used.length; i++) if (used[i]) k++;
+  const sra = new Float64Array(k), sdec = new Float64Array(k), u = new Float64Array(k), v = new Float64Array(k), sw = new Float64Array(k);
+  let r = 0;
+  for (let i = 0; i < used.length; i++) {
+    if (!used[i]) continue;
+    sra[r] = ra[i]!; sdec[r] = dec[i]!; u[r] = px[i]! - c0; v[r] = py[i]! - c1; sw[r] = Math.sqrt(w[i]!);
+    r++;
+  }
+  return { k, sra, sdec, u, v, sw };
+}
+
+/**
+ * On-sky residuals reference − fit (arcsec, ΔRA·cosδ and ΔDec) of every star with finite inputs
+ * (NaN otherwise); r2 = their squared norm.
+ */
+function skyResiduals(ra: ArrayLike<number>, dec: ArrayLike<number>, fra: ArrayLike<number>, fdec: ArrayLike<number>, finite: Uint8Array,
+  dRa: Float64Array, dDec: Float64Array, r2: Float64Array): void {
+  for (let i = 0; i < finite.length; i++) {
+    if (!finite[i]) { dRa[i] = NaN; dDec[i] = NaN; r2[i] = NaN; continue; }
+    let da = ra[i]! - fra[i]!;
+    if (da > 180) da -= 360;
+    if (da < -180) da += 360;
+    dRa[i] = da * Math.cos(dec[i]! * D2R) * 3600;
+    dDec[i] = (dec[i]! - fdec[i]!) * 3600;
+    r2[i] = dRa[i]! ** 2 + dDec[i]! ** 2;
+  }
+}
+
+/** Median of r2 over the used stars. */
+function usedMedian(r2: Float64Array, used: Uint8Array): number {
+  let m = 0;
+  for (let i = 0; i < used.length; i++) if (used[i]) m++;
+  const v = new Float64Array(m);
+  let j = 0;
+  for (let i = 0; i < used.length; i++) if (used[i]) v[j++] = r2[i]!;
+  v.sort();
+  return m % 2 ? v[(m - 1) / 2]! : (v[m / 2 - 1]! + v[m / 2]!) / 2;
+}
+
+/** next = valid stars within the clip limit; returns whether that differs from used. */
+function clipStars(valid: Uint8Array, r2: Float64Array, limit2: number, used: Uint8Array, next: Uint8Array): boolean {
+  let changed = false;
+  for (let i = 0; i < valid.length; i++) {
+    next[i] = valid[i] && r2[i]! <= limit2 ? 1 : 0;
+    if (next[i] !== used[i]) changed = true;
+  }
+  return changed;
+}
+
+function countUsed(used: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < used.length; i++) n += used[i]!;
+  return n;
+}
+
 function fitOnce(
   px: Float64Array, py: Float64Array, ra: ArrayLike<number>, dec: ArrayLike<number>, w: Float64Array, used: Uint8Array,
   crpix: [number, number], model: FitModel, order: number, terms: Term[], previous: Wcs | undefined, opts: FitOptions,
 ): { wcs: Wcs; iterations: number; sipInvErr?: number } {
-  const idx: number[] = [];
-  for (let i = 0; i < used.length; i++) if (used[i]) idx.push(i);
-  const k = idx.length;
+  const { k, sra, sdec, u, v, sw } = usedStars(used, ra, dec, px, py, w, crpix[0], crpix[1]);
   const m = terms.length;
-  const sra = new Float64Array(k), sdec = new Float64Array(k), u = new Float64Array(k), v = new Float64Array(k), sw = new Float64Array(k);
-  for (let r = 0; r < k; r++) {
-    const i = idx[r]!;
-    sra[r] = ra[i]!; sdec[r] = dec[i]!; u[r] = px[i]! - crpix[0]; v[r] = py[i]! - crpix[1]; sw[r] = Math.sqrt(w[i]!);
-  }
   const all = new Uint8Array(k).fill(1);
 
   let tangent: [number, number] = previous ? [previous.crval[0], previous.crval[1]] : meanDirection(sra, sdec, all);
@@ -305,23 +367,17 @@ function fitOnce(
     const plane = Wcs.tan({ crval: tangent, crpix: [0, 0], cd: [1, 0, 0, 1] }).skyToPix(sra, sdec, 1);
     const X = new Float64Array(k);
     const Y = new Float64Array(k);
-    for (let r = 0; r < k; r++) {
-      X[r] = plane.x[r]! * sw[r]!;
-      Y[r] = plane.y[r]! * sw[r]!;
-    }
+    weighted(plane.x, plane.y, sw, k, X, Y);
     const tpvMode = model === 'tpv' && haveCd;
     // Arguments of the polynomial: pixel offsets (TAN, SIP, and the TPV bootstrap) or CD·(u, v) (TPV).
     const ax = new Float64Array(k);
     const ay = new Float64Array(k);
-    for (let r = 0; r < k; r++) {
-      ax[r] = tpvMode ? cd[0] * u[r]! + cd[1] * v[r]! : u[r]!;
-      ay[r] = tpvMode ? cd[2] * u[r]! + cd[3] * v[r]! : v[r]!;
-    }
+    if (tpvMode) applyCd(cd[0], cd[1], cd[2], cd[3], u, v, k, ax, ay);
+    else { ax.set(u); ay.set(v); }
     const lin = model === 'tpv' && !haveCd; // bootstrap: a linear fit gives the first CD
     const useTerms = lin ? terms.filter((t) => t.p + t.q + t.r <= 1 && t.r === 0) : terms;
     const mm = useTerms.length;
-    scale = 0;
-    for (let r = 0; r < k; r++) scale = Math.max(scale, Math.abs(ax[r]!), Math.abs(ay[r]!));
+    scale = maxAbs2(ax, ay, k);
     if (scale === 0) scale = 1;
     const te = termExponents(useTerms);
     if (model === 'tpv' && tpvMode) {
