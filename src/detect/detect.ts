@@ -488,6 +488,36 @@ const FWHM_LEVELS = [0.25, 0.35, 0.45, 0.55, 0.65, 0.75];
 const GROWTH_SUB = 4;
 const GROWTH_BINS_PER_PIX = 20;
 
+let primed = false;
+/**
+ * Runs the aperture, growth-curve and windowed measurements once on a tiny synthetic plane
+ * whose apertures cross the edge, an unusable pixel and a neighbour (results discarded), so
+ * that their rare branches have type feedback before V8 optimises them: a branch first taken
+ * in optimised code deoptimises the function, which is then compiled again (10–40 ms each on
+ * one core). Once per process; the planes have the types detection uses.
+ */
+function primeMeasurements(): void {
+  if (primed) return;
+  primed = true;
+  const w = 16, h = 16, n = w * h;
+  const data = new Float32Array(n), variance = new Float32Array(n).fill(1), bad = new Uint8Array(n), seg = new Int32Array(n);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = 100 * Math.exp(-((x - 3) ** 2 + (y - 4) ** 2) / 4) + 0.1;
+  // unusable pixels inside and on the rim of the apertures (centre 3, 4; radius 6), one mirrored
+  // onto a usable pixel, one onto another unusable one; neighbour pixels likewise
+  // (mirror of (x, y) about (3.3, 4.2): (round(6.6 − x), round(8.4 − y)))
+  for (const [x, y] of [[5, 4], [1, 4], [6, 4], [7, 3], [8, 7], [2, 1]] as const) bad[y * w + x] = 1;
+  for (const [x, y] of [[2, 2], [5, 6], [9, 4], [9, 5], [3, 9], [0, 8], [1, 8]] as const) seg[y * w + x] = 2;
+  const f = new Float64Array(2), v = new Float64Array(2), fl = new Int32Array(2), hist = new Float64Array(256);
+  for (const vp of [variance, undefined]) {
+    const p = pixelPlanes({ width: w, height: h, data, variance: vp, constVariance: 1, gain: 1, bad, segmentation: seg });
+    // a centre off the pixel grid: mirrored coordinates include −0 (Math.round(−0.4)), as for real sources
+    sumCircles(p, 3.3, 4.2, [2, 6], f, v, fl, 0);
+    sumEllipse(p, 3.3, 4.2, 1, 1, 0, 6, 1, 1);
+    fluxRadius(p, 3.3, 4.2, 6, 50, 1, hist);
+    windowed(p, 3.3, 4.2, 1);
+  }
+}
+
 /** Catalog columns being filled by measure (one entry per object; FAPER* n × naper). */
 interface MeasureColumns {
   NUMBER: Int32Array; X: Float64Array; Y: Float64Array; XW: Float64Array; YW: Float64Array; EX2W: Float64Array; EY2W: Float64Array; EXYW: Float64Array;
@@ -543,7 +573,9 @@ function measureObject(k: number, o: IsoObject, p: PixelPlanes, c: MeasureContex
     const s = (skyVarPlane ? skyVarPlane[i]! : cv) + (dv > 0 ? dv * ig : 0);
     const dx = x - o.mx, dy = y - o.my;
     sv += s; sxx += s * dx * dx; syy += s * dy * dy; sxy += s * dx * dy;
-    if (c.mask) { const m = c.mask[i]!; if (m) { imaf |= m; nimaf++; if (m & MaskBits.SAT) sat = true; } }
+    // without a branch around the arithmetic: masked pixels are rare, and an operation first met
+    // in optimised code deoptimises it (then measureObject is compiled again)
+    if (c.mask) { const m = c.mask[i]!; imaf |= m; nimaf += m !== 0 ? 1 : 0; if ((m & MaskBits.SAT) !== 0) sat = true; }
     if (c.image[i]! >= c.satLevel) sat = true;
   }
   FISOE[k] = Math.sqrt(sv);
@@ -553,8 +585,8 @@ function measureObject(k: number, o: IsoObject, p: PixelPlanes, c: MeasureContex
   const es = errorEllipse(EX2[k]!, EY2[k]!, EXY[k]!);
   EA[k] = es.a; EB[k] = es.b; ETH[k] = es.theta;
   IMAF[k] = imaf; NIMAF[k] = nimaf;
-  if (sat) flags |= FLAG_SATURATED;
-  if (o.xmin === 0 || o.ymin === 0 || o.xmax === width - 1 || o.ymax === height - 1) flags |= FLAG_TRUNCATED;
+  flags |= sat ? FLAG_SATURATED : 0;
+  flags |= o.xmin === 0 || o.ymin === 0 || o.xmax === width - 1 || o.ymax === height - 1 ? FLAG_TRUNCATED : 0;
   BACK[k] = c.bkg.backAt(o.mx, o.my);
   if (!c.full) { FLAGS[k] = flags; return; }
 
@@ -619,6 +651,7 @@ function measure(objs: IsoObject[], p: PixelPlanes, c: MeasureContext): SourceCa
     radii: c.diam.map((x) => x / 2), hist: new Float64Array(4096), areas: new Int32Array(FWHM_LEVELS.length),
     psfWork: c.psf ? new PsfWork() : null,
   };
+  primeMeasurements();
   // one object at a time in a function of its own (compiled once, not on-stack in this loop)
   for (let k = 0; k < n; k++) measureObject(k, objs[k]!, p, c, m, w);
   const { NUMBER, X, Y, XW, YW, EX2W, EY2W, EXYW, X2, Y2, XY, EX2, EY2, EXY, A, B, TH, EA, EB, ETH, CXX, CYY, CXY,
@@ -798,7 +831,8 @@ function fluxRadius(p: PixelPlanes, xc: number, yc: number, rmax: number, target
 }
 
 // separable Gaussian window weights along x and y (reused)
-let winWx = new Float64Array(64), winWy = new Float64Array(64);
+// (empty at first: the first call grows them, so the growth has type feedback before V8 optimises)
+let winWx = new Float64Array(0), winWy = new Float64Array(0);
 
 /** SExtractor's iterative Gaussian-windowed centroid (0-based in and out) and its errors. */
 function windowed(p: PixelPlanes, x0: number, y0: number, sig: number): { x: number; y: number; ex2: number; ey2: number; exy: number; snr: number } {
