@@ -301,12 +301,7 @@ export class PsfModel {
     if (this.sampling !== 1) return undefined;
     if (size % 2 !== 1) throw new RangeError(`PSF stamp size ${size} must be odd`);
     const R = kernel.r, D = 2 * R + 1, n = this.size, m = n + 2 * R, mm = m * m;
-    let cv = this.convCache.get(kernel.key);
-    if (!cv) {
-      if (this.convCache.size > 256) this.convCache.clear();
-      cv = convolveBasis(this.coeffs, this.nTerms, n, kernel.k, D);
-      this.convCache.set(kernel.key, cv);
-    }
+    const cv = this.convolvedCoeffs(kernel, D);
     const X = (x - this.polZero[0]) / this.polScale[0];
     const Y = (y - this.polZero[1]) / this.polScale[1];
     polyTerms(X, Y, this.degree, this.terms);
@@ -331,6 +326,20 @@ export class PsfModel {
       }
     }
     return stamp;
+  }
+
+  /**
+   * The coefficient planes convolved with a kernel, cached per kernel key. A small method of its
+   * own: a cache miss met late (a new key) then deoptimises only this, not convolvedStampAt.
+   */
+  private convolvedCoeffs(kernel: { key: number; k: Float64Array }, D: number): Float64Array {
+    let cv = this.convCache.get(kernel.key);
+    if (!cv) {
+      if (this.convCache.size > 256) this.convCache.clear();
+      cv = convolveBasis(this.coeffs, this.nTerms, this.size, kernel.k, D);
+      this.convCache.set(kernel.key, cv);
+    }
+    return cv;
   }
 
   private convCache = new Map<number, Float64Array>();
