@@ -74,6 +74,9 @@ export interface IsoObject {
  * weighted by the detection (filtered) image f, as in SExtractor and SEP; FLUX_ISO and the
  * peak come from the background-subtracted image d.
  */
+/** Variance added to each axis of singular (one pixel wide) moments: 1/12, a pixel's own. */
+const SINGULAR_ADD = 1 / 12;
+
 export function analyse(pix: Int32Array, d: Float32Array, f: Float32Array, width: number, dthresh: number, mthresh: number, flags = 0): IsoObject {
   const n = pix.length;
   let fdflux = 0, fdpeak = -Infinity, flux = 0, peak = -Infinity, peakx = 0, peaky = 0;
@@ -101,24 +104,25 @@ export function analyse(pix: Int32Array, d: Float32Array, f: Float32Array, width
     sxx += fv * rx * rx; syy += fv * ry * ry; sxy += fv * rx * ry;
     ux += rx; uy += ry; uxx += rx * rx; uyy += ry * ry; uxy += rx * ry;
   }
+  // Both the weighted and the unweighted moments are computed, then one set chosen: the rare
+  // cases (no positive weight, a centroid off the footprint, singular moments) then hold no
+  // arithmetic of their own, which V8 would first meet in optimised code and deoptimise on.
+  const wmx = sx / sw, wmy = sy / sw;
+  const wx2 = sxx / sw - wmx * wmx, wy2 = syy / sw - wmy * wmy, wxy = sxy / sw - wmx * wmy;
+  const umx = ux / n, umy = uy / n;
+  const ux2 = uxx / n - umx * umx, uy2 = uyy / n - umy * umy, uxy2 = uxy / n - umx * umy;
   let mx: number, my: number, x2: number, y2: number, xy: number;
-  if (sw > 0) {
-    mx = sx / sw; my = sy / sw;
-    x2 = sxx / sw - mx * mx; y2 = syy / sw - my * my; xy = sxy / sw - mx * my;
-  } else {
-    mx = ux / n; my = uy / n;
-    x2 = uxx / n - mx * mx; y2 = uyy / n - my * my; xy = uxy / n - mx * my;
-  }
+  if (sw > 0) { mx = wmx; my = wmy; x2 = wx2; y2 = wy2; xy = wxy; } else { mx = umx; my = umy; x2 = ux2; y2 = uy2; xy = uxy2; }
   // a flux-weighted centroid can leave the footprint when many values are negative
   if (!(mx >= xmin - ox - 0.5 && mx <= xmax - ox + 0.5 && my >= ymin - oy - 0.5 && my <= ymax - oy + 0.5)) {
-    mx = ux / n; my = uy / n;
-    x2 = uxx / n - mx * mx; y2 = uyy / n - my * my; xy = uxy / n - mx * my;
+    mx = umx; my = umy; x2 = ux2; y2 = uy2; xy = uxy2;
   }
   mx += ox; my += oy;
-  let singular = false;
   if (x2 < 0) x2 = 0;
   if (y2 < 0) y2 = 0;
-  if (x2 * y2 - xy * xy < 1 / 144) { x2 += 1 / 12; y2 += 1 / 12; singular = true; }
+  const singular = x2 * y2 - xy * xy < 1 / 144;
+  const x2s = x2 + SINGULAR_ADD, y2s = y2 + SINGULAR_ADD;
+  if (singular) { x2 = x2s; y2 = y2s; }
   const s = shape(x2, y2, xy);
   // SExtractor's pixelisation correction of the Gaussian amplitude (abcor), from the areas above
   // the threshold and above half-way to the peak
