@@ -47,31 +47,44 @@ export interface CcdTaskResult {
 /** DECam CP data-quality bits → Tessera mask bits (2 = saturated, 4 = interpolated, others bad). */
 export function cpMaskToTessera(m: ArrayLike<number>, n: number): Uint32Array {
   const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = m[i]!;
-    if (v === 0) continue;
-    let o = 0;
-    if (v & 2) o |= MaskBits.SAT;
-    if (v & 4) o |= MaskBits.INTRP;
-    if (v & 8) o |= MaskBits.CR;
-    if (v & ~(2 | 4 | 8)) o |= MaskBits.BAD;
-    out[i] = o;
-  }
+  for (let s = 0; s < n; s += CHUNK) convertRange(m, undefined, undefined, out, s, Math.min(n, s + CHUNK));
   return out;
 }
 
+/** Pixels per call of convertRange. */
+const CHUNK = 16384;
+
 /**
- * Inverse variance (weight) → variance, in one pass (`variance` may be the weight plane itself):
- * a pixel without data (weight ≤ 0 or NaN, or a variance beyond float32) gets variance 0 and the
- * BAD bit in the mask.
+ * Pixels [s, e): out = the Tessera bits of the CP mask (cpMaskToTessera; 0 without a mask) and,
+ * with a weight plane, variance = 1/weight, or variance 0 and the BAD bit for a pixel without data
+ * (weight ≤ 0 or NaN, or a variance beyond float32). `variance` may be the weight plane itself.
  */
-function weightToVariance(wd: ArrayLike<number>, variance: Float32Array, mask: Uint32Array): void {
-  for (let i = 0; i < variance.length; i++) {
-    const v = wd[i]!;
-    const q = v > 0 ? Math.fround(1 / v) : Infinity;
-    if (q < Infinity) variance[i] = q;
-    else { mask[i]! |= MaskBits.BAD; variance[i] = 0; }
+function convertRange(raw: ArrayLike<number> | undefined, wd: ArrayLike<number> | undefined, variance: Float32Array | undefined,
+  out: Uint32Array, s: number, e: number): void {
+  for (let i = s; i < e; i++) {
+    let o = 0;
+    if (raw !== undefined) {
+      const v = raw[i]!;
+      if (v !== 0) o = cpBits(v);
+    }
+    if (wd !== undefined) {
+      const v = wd[i]!;
+      const q = v > 0 ? Math.fround(1 / v) : Infinity;
+      if (q < Infinity) variance![i] = q;
+      else { o |= MaskBits.BAD; variance![i] = 0; }
+    }
+    out[i] = o;
   }
+}
+
+/** Tessera mask bits of one nonzero DECam CP data-quality value. */
+function cpBits(v: number): number {
+  let o = 0;
+  if (v & 2) o |= MaskBits.SAT;
+  if (v & 4) o |= MaskBits.INTRP;
+  if (v & 8) o |= MaskBits.CR;
+  if (v & ~(2 | 4 | 8)) o |= MaskBits.BAD;
+  return o;
 }
 
 function num(h: Header, primary: Header | undefined, key: string): number | undefined {
@@ -134,6 +147,7 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
     let weight: ArrayLike<number> | undefined;
     let mask: Uint32Array | undefined;
     let rawMask16: Int16Array | Uint16Array | undefined;
+    let rawMask: ArrayLike<number> | undefined;
     if (task.weight) {
       const wr = FitsReader.open(task.weight);
       try {
@@ -151,17 +165,19 @@ export function runCcdTask(task: CcdTask): CcdTaskResult {
       try {
         const m = mr.readImage(mr.hdus.find((x) => x.extname?.trim().toUpperCase() === ccdName.toUpperCase())?.index ?? task.hdu);
         if (m.shape[0] !== width || m.shape[1] !== height) throw new TesseraError(`${task.mask}: mask HDU for ${ccdName} is ${m.shape.join('×')}, image is ${width}×${height}`);
-        mask = cpMaskToTessera(m.data as ArrayLike<number>, width * height);
-        // the raw 16-bit plane is not read again: the MASK HDU is written from its memory
+        rawMask = m.data as ArrayLike<number>;
+        // the raw 16-bit plane is not read after the conversion below: the MASK HDU is written from its memory
         if ((m.data instanceof Int16Array || m.data instanceof Uint16Array) && m.data.length === width * height) rawMask16 = m.data;
       } finally {
         mr.close();
       }
     }
-    if (variance) {
-      // Zero weight → unusable pixel.
-      if (!mask) mask = new Uint32Array(width * height);
-      weightToVariance(weight!, variance, mask);
+    if (rawMask || variance) {
+      // Tessera mask bits from the CP mask, and weight → variance (zero weight → unusable pixel),
+      // in one pass, a chunk of pixels per call of a small function.
+      mask = new Uint32Array(width * height);
+      const n = width * height;
+      for (let s = 0; s < n; s += CHUNK) convertRange(rawMask, weight, variance, mask, s, Math.min(n, s + CHUNK));
     }
     const tRead = (performance.now() - t0) / 1000;
     const cRead = process.cpuUsage(c0);
