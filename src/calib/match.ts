@@ -32,6 +32,47 @@ export function similarityRotationDeg(t: Similarity): number {
   return (Math.atan2(t.b, t.a) * 180) / Math.PI;
 }
 
+// PointGrid's construction loops, in small functions (the constructor runs a few times per CCD:
+// its loops optimised on the stack left code after them without type feedback, which
+// deoptimised on each construction).
+
+/** [xmin, ymin, xmax, ymax] of the finite points (xmin > xmax when there is none). */
+function bounds(xs: ArrayLike<number>, ys: ArrayLike<number>, n: number, indices: ArrayLike<number> | undefined): Float64Array {
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let k = 0; k < n; k++) {
+    const i = indices ? indices[k]! : k;
+    const x = xs[i]!, y = ys[i]!;
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+  }
+  const b = new Float64Array(4);
+  b[0] = x0; b[1] = y0; b[2] = x1; b[3] = y1;
+  return b;
+}
+
+/** Cell of each point (−1 when not finite) and, in counts[cell + 1], the points per cell; then the prefix sums. */
+function assignCells(xs: ArrayLike<number>, ys: ArrayLike<number>, n: number, indices: ArrayLike<number> | undefined,
+  x0: number, y0: number, c: number, nx: number, cellOf: Int32Array, counts: Int32Array): void {
+  for (let k = 0; k < n; k++) {
+    const i = indices ? indices[k]! : k;
+    const x = xs[i]!, y = ys[i]!;
+    if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+    const ci = Math.floor((y - y0) / c) * nx + Math.floor((x - x0) / c);
+    cellOf[k] = ci;
+    counts[ci + 1]!++;
+  }
+  for (let q = 1; q < counts.length; q++) counts[q]! += counts[q - 1]!;
+}
+
+/** The points' indices, cell by cell (fill: the cells' start offsets, advanced in place). */
+function fillCells(cellOf: Int32Array, indices: ArrayLike<number> | undefined, fill: Int32Array, items: Int32Array): void {
+  for (let k = 0; k < cellOf.length; k++) {
+    const ci = cellOf[k]!;
+    if (ci < 0) continue;
+    items[fill[ci]!++] = indices ? indices[k]! : k;
+  }
+}
+
 /** A uniform grid over 2-D points for radius queries (compressed rows: no hashing). */
 export class PointGrid {
   private readonly cell: number;
@@ -43,13 +84,8 @@ export class PointGrid {
   private readonly items: Int32Array;
   constructor(readonly xs: ArrayLike<number>, readonly ys: ArrayLike<number>, cell: number, indices?: ArrayLike<number>) {
     const n = indices ? indices.length : xs.length;
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    for (let k = 0; k < n; k++) {
-      const i = indices ? indices[k]! : k;
-      const x = xs[i]!, y = ys[i]!;
-      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-      if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
-    }
+    const box = bounds(xs, ys, n, indices);
+    let x0 = box[0]!, y0 = box[1]!, x1 = box[2]!, y1 = box[3]!;
     if (x0 > x1) { x0 = 0; x1 = 0; y0 = 0; y1 = 0; }
     // Keep the grid at most ~4M cells.
     let c = cell;
@@ -60,23 +96,10 @@ export class PointGrid {
     this.ny = Math.floor((y1 - y0) / c) + 1;
     const counts = new Int32Array(this.nx * this.ny + 1);
     const cellOf = new Int32Array(n).fill(-1);
-    for (let k = 0; k < n; k++) {
-      const i = indices ? indices[k]! : k;
-      const x = xs[i]!, y = ys[i]!;
-      if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
-      const ci = Math.floor((y - y0) / c) * this.nx + Math.floor((x - x0) / c);
-      cellOf[k] = ci;
-      counts[ci + 1]!++;
-    }
-    for (let q = 1; q < counts.length; q++) counts[q]! += counts[q - 1]!;
+    assignCells(xs, ys, n, indices, x0, y0, c, this.nx, cellOf, counts);
     this.start = counts.slice();
-    const fill = counts;
     this.items = new Int32Array(n);
-    for (let k = 0; k < n; k++) {
-      const ci = cellOf[k]!;
-      if (ci < 0) continue;
-      this.items[fill[ci]!++] = indices ? indices[k]! : k;
-    }
+    fillCells(cellOf, indices, counts, this.items);
   }
   /** Index of the nearest point within r of (x, y), or −1; `dist2` receives its squared distance. */
   nearest(x: number, y: number, r: number, dist2?: { v: number }): number {
