@@ -165,12 +165,16 @@ function primeDeblending(): void {
         + 40 * Math.exp(-((x - 27) ** 2 + (y - 14) ** 2) / 6);
     }
   }
-  const fp = labelAboveThreshold(f, w, h, 1, 1, 5);
+  // thresholds that are not integers, as real ones: the objects' number fields then hold doubles
+  // from the start (a field going from small integer to double later changes the objects' shape
+  // and discards the code optimised for it)
+  const t = 1.25;
+  const fp = labelAboveThreshold(f, w, h, t, 1, 5);
   for (let o = 0; o < fp.count; o++) {
     const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
-    const kids = deblendFootprint(pix, f, f, w, 1, { nthresh: 32, mincont: 0.005, minArea: 5 });
-    if (kids) for (const c of kids) analyse(c, f, f, w, 1, 1, FLAG_BLENDED);
-    analyse(Int32Array.from(pix), f, f, w, 1, 1, 0);
+    const kids = deblendFootprint(pix, f, f, w, t, { nthresh: 32, mincont: 0.005, minArea: 5 });
+    if (kids) for (const c of kids) analyse(c, f, f, w, t, t, FLAG_BLENDED);
+    analyse(Int32Array.from(pix), f, f, w, t, t, 0);
   }
 }
 
