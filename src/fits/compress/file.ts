@@ -13,7 +13,7 @@ import { TesseraError, where as fmtWhere } from '../../util/errors.js';
 import { assembleCompressed, compressTiles, planCompression, tileRowRuns, type CompressionPlan, type TileRun } from './write.js';
 import { CodecPool } from './pool.js';
 import { availableParallelism } from 'node:os';
-import { decompressImage, decodeImageInto, imageHeaderOf, isCompressedImage } from './index.js';
+import { decodeImageInto, imageHeaderOf, isCompressedImage } from './index.js';
 import type { PixelArray } from '../pixels.js';
 import type { CompressOptions } from './types.js';
 
@@ -206,72 +206,84 @@ const RUNS_PER_THREAD = 8;
  */
 export async function compressFileThreaded(inPath: string, outPath: string, opts: CompressOptions & FileOptions & ThreadOptions = {}): Promise<HduReport[]> {
   const { threads: _t, ...rest } = opts;
+  return withThreads(inPath, opts, false, () => compressFile(inPath, outPath, rest), async (r, pool, threads) => {
+    const steps = compressSteps(r, rest);
+    let step = steps.next();
+    while (!step.done) {
+      const { hdu, plan, opts: jobOpts } = step.value;
+      const runs = tileRowRuns(plan, threads * RUNS_PER_THREAD);
+      const results = await pool.run<TileRun>({ kind: 'compress', path: inPath, hdu, opts: jobOpts, runs }, runs.length, (k) => compressRun(r, plan, hdu, runs[k]!));
+      step = steps.next(assembleCompressed(plan, results));
+    }
+    writeFileAtomic(outPath, step.value.chunks);
+    return step.value.report;
+  });
+}
+
+/**
+ * Open IN and choose the threads: with one, close it and run `single` (the plain function);
+ * otherwise run `threaded` with the open file and a pool of workers, closing both after.
+ */
+async function withThreads<T>(
+  inPath: string,
+  opts: ThreadOptions,
+  compressed: boolean,
+  single: () => T,
+  threaded: (r: FitsReader, pool: CodecPool, threads: number) => Promise<T>,
+): Promise<T> {
   const r = FitsReader.open(inPath);
   let threads: number;
   try {
-    threads = threadCount(opts, r, false);
+    threads = threadCount(opts, r, compressed);
   } catch (e) {
     r.close();
     throw e;
   }
   if (threads === 1) {
     r.close();
-    return compressFile(inPath, outPath, rest);
+    return single();
   }
   const pool = new CodecPool(threads - 1);
   try {
-    try {
-      const steps = compressSteps(r, rest);
-      let step = steps.next();
-      while (!step.done) {
-        const { hdu, plan, opts: jobOpts } = step.value;
-        const runs = tileRowRuns(plan, threads * RUNS_PER_THREAD);
-        const results = await pool.run<TileRun>({ kind: 'compress', path: inPath, hdu, opts: jobOpts, runs }, runs.length, (k) => compressRun(r, plan, hdu, runs[k]!));
-        step = steps.next(assembleCompressed(plan, results));
-      }
-      writeFileAtomic(outPath, step.value.chunks);
-      return step.value.report;
-    } finally {
-      r.close();
-    }
+    return await threaded(r, pool, threads);
   } finally {
+    r.close();
     await pool.close();
   }
 }
 
 /** funpack: decompress every tile-compressed image HDU of an open file. */
 export function decompressFits(r: FitsReader, opts: FileOptions = {}): { chunks: Uint8Array[]; report: HduReport[] } {
-  const checksum = opts.checksum ?? 'auto';
-  const out = new Out(checksum);
+  const sink = new MemoryOutput();
   const report: HduReport[] = [];
-  const restorePrimary = restoresPrimary(r);
-  for (const info of r.hdus) {
-    const i = info.index;
-    const w = fmtWhere(r.path, i, info.extname);
-    const inBytes = info.dataOffset - info.headerOffset + Math.ceil(info.dataBytes / BLOCK) * BLOCK;
-    if (i === 0 && restorePrimary) {
-      report.push({ index: i, action: 'copied', inBytes, outBytes: 0 });
-      continue;
-    }
-    if (!isCompressedImage(info.header)) {
-      report.push({ index: i, extname: info.extname, action: 'copied', inBytes, outBytes: copyHdu(r, i, out, checksum) });
-      continue;
-    }
-    const img = decompressImage(info.header, r.readRawData(i), w, undefined, true);
-    const h = placed(img.header, i === 1 && restorePrimary);
-    const bitpix = h.integer('BITPIX');
-    // raw decoding returns a fresh array of exactly the BITPIX type: swap it in place to big-endian
-    let data: Uint8Array;
-    if (isNatural(bitpix, img.data)) {
-      data = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength);
-      swapInPlace(data, bytesPerPixel(bitpix));
-    } else {
-      data = encodePixels(img.data, bitpix, w);
-    }
-    const hadSums = HAD_SUMS(info.header) || info.header.has('ZHECKSUM') || info.header.has('ZDATASUM');
-    report.push({ index: i, extname: info.extname, action: 'decompressed', inBytes, outBytes: out.hdu(h, data, hadSums) });
+  const steps = decompressSteps(r, opts, sink, report);
+  let step = steps.next();
+  while (!step.done) {
+    const job = step.value;
+    // the whole image in one piece (decompressFile decodes it in runs of rows)
+    const d = decodeRun(decodeSource(r, job.hdu), job, { y0: 0, y1: 0 });
+    sink.write(d.bytes);
+    step = steps.next({ datasum: d.sum, nbytes: d.bytes.length });
   }
-  return { chunks: out.chunks, report };
+  return { chunks: sink.chunks, report };
+}
+
+/** Output kept in memory, for decompressFits: writeAt replaces a piece written before. */
+class MemoryOutput implements AtomicOutput {
+  readonly chunks: Uint8Array[] = [];
+  private readonly starts: number[] = [];
+  offset = 0;
+  write(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.starts.push(this.offset);
+    this.chunks.push(bytes);
+    this.offset += bytes.length;
+  }
+  writeAt(bytes: Uint8Array, at: number): void {
+    const k = this.starts.indexOf(at);
+    if (k < 0 || this.chunks[k]!.length !== bytes.length) throw new Error('MemoryOutput: writeAt must replace one whole piece (internal error)');
+    this.chunks[k] = bytes;
+  }
 }
 
 /** Whether decoded pixels are stored as BITPIX says (then a byte swap gives the data unit). */
@@ -467,23 +479,9 @@ export function decompressFile(inPath: string, outPath: string, opts: FileOption
  */
 export async function decompressFileThreaded(inPath: string, outPath: string, opts: FileOptions & ThreadOptions = {}): Promise<HduReport[]> {
   const { threads: _t, ...rest } = opts;
-  const r = FitsReader.open(inPath);
-  let threads: number;
-  try {
-    threads = threadCount(opts, r, true);
-  } catch (e) {
-    r.close();
-    throw e;
-  }
-  if (threads === 1) {
-    r.close();
-    return decompressFile(inPath, outPath, rest);
-  }
-  const pool = new CodecPool(threads - 1);
-  try {
-    let f: AtomicFile | undefined;
+  return withThreads(inPath, opts, true, () => decompressFile(inPath, outPath, rest), async (r, pool) => {
+    let f: AtomicFile | undefined = new AtomicFile(outPath);
     try {
-      f = new AtomicFile(outPath);
       const file = f;
       const report: HduReport[] = [];
       const steps = decompressSteps(r, rest, file, report);
@@ -512,9 +510,6 @@ export async function decompressFileThreaded(inPath: string, outPath: string, op
       return report;
     } finally {
       f?.abort();
-      r.close();
     }
-  } finally {
-    await pool.close();
-  }
+  });
 }
