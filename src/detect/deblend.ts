@@ -251,7 +251,7 @@ interface LocalFootprint {
 /** The multi-threshold tree of a footprint with at least two local maxima, pruned by mincont; then the split. */
 function deblendTree(pix: Int32Array, f: Float32Array, d: Float32Array, width: number, dthresh: number, opt: DeblendOptions, L: LocalFootprint): Int32Array[] | null {
   const { nthresh, mincont, minArea } = opt;
-  const { n, bw, bh, peak, total, sub, lx, ly, fv } = L;
+  const { n, peak, total, fv } = L;
   const value0 = total * mincont;
   // The tree of branches (a max-tree): pixels are added from the highest level down, merging
   // 8-connected neighbours with union-find (union by size); after each level the sets of at least
@@ -268,22 +268,7 @@ function deblendTree(pix: Int32Array, f: Float32Array, d: Float32Array, width: n
   const uf = scratchUf, size = scratchRootCount, fsum = scratchRootFlux, order = scratchActive, nodeOfRoot = scratchRootNode;
   const levelStart = new Int32Array(nthresh + 1);
   const levOf = scratchLev.length >= n ? scratchLev : (scratchLev = new Int32Array(Math.max(n, 2 * scratchLev.length)));
-  const logRatio = Math.log(peak / dthresh);
-  for (let k = 0; k < n; k++) {
-    let l = logRatio > 0 ? Math.floor((nthresh * Math.log(fv[k]! / dthresh)) / logRatio) : 0;
-    if (!(l >= 0)) l = 0;
-    if (l > nthresh - 1) l = nthresh - 1;
-    // exact comparisons decide at the boundaries
-    while (l > 0 && !(fv[k]! > thr[l]!)) l--;
-    while (l < nthresh - 1 && fv[k]! > thr[l + 1]!) l++;
-    levOf[k] = l;
-    levelStart[l + 1]!++;
-  }
-  for (let l = 0; l < nthresh; l++) levelStart[l + 1]! += levelStart[l]!;
-  {
-    const fill = levelStart.slice(0, nthresh);
-    for (let k = 0; k < n; k++) order[fill[levOf[k]!]!++] = k;
-  }
+  bucketLevels(fv, n, thr, nthresh, Math.log(peak / dthresh), dthresh, levOf, levelStart, order);
   uf.fill(-1, 0, n); // −1: not added yet
   // live roots (swap-remove on union)
   const live: number[] = [];
@@ -293,34 +278,7 @@ function deblendTree(pix: Int32Array, f: Float32Array, d: Float32Array, width: n
   let maxNodes = 1;
   for (let lev = nthresh - 1; lev >= 1; lev--) {
     // add the pixels exceeding level lev but not lev + 1
-    for (let q = levelStart[lev]!; q < levelStart[lev + 1]!; q++) {
-      const k = order[q]!;
-      uf[k] = k; size[k] = 1; fsum[k] = fv[k]!;
-      livePos[k] = live.length; live.push(k);
-      const x = lx[k]!, y = ly[k]!;
-      let a = k;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= bh) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          if (dx === 0 && dy === 0) continue;
-          const xx = x + dx;
-          if (xx < 0 || xx >= bw) continue;
-          const mm = sub[yy * bw + xx]!;
-          if (mm < 0 || uf[mm]! < 0) continue;
-          const b = findRoot(uf, mm);
-          if (a === b) continue;
-          // union by size: the smaller set joins the larger
-          let big = a, small = b;
-          if (size[b]! > size[a]!) { big = b; small = a; }
-          uf[small] = big; size[big]! += size[small]!; fsum[big]! += fsum[small]!;
-          // remove `small` from the live roots
-          const pos = livePos[small]!, last = live.pop()!;
-          if (last !== small) { live[pos] = last; livePos[last] = pos; }
-          a = big;
-        }
-      }
-    }
+    addLevel(levelStart[lev]!, levelStart[lev + 1]!, order, L, uf, size, fsum, livePos, live);
     // this level's nodes
     const start = nodeLevel.length;
     for (const r of live) {
@@ -337,8 +295,76 @@ function deblendTree(pix: Int32Array, f: Float32Array, d: Float32Array, width: n
   }
   for (let j = prevNodesStart; j < prevNodesEnd; j++) nodeParent[j] = 0; // level 1 → the whole footprint
   if (maxNodes < 2) return null;
-  // top-down pruning: nodes were created from the highest level down, so a forward pass (then
-  // the root) visits children before their parents
+  const kept = pruneTree(nodeLevel, nodeParent, nodeNpix, nodeFlux, thr, value0);
+  if (kept === null) return null;
+  return splitChildren(pix, f, d, width, dthresh, L, kept, thr, nodeLevel, nodeRep);
+}
+
+/**
+ * Adds the pixels order[q0 .. q1) to the union-find forest, joining each with its added
+ * 8-connected neighbours (union by size; Σ f per root in fsum); `live` holds the current roots
+ * (livePos: their positions in it).
+ */
+function addLevel(q0: number, q1: number, order: Int32Array, L: LocalFootprint, uf: Int32Array, size: Int32Array, fsum: Float64Array,
+  livePos: Int32Array, live: number[]): void {
+  const { bw, bh, sub, lx, ly, fv } = L;
+  for (let q = q0; q < q1; q++) {
+    const k = order[q]!;
+    uf[k] = k; size[k] = 1; fsum[k] = fv[k]!;
+    livePos[k] = live.length; live.push(k);
+    const x = lx[k]!, y = ly[k]!;
+    let a = k;
+    for (let dy = -1; dy <= 1; dy++) {
+      const yy = y + dy;
+      if (yy < 0 || yy >= bh) continue;
+      for (let dx = -1; dx <= 1; dx++) {
+        if (dx === 0 && dy === 0) continue;
+        const xx = x + dx;
+        if (xx < 0 || xx >= bw) continue;
+        const mm = sub[yy * bw + xx]!;
+        if (mm < 0 || uf[mm]! < 0) continue;
+        const b = findRoot(uf, mm);
+        if (a === b) continue;
+        // union by size: the smaller set joins the larger
+        let big = a, small = b;
+        if (size[b]! > size[a]!) { big = b; small = a; }
+        uf[small] = big; size[big]! += size[small]!; fsum[big]! += fsum[small]!;
+        // remove `small` from the live roots
+        const pos = livePos[small]!, last = live.pop()!;
+        if (last !== small) { live[pos] = last; livePos[last] = pos; }
+        a = big;
+      }
+    }
+  }
+}
+
+/**
+ * The level of each pixel (the highest threshold it exceeds; 0 = only the detection threshold)
+ * into levOf, the pixels bucketed by level into order, the buckets' starts into levelStart.
+ */
+function bucketLevels(fv: Float64Array, n: number, thr: Float64Array, nthresh: number, logRatio: number, dthresh: number,
+  levOf: Int32Array, levelStart: Int32Array, order: Int32Array): void {
+  for (let k = 0; k < n; k++) {
+    let l = logRatio > 0 ? Math.floor((nthresh * Math.log(fv[k]! / dthresh)) / logRatio) : 0;
+    if (!(l >= 0)) l = 0;
+    if (l > nthresh - 1) l = nthresh - 1;
+    // exact comparisons decide at the boundaries
+    while (l > 0 && !(fv[k]! > thr[l]!)) l--;
+    while (l < nthresh - 1 && fv[k]! > thr[l + 1]!) l++;
+    levOf[k] = l;
+    levelStart[l + 1]!++;
+  }
+  for (let l = 0; l < nthresh; l++) levelStart[l + 1]! += levelStart[l]!;
+  const fill = levelStart.slice(0, nthresh);
+  for (let k = 0; k < n; k++) order[fill[levOf[k]!]!++] = k;
+}
+
+/**
+ * Top-down pruning of the tree by the minimum contrast: the kept nodes (at least two branches
+ * above value0 under one parent), or null when the object stays whole. Nodes were created from
+ * the highest level down, so a forward pass (then the root) visits children before their parents.
+ */
+function pruneTree(nodeLevel: number[], nodeParent: number[], nodeNpix: number[], nodeFlux: number[], thr: Float64Array, value0: number): number[] | null {
   const nn = nodeLevel.length;
   const ok = new Uint8Array(nn).fill(1);
   const children: number[][] = Array.from({ length: nn }, () => []);
@@ -359,7 +385,7 @@ function deblendTree(pix: Int32Array, f: Float32Array, d: Float32Array, width: n
     }
   }
   if (ok[0] || kept.length < 2) return null;
-  return splitChildren(pix, f, d, width, dthresh, L, kept, thr, nodeLevel, nodeRep);
+  return kept;
 }
 
 /** Children's footprints: the kept nodes' cores, and every other pixel given to the most likely child. */
