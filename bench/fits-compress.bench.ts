@@ -263,7 +263,7 @@ ${more.join('\n')}
 
 Same CCD; the uint16 image is the float one scaled to raw counts. Decompression reads fpack's file.
 Wall and CPU (user + system) times, best of ${MORE}, as in the table above; the process runs use
-the default threads (${THREADS}).`
+the default (one thread for a file of one CCD).`
         : 'fpack/funpack not installed.';
       return [
         { title: 'FITS tile compression (RICE_1 float32 CCD) vs fpack/funpack', body },
