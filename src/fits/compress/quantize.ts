@@ -289,6 +289,38 @@ export function tileStats(data: Float32Array | Float64Array, nx: number, ny: num
   };
 }
 
+/**
+ * Subtractive-dither quantization of data[i0..i1) with random r[i + k] (no wrap inside the run):
+ * loops without the tests that the tile does not need (no NaN; exact zeros kept only by
+ * SUBTRACTIVE_DITHER_2). The arithmetic is cfitsio's, whatever the loop.
+ */
+function ditherRun(data: Float32Array | Float64Array, i0: number, i1: number, k: number, r: Float64Array,
+  zero: number, delta: number, d2: boolean, nulls: boolean, out: Int32Array): void {
+  if (nulls) {
+    for (let i = i0; i < i1; i++) {
+      const v = data[i]!;
+      if (v !== v) out[i] = NULL_VALUE;
+      else if (d2 && v === 0) out[i] = ZERO_VALUE;
+      else {
+        const x = (v - zero) / delta + r[i + k]! - 0.5;
+        out[i] = x >= 0 ? (x + 0.5) | 0 : -((0.5 - x) | 0);
+      }
+    }
+  } else if (d2) {
+    for (let i = i0; i < i1; i++) {
+      const v = data[i]!;
+      if (v === 0) { out[i] = ZERO_VALUE; continue; }
+      const x = (v - zero) / delta + r[i + k]! - 0.5;
+      out[i] = x >= 0 ? (x + 0.5) | 0 : -((0.5 - x) | 0);
+    }
+  } else {
+    for (let i = i0; i < i1; i++) {
+      const x = (data[i]! - zero) / delta + r[i + k]! - 0.5;
+      out[i] = x >= 0 ? (x + 0.5) | 0 : -((0.5 - x) | 0);
+    }
+  }
+}
+
 /** Min, max and count of the good (non-NaN) pixels: what quantization with a fixed step needs. */
 function tileRange(data: Float32Array | Float64Array, n: number): Pick<TileStats, 'ngood' | 'min' | 'max'> {
   let min = Infinity;
@@ -364,16 +396,15 @@ export function quantize(
   if (dither !== 0) {
     const r = ditherRandoms();
     let { iseed, next } = firstRandom(row, r);
-    const d2 = dither === 2;
-    for (let i = 0; i < n; i++) {
-      const v = data[i]!;
-      if (v !== v) out[i] = NULL_VALUE;
-      else if (d2 && v === 0) out[i] = ZERO_VALUE;
-      else {
-        const x = (v - zero) / delta + r[next]! - 0.5;
-        out[i] = x >= 0 ? (x + 0.5) | 0 : -((0.5 - x) | 0);
-      }
-      if (++next === N_RANDOM) {
+    let i = 0;
+    while (i < n) {
+      // a run of the random sequence without wrapping
+      let end = i + (N_RANDOM - next);
+      if (end > n) end = n;
+      ditherRun(data, i, end, next - i, r, zero, delta, dither === 2, anyNull, out);
+      next += end - i;
+      i = end;
+      if (next === N_RANDOM) {
         if (++iseed === N_RANDOM) iseed = 0;
         next = Math.trunc(r[iseed]! * 500);
       }
