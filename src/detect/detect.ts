@@ -174,7 +174,10 @@ function primeDeblending(): void {
     const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
     const kids = deblendFootprint(pix, f, f, w, t, { nthresh: 32, mincont: 0.005, minArea: 5 });
     if (kids) for (const c of kids) analyse(c, f, f, w, t, t, FLAG_BLENDED);
-    analyse(Int32Array.from(pix), f, f, w, t, t, 0);
+    const whole = analyse(Int32Array.from(pix), f, f, w, t, t, 0);
+    // detectSources sets mthresh after analyse: V8 first takes the objects' fields as constant,
+    // and the first write would discard analyse's optimised code (and that of its callers)
+    whole.mthresh = t + 0.5;
   }
 }
 

@@ -149,6 +149,15 @@ function cutStamps(img: PsfImage, stars: readonly PsfStarInput[], radius: number
     const terms = polyTerms((s.x - polZero[0]) / polScale[0], (s.y - polZero[1]) / polScale[1], degree, new Float64Array(nT));
     sd.push({ idx: i, x: s.x, y: s.y, flux: s.flux > 0 ? s.flux : 1, x0, y0, d, v, terms, chi2: 0, ok: true });
   }
+  // The fit rewrites these fields; V8 first takes an object literal's fields as constant, and each
+  // first rewrite in the fit would discard the code optimised so far (accumulateStar compiled up
+  // to 6×). Writing them once here (then restoring the values) makes them variable from the start.
+  const s0 = sd[0];
+  if (s0) {
+    const { x, y, flux } = s0;
+    s0.x = x + 0.5; s0.y = y + 0.5; s0.flux = flux + 0.5; s0.chi2 = 0.5; s0.ok = false;
+    s0.x = x; s0.y = y; s0.flux = flux; s0.chi2 = 0; s0.ok = true;
+  }
   return sd;
 }
 
