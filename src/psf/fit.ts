@@ -230,14 +230,15 @@ function accumulateStar(s: StarData, M: Float64Array, D: number, sampling: numbe
   let chi = 0, dof = 0;
   for (let j = 0; j < D; j++) {
     const v = s.y0 + j - s.y;
-    const by = Math.round(v / sampling + c);
+    // + 0: no −0 (Math.round(−0.3)), which optimised code would deoptimise on
+    const by = Math.round(v / sampling + c) + 0;
     if (by < 0 || by >= nb) continue;
     for (let k = 0; k < D; k++) {
       const o = j * D + k;
       const dv = d[o]!;
       if (Number.isNaN(dv)) continue;
       const u = s.x0 + k - s.x;
-      const bx = Math.round(u / sampling + c);
+      const bx = Math.round(u / sampling + c) + 0;
       if (bx < 0 || bx >= nb) continue;
       const dn = dv / f;
       const r = dn - M[o]!;
@@ -352,6 +353,11 @@ export function fitPsf(img: PsfImage, stars: readonly PsfStarInput[], opts: PsfF
     const basis = model.basisAt(s.x + dx, s.y + dy);
     model.renderOffset(basis, D, D, s.x + dx - s.x0, s.y + dy - s.y0, 1, out);
   };
+
+  // The first iteration only takes accumulateStar's rebuildN branch, so V8 optimised it without
+  // feedback for the other and deoptimised it at the second iteration: one star through the other
+  // branch first, into scratch sums (discarded).
+  if (sd.length > 0) accumulateStar(sd[0]!, M, D, sampling, c, nb, nT, acc, false, N, new Float64Array(R.length));
 
   const totalIter = iterations;
   // The per-sample normal matrices depend on the weights only, which settle after the first

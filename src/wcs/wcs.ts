@@ -58,14 +58,31 @@ export interface PixelArrays {
   y: Float64Array;
 }
 
+/**
+ * [a, b] as an array of doubles whatever the values: an array of small integers (CRPIX 1024, 2048)
+ * has another elements kind than [1024.5, 2048.5], and the transforms, optimised for one, were
+ * deoptimised ("wrong map") on the first WCS holding the other.
+ */
+function doublePair(a: number, b: number): [number, number] {
+  const r: [number, number] = [0.5, 0.5];
+  r[0] = a; r[1] = b;
+  return r;
+}
+
+function doubleQuad(a: number, b: number, c: number, d: number): [number, number, number, number] {
+  const r: [number, number, number, number] = [0.5, 0.5, 0.5, 0.5];
+  r[0] = a; r[1] = b; r[2] = c; r[3] = d;
+  return r;
+}
+
 function toCd(m: Matrix2): [number, number, number, number] {
   if (typeof m[0] === 'number') {
     const a = m as readonly number[];
     if (a.length !== 4) throw new TesseraError('WCS: CD matrix must have 4 elements');
-    return [a[0]!, a[1]!, a[2]!, a[3]!];
+    return doubleQuad(a[0]!, a[1]!, a[2]!, a[3]!);
   }
   const r = m as readonly (readonly number[])[];
-  return [r[0]![0]!, r[0]![1]!, r[1]![0]!, r[1]![1]!];
+  return doubleQuad(r[0]![0]!, r[0]![1]!, r[1]![0]!, r[1]![1]!);
 }
 
 const AXES: Record<string, [string, string, CelestialAxes]> = {
@@ -103,8 +120,8 @@ export class Wcs {
 
   constructor(p: WcsParams) {
     const code = p.projection ?? 'TAN';
-    this.crpix = [p.crpix[0], p.crpix[1]];
-    this.crval = [p.crval[0], p.crval[1]];
+    this.crpix = doublePair(p.crpix[0], p.crpix[1]);
+    this.crval = doublePair(p.crval[0], p.crval[1]);
     const cd = toCd(p.cd);
     this.cd = cd;
     for (const v of [...this.crpix, ...this.crval, ...cd]) {
@@ -112,7 +129,7 @@ export class Wcs {
     }
     const det = cd[0] * cd[3] - cd[1] * cd[2];
     if (det === 0) throw new TesseraError('WCS: the CD matrix is singular (determinant 0)');
-    this.ci = [cd[3] / det, -cd[1] / det, -cd[2] / det, cd[0] / det];
+    this.ci = doubleQuad(cd[3] / det, -cd[1] / det, -cd[2] / det, cd[0] / det);
     if ((p.sip || p.tpv) && code !== 'TAN') throw new TesseraError(`WCS: SIP and TPV distortions need the TAN projection, not ${code}`);
     if (p.sip && p.tpv) throw new TesseraError('WCS: a WCS has either SIP or TPV distortion, not both');
     this.projection = new Projection(code, p.sinSlant?.[0] ?? 0, p.sinSlant?.[1] ?? 0);
