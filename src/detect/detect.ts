@@ -826,7 +826,8 @@ function fluxRadius(p: PixelPlanes, xc: number, yc: number, rmax: number, target
       let i = ok ? y * width + x : -1;
       if (ok && ((bad && bad[i]) || (segmentation && segmentation[i]! !== 0 && segmentation[i]! !== id))) {
         // mirror correction
-        const mx = Math.round(2 * xc - x), my = Math.round(2 * yc - y);
+        // + 0: no −0 (Math.round(−0.3)), which optimised code would deoptimise on
+        const mx = Math.round(2 * xc - x) + 0, my = Math.round(2 * yc - y) + 0;
         ok = mx >= 0 && my >= 0 && mx < width && my < height;
         i = ok ? my * width + mx : -1;
         if (ok && ((bad && bad[i]) || (segmentation && segmentation[i]! !== 0 && segmentation[i]! !== id))) ok = false;

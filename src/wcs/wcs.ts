@@ -75,6 +75,15 @@ function doubleQuad(a: number, b: number, c: number, d: number): [number, number
   return r;
 }
 
+/**
+ * The points as a Float64Array (the same doubles): the bulk transforms' loops then see one kind of
+ * array from every caller (plain arrays, Float32Array, Float64Array), and V8 does not deoptimise
+ * them on the next kind.
+ */
+function f64(a: ArrayLike<number>): Float64Array {
+  return a instanceof Float64Array ? a : Float64Array.from(a);
+}
+
 function toCd(m: Matrix2): [number, number, number, number] {
   if (typeof m[0] === 'number') {
     const a = m as readonly number[];
@@ -276,6 +285,10 @@ export class Wcs {
 
   /** Pixel → sky for arrays of points. origin 1 = FITS pixels (default), 0 = zero-based. */
   pixToSky(x: ArrayLike<number>, y: ArrayLike<number>, origin: Origin = 1): SkyArrays {
+    return this.pixToSky64(f64(x), f64(y), origin);
+  }
+
+  private pixToSky64(x: Float64Array, y: Float64Array, origin: Origin): SkyArrays {
     const n = x.length;
     if (y.length !== n) throw new TesseraError(`pixToSky: x and y differ in length (${n} vs ${y.length})`);
     const ra = new Float64Array(n);
@@ -291,6 +304,10 @@ export class Wcs {
    * (behind a TAN tangent plane, outside an AIT ellipse, ...) give NaN.
    */
   skyToPix(ra: ArrayLike<number>, dec: ArrayLike<number>, origin: Origin = 1): PixelArrays {
+    return this.skyToPix64(f64(ra), f64(dec), origin);
+  }
+
+  private skyToPix64(ra: Float64Array, dec: Float64Array, origin: Origin): PixelArrays {
     const n = ra.length;
     if (dec.length !== n) throw new TesseraError(`skyToPix: ra and dec differ in length (${n} vs ${dec.length})`);
     const x = new Float64Array(n);
@@ -306,14 +323,22 @@ export class Wcs {
 
   /** Scalar pixel → sky: [ra, dec] degrees. */
   pixToSkyOne(x: number, y: number, origin: Origin = 1): [number, number] {
-    const r = this.pixToSky([x], [y], origin);
-    return [r.ra[0]!, r.dec[0]!];
+    // straight to p2s (as pixToSky does per point): a one-element plain array through pixToSky
+    // made its loop see two kinds of arrays, and V8 deoptimised it
+    const off = origin === 0 ? 1 : 0;
+    const ra = new Float64Array(1), dec = new Float64Array(1);
+    this.p2s(x + off, y + off, ra, 0, dec);
+    return [ra[0]!, dec[0]!];
   }
 
   /** Scalar sky → pixel: [x, y]. */
   skyToPixOne(ra: number, dec: number, origin: Origin = 1): [number, number] {
-    const r = this.skyToPix([ra], [dec], origin);
-    return [r.x[0]!, r.y[0]!];
+    const off = origin === 0 ? 1 : 0;
+    const x = new Float64Array(1), y = new Float64Array(1);
+    this.s2p(ra, dec, x, 0, y);
+    x[0] -= off;
+    y[0] -= off;
+    return [x[0]!, y[0]!];
   }
 
   /* ------------------------------------------------------------------ helpers */
