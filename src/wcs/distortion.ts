@@ -43,11 +43,17 @@ export function matrixOrder(m: number[][] | undefined): number {
 
 /**
  * Two polynomials P1, P2 in (x, y) with optional radial factors r^e (r = √(x²+y²)), evaluated
- * together: the common engine of SIP and TPV. The evaluators are generated as straight-line code
- * (no loops or table look-ups per point), once per term structure (see buildEvaluators).
+ * together: the common engine of SIP and TPV. The evaluators are generated once per WCS as
+ * straight-line code with the coefficients as literals (no loops or table look-ups per point);
+ * only numbers enter the generated source.
  */
 type PolyTerm = { a: number; b: number; e: number; c: number };
 type EvalFn = (x: number, y: number, out: Float64Array) => void;
+
+function lit(v: number): string {
+  if (!Number.isFinite(v)) throw new Error(`non-finite polynomial coefficient ${v}`);
+  return `(${String(v)})`;
+}
 
 function monomial(a: number, b: number): string {
   const f: string[] = [];
@@ -55,17 +61,6 @@ function monomial(a: number, b: number): string {
   if (b > 0) f.push(`y${b}`);
   return f.length ? f.join('*') : '1';
 }
-
-type EvalFactory = (k: Float64Array) => { evalFn: EvalFn; jacFn: EvalFn };
-
-/**
- * Generated factories keyed by their source, i.e. by the term structure alone: the coefficients
- * enter as constants of the closure (k[i], read once per WCS), not as literals of the source.
- * Every WCS with the same terms (each round of a fit, every CCD of a camera) shares one pair of
- * functions, so V8 compiles them once per process instead of running each new WCS's evaluator
- * unoptimised and compiling it again.
- */
-const factories = new Map<string, EvalFactory>();
 
 function buildEvaluators(t1: PolyTerm[], t2: PolyTerm[]): { evalFn: EvalFn; jacFn: EvalFn } {
   const all = [...t1, ...t2];
@@ -80,13 +75,6 @@ function buildEvaluators(t1: PolyTerm[], t2: PolyTerm[]): { evalFn: EvalFn; jacF
     // d r^e/dx = e·r^(e−2)·x; for e = 1 that is x/r (0 at the origin).
     pre.push('const rinv = r1 > 0 ? 1 / r1 : 0;');
   }
-  // Coefficient values in the order they are named c0, c1, … in the source.
-  const values: number[] = [];
-  const lit = (v: number): string => {
-    if (!Number.isFinite(v)) throw new Error(`non-finite polynomial coefficient ${v}`);
-    values.push(v);
-    return `c${values.length - 1}`;
-  };
   const sum = (terms: PolyTerm[]) => terms.map((t) => `${lit(t.c)}*${t.e ? `r${t.e}` : monomial(t.a, t.b)}`).join(' + ') || '0';
   const dsum = (terms: PolyTerm[], wrt: 'x' | 'y') => {
     const parts: string[] = [];
@@ -104,20 +92,13 @@ function buildEvaluators(t1: PolyTerm[], t2: PolyTerm[]): { evalFn: EvalFn; jacF
     return parts.join(' + ') || '0';
   };
   const body = pre.join('\n');
-  const v0 = sum(t1);
-  const v1 = sum(t2);
-  const evalSrc = `${body}\nout[0] = ${v0};\nout[1] = ${v1};`;
-  const jacSrc = `${body}\nout[0] = ${v0};\nout[1] = ${v1};\nout[2] = ${dsum(t1, 'x')};\nout[3] = ${dsum(t1, 'y')};\nout[4] = ${dsum(t2, 'x')};\nout[5] = ${dsum(t2, 'y')};`;
-  const consts = values.map((_, i) => `c${i} = k[${i}]`).join(', ');
-  const src = `${consts ? `const ${consts};` : ''}\nreturn {\nevalFn: function (x, y, out) {\n${evalSrc}\n},\njacFn: function (x, y, out) {\n${jacSrc}\n},\n};`;
-  let factory = factories.get(src);
-  if (!factory) {
-    // Only numbers and fixed names enter the generated source.
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    factory = new Function('k', src) as EvalFactory;
-    factories.set(src, factory);
-  }
-  return factory(Float64Array.from(values));
+  const evalSrc = `${body}\nout[0] = ${sum(t1)};\nout[1] = ${sum(t2)};`;
+  const jacSrc = `${body}\nout[0] = ${sum(t1)};\nout[1] = ${sum(t2)};\nout[2] = ${dsum(t1, 'x')};\nout[3] = ${dsum(t1, 'y')};\nout[4] = ${dsum(t2, 'x')};\nout[5] = ${dsum(t2, 'y')};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const evalFn = new Function('x', 'y', 'out', evalSrc) as EvalFn;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const jacFn = new Function('x', 'y', 'out', jacSrc) as EvalFn;
+  return { evalFn, jacFn };
 }
 
 export class PolyPair {
