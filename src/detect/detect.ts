@@ -130,6 +130,9 @@ function deblendAll(fp: { count: number; start: Int32Array; pixels: Int32Array }
   const { nthresh, mincont, minArea } = opt;
   primeDeblending();
   const objs: IsoObject[] = [];
+  // one copy of every footprint's pixels (the labelling's arrays are scratch), of which the
+  // objects keep views: not an array buffer per object, which the young-generation GC must track
+  const kept = Int32Array.from(fp.pixels.subarray(0, fp.start[fp.count]!));
   for (let o = 0; o < fp.count; o++) {
     const pix = fp.pixels.subarray(fp.start[o]!, fp.start[o + 1]!);
     // the detection threshold of this object: thresh × the mean noise over its pixels (variance
@@ -142,7 +145,7 @@ function deblendAll(fp: { count: number; start: Int32Array; pixels: Int32Array }
     if (kids) for (const c of kids) objs.push(analyse(c, d, f, width, dthresh, mthresh, FLAG_BLENDED));
     else {
       const overflow = nthresh > 1 && pix.length * nthresh > MAX_DEBLEND_CELLS ? FLAG_DEBLEND_OVERFLOW : 0;
-      objs.push(analyse(Int32Array.from(pix), d, f, width, dthresh, mthresh, overflow));
+      objs.push(analyse(kept.subarray(fp.start[o]!, fp.start[o + 1]!), d, f, width, dthresh, mthresh, overflow));
     }
   }
   return objs;
