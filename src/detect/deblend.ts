@@ -503,14 +503,29 @@ function likeliestChild(lxk: number, lyk: number, xmin: number, ymin: number, ce
       }
     }
   }
-  if (best < 0 || !(bestP > 1e-31)) {
-    // nobody nearby: the child at the smallest Mahalanobis distance
-    let bestD = Infinity;
-    for (let c = 0; c < nk; c++) {
-      const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
-      const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
-      if (dist < bestD) { bestD = dist; best = c; }
-    }
+  // nobody nearby: the child at the smallest Mahalanobis distance (a function of its own: a rare
+  // branch with arithmetic first met in optimised code deoptimised likeliestChild)
+  if (best < 0 || !(bestP > 1e-31)) best = nearestChild(x, y, cm, abc, nk, best);
+  return best;
+}
+
+/**
+ * Takes likeliestChild's fallback once (a pixel with no child in its grid cells) on a one-child
+ * toy input, so the call has type feedback before V8 optimises likeliestChild. Result discarded.
+ */
+export function primeLikeliestChild(): void {
+  const cm = new Float64Array([40.5, 40.5, 1, 1, 0, 1]);
+  const gridStart = new Int32Array(2), gridList = new Int32Array(1), abc = new Float64Array([1]);
+  // V8 gives a function its feedback storage only after its first few calls: call it a few more
+  for (let i = 0; i < 16; i++) likeliestChild(0, 0, 0, 0, 8, 1, 1, gridStart, gridList, cm, abc, 1);
+}
+
+function nearestChild(x: number, y: number, cm: Float64Array, abc: Float64Array, nk: number, best: number): number {
+  let bestD = Infinity;
+  for (let c = 0; c < nk; c++) {
+    const dx = x - cm[c * 6]!, dy = y - cm[c * 6 + 1]!;
+    const dist = (0.5 * (cm[c * 6 + 2]! * dx * dx + cm[c * 6 + 3]! * dy * dy + cm[c * 6 + 4]! * dx * dy)) / abc[c]!;
+    if (dist < bestD) { bestD = dist; best = c; }
   }
   return best;
 }

@@ -15,6 +15,7 @@ import { labelAboveThreshold } from './segment.js';
 import {
   analyse, cleanObjects, deblendFootprint, type IsoObject,
   FLAG_CROWDED, FLAG_BLENDED, FLAG_SATURATED, FLAG_TRUNCATED, FLAG_APER_INCOMPLETE, FLAG_DEBLEND_OVERFLOW, MAX_DEBLEND_CELLS,
+  primeLikeliestChild,
 } from './deblend.js';
 import { pixelPlanes, sumCircles, sumEllipse, type PixelPlanes } from './aperture.js';
 import { SourceCatalog } from './catalog.js';
@@ -160,6 +161,7 @@ let deblendPrimed = false;
 function primeDeblending(): void {
   if (deblendPrimed) return;
   deblendPrimed = true;
+  primeLikeliestChild();
   const w = 40, h = 24;
   const f = new Float32Array(w * h);
   for (let y = 0; y < h; y++) {
