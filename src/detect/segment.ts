@@ -129,34 +129,60 @@ function addRowRuns(st: RunState, above: Uint8Array, width: number, y: number): 
   st.prevEnd = rx0.n;
 }
 
-/** Components of at least minArea pixels, their pixels in raster order. */
+/**
+ * Components of at least minArea pixels, their pixels in raster order. Each pass over the runs is
+ * a function of its own: in one function (called once per image) every loop was compiled on the
+ * stack and deoptimised on reaching the next one.
+ */
 function collectFootprints(st: RunState, width: number, minArea: number): Footprints {
   const { rx0, rx1, ry, parent } = st;
   const nruns = rx0.n;
   // pixel count per root
   const count = new Int32Array(nruns);
   const root = new Int32Array(nruns);
+  countRoots(parent, rx0.a, rx1.a, nruns, root, count);
+  const objOf = new Int32Array(nruns).fill(-1);
+  const nobj = numberObjects(root, count, nruns, minArea, objOf);
+  const start = new Int32Array(nobj + 1);
+  objectStarts(root, objOf, rx0.a, rx1.a, nruns, start);
+  prefixSum(start, nobj);
+  const fill = start.slice(0, nobj);
+  const pixels = new Int32Array(start[nobj]!);
+  fillPixels(root, objOf, rx0.a, rx1.a, ry.a, nruns, width, fill, pixels);
+  return { count: nobj, start, pixels };
+}
+
+function countRoots(parent: Int32Array, x0: Int32Array, x1: Int32Array, nruns: number, root: Int32Array, count: Int32Array): void {
   for (let r = 0; r < nruns; r++) {
     const q = find(parent, r);
     root[r] = q;
-    count[q]! += rx1.a[r]! - rx0.a[r]! + 1;
+    count[q]! += x1[r]! - x0[r]! + 1;
   }
-  const objOf = new Int32Array(nruns).fill(-1);
+}
+
+function numberObjects(root: Int32Array, count: Int32Array, nruns: number, minArea: number, objOf: Int32Array): number {
   let nobj = 0;
   for (let r = 0; r < nruns; r++) if (root[r] === r && count[r]! >= minArea) objOf[r] = nobj++;
-  const start = new Int32Array(nobj + 1);
-  for (let r = 0; r < nruns; r++) { const o = objOf[root[r]!]!; if (o >= 0) start[o + 1]! += rx1.a[r]! - rx0.a[r]! + 1; }
+  return nobj;
+}
+
+function objectStarts(root: Int32Array, objOf: Int32Array, x0: Int32Array, x1: Int32Array, nruns: number, start: Int32Array): void {
+  for (let r = 0; r < nruns; r++) { const o = objOf[root[r]!]!; if (o >= 0) start[o + 1]! += x1[r]! - x0[r]! + 1; }
+}
+
+function prefixSum(start: Int32Array, nobj: number): void {
   for (let o = 0; o < nobj; o++) start[o + 1]! += start[o]!;
-  const fill = start.slice(0, nobj);
-  const pixels = new Int32Array(start[nobj]!);
-  // runs are in raster order, so each object's pixels come out in raster order
+}
+
+/** Runs are in raster order, so each object's pixels come out in raster order. */
+function fillPixels(root: Int32Array, objOf: Int32Array, x0: Int32Array, x1: Int32Array, y: Int32Array, nruns: number, width: number,
+  fill: Int32Array, pixels: Int32Array): void {
   for (let r = 0; r < nruns; r++) {
     const o = objOf[root[r]!]!;
     if (o < 0) continue;
-    const base = ry.a[r]! * width;
+    const base = y[r]! * width;
     let f = fill[o]!;
-    for (let xx = rx0.a[r]!; xx <= rx1.a[r]!; xx++) pixels[f++] = base + xx;
+    for (let xx = x0[r]!; xx <= x1[r]!; xx++) pixels[f++] = base + xx;
     fill[o] = f;
   }
-  return { count: nobj, start, pixels };
 }
