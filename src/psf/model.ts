@@ -278,15 +278,7 @@ export class PsfModel {
     const dy = y - Math.round(y);
     this.renderOffset(this.basisAt(x, y), size, size, half + dx, half + dy, 1, stamp);
     // Outside the basis grid the model is zero (Lanczos ringing beyond it is cut).
-    const r = this.radiusPix;
-    const f = this.fluxFraction;
-    for (let v = 0; v < size; v++) {
-      const oy = Math.abs(v - half - dy) > r + 0.5;
-      for (let u = 0; u < size; u++) {
-        const o = v * size + u;
-        stamp[o] = oy || Math.abs(u - half - dx) > r + 0.5 ? 0 : stamp[o]! * f;
-      }
-    }
+    cutAndScale(stamp, size, half, dx, dy, this.radiusPix, this.fluxFraction);
     return stamp;
   }
 
@@ -316,15 +308,7 @@ export class PsfModel {
     const half = (size - 1) / 2;
     const dx = x - Math.round(x), dy = y - Math.round(y);
     this.renderGrid(basis, m, size, size, half + dx, half + dy, 1, stamp);
-    const r = this.radiusPix + R;
-    const f = this.fluxFraction;
-    for (let v = 0; v < size; v++) {
-      const oy = Math.abs(v - half - dy) > r + 0.5;
-      for (let u = 0; u < size; u++) {
-        const o = v * size + u;
-        stamp[o] = oy || Math.abs(u - half - dx) > r + 0.5 ? 0 : stamp[o]! * f;
-      }
-    }
+    cutAndScale(stamp, size, half, dx, dy, this.radiusPix + R, this.fluxFraction);
     return stamp;
   }
 
@@ -420,6 +404,20 @@ export class PsfModel {
  * FWHM from the area above half the peak (2·sqrt(A/π)); ellipticity from second moments
  * weighted by a circular Gaussian of σ = FWHM/2.355 (iterated once).
  */
+/**
+ * Zero a size × size stamp beyond `r` pixels (a square) of its centre (half + dx, half + dy) and
+ * scale the rest by the flux fraction `f` the model holds.
+ */
+function cutAndScale(stamp: Float32Array, size: number, half: number, dx: number, dy: number, r: number, f: number): void {
+  for (let v = 0; v < size; v++) {
+    const oy = Math.abs(v - half - dy) > r + 0.5;
+    for (let u = 0; u < size; u++) {
+      const o = v * size + u;
+      stamp[o] = oy || Math.abs(u - half - dx) > r + 0.5 ? 0 : stamp[o]! * f;
+    }
+  }
+}
+
 export function stampShape(img: Float64Array | Float32Array, m: number, step: number): PsfShape {
   // The loops are in their own small functions: in one long function the optimised (on-stack)
   // code met the moment arithmetic after them without feedback and deoptimised on every stamp.
